@@ -1,0 +1,71 @@
+import { timingSafeEqual } from 'node:crypto';
+import { parseSecret, secretMatches, sha256, type StoredSecret } from './password.js';
+
+interface UserEntry {
+  readonly nameDigest: Buffer;
+  readonly secret: StoredSecret;
+}
+
+/** Verified name/password pairs, keyed by a digest, so hashed users do not pay scrypt per connection. */
+const CACHE_LIMIT = 1024;
+
+/**
+ * The users one endpoint accepts. Built from `name:secret[,name:secret…]` where a secret is a
+ * plain password or a `scrypt:` hash.
+ */
+export class UserTable {
+  readonly #users = new Map<string, UserEntry>();
+  readonly #verified = new Set<string>();
+  // Unknown names are checked against this entry so they take the same path as known ones.
+  readonly #decoy: UserEntry = { nameDigest: sha256('\0decoy'), secret: parseSecret('\0decoy') };
+
+  constructor(entries: Iterable<readonly [name: string, secret: string]>) {
+    for (const [name, secret] of entries) {
+      this.#users.set(name, { nameDigest: sha256(name), secret: parseSecret(secret) });
+    }
+  }
+
+  get names(): string[] {
+    return [...this.#users.keys()];
+  }
+
+  /** True when `name` and `password` match a user; compares digests in constant time. */
+  async verify(name: string, password: string): Promise<boolean> {
+    const cacheKey = sha256(`${name}\0${password}`).toString('base64');
+    if (this.#verified.has(cacheKey)) return true;
+    const entry = this.#users.get(name) ?? this.#decoy;
+    const nameOk = timingSafeEqual(sha256(name), entry.nameDigest);
+    const passwordOk = await secretMatches(entry.secret, password);
+    if (!(nameOk && passwordOk)) return false;
+    if (this.#verified.size >= CACHE_LIMIT) this.#verified.clear();
+    this.#verified.add(cacheKey);
+    return true;
+  }
+}
+
+/**
+ * Parses a users list. Throws a TypeError naming the faulty entry by position, never by content,
+ * since the content holds a password.
+ */
+export function parseUsers(spec: string): UserTable {
+  const entries: (readonly [string, string])[] = [];
+  const seen = new Set<string>();
+  spec.split(',').forEach((raw, index) => {
+    const entry = raw.trim();
+    const colon = entry.indexOf(':');
+    const name = colon > 0 ? entry.slice(0, colon) : '';
+    const secret = colon > 0 ? entry.slice(colon + 1) : '';
+    if (name === '' || secret === '') {
+      throw new TypeError(`entry ${index + 1}: expected name:password or name:scrypt:…`);
+    }
+    if (seen.has(name)) throw new TypeError(`entry ${index + 1}: user "${name}" is listed twice`);
+    try {
+      parseSecret(secret);
+    } catch (err) {
+      throw new TypeError(`entry ${index + 1} (user "${name}"): ${(err as Error).message}`, { cause: err });
+    }
+    seen.add(name);
+    entries.push([name, secret]);
+  });
+  return new UserTable(entries);
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+export { z };
+
+/** Every problem with the environment, reported at once, each with its variable's name. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+
+  constructor(readonly issues: readonly string[]) {
+    super(`invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+  }
+}
+
+/**
+ * Validates `env` against a zod object schema whose keys are environment variable names.
+ * Empty strings count as unset, so `FOO= cmd` falls back to the default.
+ */
+export function loadEnv<S extends z.ZodObject>(
+  schema: S,
+  env: Readonly<Record<string, string | undefined>>,
+): Readonly<z.infer<S>> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  }
+  return Object.freeze(result.data);
+}
+
+/** A TCP port; 0 asks the OS for a free one. */
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/** A positive whole number with a default, e.g. a size or a duration in ms. */
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** "true"/"false" (also 1/0, yes/no). */
+export const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .transform((value) => value === 'true' || value === '1' || value === 'yes')
+    .default(fallback);
+
+/** A wss:// URL. */
+export const wssUrl = (fallback: string) =>
+  z.url({ protocol: /^wss$/, message: 'expected a wss:// URL' }).default(fallback);
+
+export const LOG_LEVEL = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+/**
+ * Loads the config or, on error, prints every problem to stderr and exits with status 2. For
+ * `main.ts` only: library code throws ConfigError instead.
+ */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+}

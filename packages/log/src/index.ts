@@ -1,0 +1,41 @@
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = LevelWithSilent;
+
+/** Paths pino replaces with "[redacted]": credentials must never reach a log line. */
+export const REDACT_PATHS = [
+  'authorization',
+  'password',
+  'headers.authorization',
+  'req.headers.authorization',
+  '*.password',
+  '*.authorization',
+];
+
+export interface LoggerOptions {
+  service: string;
+  level?: LogLevel;
+  /** Where JSON lines go; stdout by default. Tests pass a stream to read them. */
+  destination?: DestinationStream;
+}
+
+/** The one logger of a process: JSON lines with `service` on each, credentials redacted. */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: options.service },
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    options.destination,
+  );
+}
+
+/** A logger that writes nothing, for tests and embedding. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,54 @@
+import { ERRORS, type ErrorCode } from './errors.js';
+
+// Frames are assembled from strings: the content is already JSON text and must pass unchanged.
+const str = JSON.stringify;
+
+/** The frame a subscriber receives; also the envelope that travels through the msgqueue. */
+export function encodeDelivery(message: { topic: string; id: string; content: string }): string {
+  return `{"type":"message","topic":${str(message.topic)},"id":${str(message.id)},"content":${message.content}}`;
+}
+
+/** The publisher's answer once the message queue has accepted a message. */
+export function encodeAck(id: string): string {
+  return `{"type":"ack","id":${str(id)}}`;
+}
+
+export function encodeSubscribed(topic: string, ref: string | undefined): string {
+  return withRef(`{"type":"subscribed","topic":${str(topic)}`, ref);
+}
+
+export function encodeUnsubscribed(topic: string, ref: string | undefined): string {
+  return withRef(`{"type":"unsubscribed","topic":${str(topic)}`, ref);
+}
+
+export function encodeError(error: { code: ErrorCode; message?: string }, ref: string | undefined): string {
+  const message = error.message ?? ERRORS[error.code].message;
+  return withRef(`{"type":"error","code":${str(error.code)},"message":${str(message)}`, ref);
+}
+
+function withRef(head: string, ref: string | undefined): string {
+  return ref === undefined ? `${head}}` : `${head},"id":${str(ref)}}`;
+}
+
+/** Every frame a service sends to a client, as a client decodes it. */
+export type ServerFrame =
+  | { type: 'message'; topic: string; id: string; content: unknown }
+  | { type: 'ack'; id: string }
+  | { type: 'subscribed'; topic: string; id?: string }
+  | { type: 'unsubscribed'; topic: string; id?: string }
+  | { type: 'error'; code: ErrorCode; message: string; id?: string };
+
+const SERVER_FRAME_TYPES = new Set(['message', 'ack', 'subscribed', 'unsubscribed', 'error']);
+
+/** Decodes a frame from a service; undefined when it is not one this protocol defines. */
+export function decodeServerFrame(text: string): ServerFrame | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const type = (value as { type?: unknown }).type;
+  return typeof type === 'string' && SERVER_FRAME_TYPES.has(type) ? (value as ServerFrame) : undefined;
+}

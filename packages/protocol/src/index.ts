@@ -1,0 +1,23 @@
+export { CloseCode } from './close-codes.js';
+export { parseCommand, type Command, type CommandOp } from './command.js';
+export { ERRORS, ProtocolError, type ErrorCode } from './errors.js';
+export {
+  decodeServerFrame,
+  encodeAck,
+  encodeDelivery,
+  encodeError,
+  encodeSubscribed,
+  encodeUnsubscribed,
+  type ServerFrame,
+} from './frames.js';
+export { decodeHopAck, encodeHopAck } from './hop.js';
+export { findMember, scanObject, type MemberSpan, type ObjectScan } from './json-scan.js';
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  HOP_ENVELOPE_OVERHEAD_BYTES,
+  MAX_ID_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_TOPIC_BYTES,
+} from './limits.js';
+export { parsePublish, readTopic, validateId, type Publish } from './publish.js';
+export { validateTopic } from './topic.js';

@@ -1,0 +1,78 @@
+import { ProtocolError } from './errors.js';
+import { findMember, scanObject, type ObjectScan } from './json-scan.js';
+import { MAX_ID_BYTES, MAX_JSON_DEPTH } from './limits.js';
+import { validateTopic } from './topic.js';
+
+/** A validated publish. `content` is the publisher's JSON text for the value, byte for byte. */
+export interface Publish {
+  readonly topic: string;
+  readonly id: string | undefined;
+  readonly content: string;
+}
+
+const ID_PATTERN = /^[^\p{Cc}\p{Cs}]+$/u;
+
+/** The JSON value of the last member named `name` (any case); undefined when absent. */
+export function readMember(text: string, scan: ObjectScan, name: string): unknown {
+  const member = findMember(scan, name);
+  return member === undefined ? undefined : JSON.parse(text.slice(member.start, member.end));
+}
+
+/** Checks an optional message or command id; throws ID_INVALID. */
+export function validateId(id: unknown): string | undefined {
+  if (id === undefined) return undefined;
+  if (typeof id !== 'string' || !ID_PATTERN.test(id) || Buffer.byteLength(id) > MAX_ID_BYTES) {
+    throw new ProtocolError('ID_INVALID');
+  }
+  return id;
+}
+
+/**
+ * Parses and validates a JSON object frame, returning its scan. Keys are matched without regard
+ * to case elsewhere, so `{"Topic": …}` from clients of the original Go implementation works.
+ */
+export function parseObjectFrame(text: string): ObjectScan {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProtocolError('BAD_JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ProtocolError('BAD_MESSAGE');
+  }
+  const scan = scanObject(text);
+  if (scan === undefined) throw new ProtocolError('BAD_JSON');
+  if (scan.depth > MAX_JSON_DEPTH) throw new ProtocolError('TOO_DEEP');
+  return scan;
+}
+
+/** Parses a client's publish frame `{"topic": …, "content": …, "id"?: …}`; throws ProtocolError. */
+export function parsePublish(text: string): Publish {
+  const scan = parseObjectFrame(text);
+  const id = validateId(readMember(text, scan, 'id'));
+  try {
+    const topic = validateTopic(readMember(text, scan, 'topic'));
+    const content = findMember(scan, 'content');
+    if (content === undefined) throw new ProtocolError('CONTENT_MISSING');
+    return { topic, id, content: text.slice(content.start, content.end) };
+  } catch (err) {
+    // Keep the id so the client can match the error to its message.
+    if (err instanceof ProtocolError) err.ref = id;
+    throw err;
+  }
+}
+
+/**
+ * The topic of a message coming off the queue, found without parsing the content. Undefined when
+ * the frame has no valid topic, so the subscriber can drop it instead of stalling delivery.
+ */
+export function readTopic(frame: string): string | undefined {
+  const scan = scanObject(frame);
+  if (scan === undefined) return undefined;
+  try {
+    return validateTopic(readMember(frame, scan, 'topic'));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,83 @@
+import { parseUsers, type UserTable } from '@pubsub/auth';
+import { LOG_LEVEL, positiveInt, z } from '@pubsub/config';
+import type { LogLevel } from '@pubsub/log';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '@pubsub/protocol';
+import { DEFAULT_CERT_DIR } from '@pubsub/tls';
+import { join } from 'node:path';
+
+/** The development user of every endpoint until `*_USERS` is set. */
+export const DEV_USERS = 'hello:test';
+export const DEV_USER = { user: 'hello', password: 'test' } as const;
+
+/** A users list (`name:password` or `name:scrypt:…`, comma-separated), parsed at load time. */
+export const usersList = () =>
+  z
+    .string()
+    .default(DEV_USERS)
+    .transform((spec, ctx) => {
+      try {
+        return { table: parseUsers(spec), isDevDefault: spec === DEV_USERS };
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
+/** Variables every service reads, unprefixed (docs/configuration.md). */
+export const commonEnv = {
+  LOG_LEVEL,
+  WS_CERT_DIR: z.string().optional(),
+  TLS_GENERATE_DEV_CERT: z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .optional(),
+  TLS_DEV_CERT_HOSTS: z.string().default(''),
+  WS_CA_FILE: z.string().optional(),
+  MAX_PAYLOAD_BYTES: positiveInt(DEFAULT_MAX_PAYLOAD_BYTES),
+  HEARTBEAT_INTERVAL_MS: positiveInt(30_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  UPSTREAM_BACKOFF_INITIAL_MS: positiveInt(100),
+  UPSTREAM_BACKOFF_MAX_MS: positiveInt(5_000),
+};
+
+export interface CommonConfig {
+  readonly logLevel: LogLevel;
+  readonly tls: { certDir: string; generate: boolean; extraHosts: string[] };
+  /** CA bundle that upstream connections verify the next hop against. */
+  readonly caFile: string;
+  readonly maxPayloadBytes: number;
+  readonly heartbeatIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly backoff: { initialMs: number; maxMs: number };
+}
+
+type CommonEnv = z.infer<z.ZodObject<typeof commonEnv>>;
+
+export function commonConfig(env: CommonEnv): CommonConfig {
+  const certDir = env.WS_CERT_DIR ?? DEFAULT_CERT_DIR;
+  // An explicit directory must already hold a certificate unless generation is asked for, so a
+  // typo in WS_CERT_DIR fails loudly instead of minting a new, untrusted certificate.
+  const generate =
+    env.TLS_GENERATE_DEV_CERT === undefined
+      ? env.WS_CERT_DIR === undefined
+      : ['true', '1', 'yes'].includes(env.TLS_GENERATE_DEV_CERT);
+  return {
+    logLevel: env.LOG_LEVEL,
+    tls: {
+      certDir,
+      generate,
+      extraHosts: env.TLS_DEV_CERT_HOSTS.split(',')
+        .map((host) => host.trim())
+        .filter(Boolean),
+    },
+    caFile: env.WS_CA_FILE ?? join(certDir, 'server.crt'),
+    maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+    heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    backoff: { initialMs: env.UPSTREAM_BACKOFF_INITIAL_MS, maxMs: env.UPSTREAM_BACKOFF_MAX_MS },
+  };
+}
+
+export interface Users {
+  readonly table: UserTable;
+  readonly isDevDefault: boolean;
+}

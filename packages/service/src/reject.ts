@@ -1,0 +1,33 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export interface Rejection {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** JSON body used for every HTTP error the services send. */
+export function errorBody(rejection: Rejection): string {
+  return JSON.stringify({ statusCode: rejection.status, code: rejection.code, message: rejection.message });
+}
+
+/** Answers an upgrade request with a complete HTTP error response instead of a WebSocket. */
+export function rejectUpgrade(socket: Duplex, rejection: Rejection): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = errorBody(rejection);
+  const headers = {
+    Connection: 'close',
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    ...rejection.headers,
+  };
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${rejection.status} ${STATUS_CODES[rejection.status] ?? ''}\r\n${head}\r\n${body}`);
+}

@@ -1,0 +1,149 @@
+import type { Logger } from '@pubsub/log';
+import { EventEmitter } from 'node:events';
+import { WebSocket } from 'ws';
+import { heartbeat, trackPongs } from './heartbeat.js';
+
+export interface DialOptions {
+  url: string;
+  user: string;
+  password: string;
+  /** PEM bundle the server's certificate must chain to; verification is always on. */
+  ca: string;
+  maxPayloadBytes: number;
+  handshakeTimeoutMs?: number;
+}
+
+/** Opens one authenticated wss connection; rejects with the reason when it cannot. */
+export function dial(options: DialOptions): Promise<WebSocket> {
+  return new Promise((resolveOpen, reject) => {
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(options.url, {
+        ca: options.ca,
+        auth: `${options.user}:${options.password}`,
+        maxPayload: options.maxPayloadBytes,
+        perMessageDeflate: false,
+        handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+      });
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    const onError = (err: Error) => {
+      ws.off('open', onOpen);
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const onOpen = () => {
+      ws.off('error', onError);
+      resolveOpen(ws);
+    };
+    ws.once('error', onError);
+    ws.once('open', onOpen);
+  });
+}
+
+export interface UpstreamOptions extends DialOptions {
+  /** Names the hop in logs, e.g. "msgqueue /pushmsg". */
+  name: string;
+  heartbeatIntervalMs: number;
+  /** First retry delay; doubles per failure up to `maxBackoffMs`, each delay drawn at random below it. */
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  logger: Logger;
+}
+
+export interface UpstreamEvents {
+  open: [ws: WebSocket];
+  close: [];
+}
+
+/**
+ * A connection to the next hop that keeps itself up: it redials with exponential backoff and
+ * full jitter whenever the hop drops, and terminates a hop that stops answering pings.
+ * Listeners attach their message handlers to the socket given on 'open'.
+ */
+export class Upstream extends EventEmitter<UpstreamEvents> {
+  #socket: WebSocket | undefined;
+  #stopped = false;
+  #failures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  readonly #options: UpstreamOptions;
+  readonly #log: Logger;
+
+  constructor(options: UpstreamOptions) {
+    super();
+    this.#options = options;
+    this.#log = options.logger.child({ upstream: options.name });
+  }
+
+  /** The open socket, if the hop is connected now. */
+  get socket(): WebSocket | undefined {
+    return this.#socket;
+  }
+
+  get connected(): boolean {
+    return this.#socket !== undefined;
+  }
+
+  start(): void {
+    this.#connect();
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    dial(this.#options).then(
+      (ws) => this.#onOpen(ws),
+      (err: Error) => {
+        this.#log.warn({ err: err.message, url: this.#options.url }, 'cannot reach upstream');
+        this.#scheduleRetry();
+      },
+    );
+  }
+
+  #onOpen(ws: WebSocket): void {
+    if (this.#stopped) {
+      ws.terminate();
+      return;
+    }
+    this.#failures = 0;
+    this.#socket = ws;
+    trackPongs(ws);
+    ws.on('error', (err) => this.#log.warn({ err: err.message }, 'upstream socket error'));
+    ws.once('close', (code, reason) => {
+      clearInterval(this.#heartbeatTimer);
+      this.#socket = undefined;
+      this.#log.warn({ code, reason: reason.toString() }, 'upstream closed');
+      this.emit('close');
+      this.#scheduleRetry();
+    });
+    this.#heartbeatTimer = setInterval(() => heartbeat(ws), this.#options.heartbeatIntervalMs);
+    this.#heartbeatTimer.unref();
+    this.#log.info({ url: this.#options.url }, 'upstream connected');
+    this.emit('open', ws);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#stopped) return;
+    const ceiling = Math.min(
+      this.#options.maxBackoffMs,
+      this.#options.initialBackoffMs * 2 ** Math.min(this.#failures, 30),
+    );
+    this.#failures++;
+    this.#retryTimer = setTimeout(() => this.#connect(), Math.random() * ceiling);
+  }
+
+  /** Stops redialing and closes the connection; resolves once it is closed. */
+  async stop(code = 1001, reason = 'shutting down'): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#heartbeatTimer);
+    const ws = this.#socket;
+    if (ws === undefined) return;
+    const closed = new Promise<void>((resolveClose) => ws.once('close', () => resolveClose()));
+    ws.close(code, reason);
+    const timer = setTimeout(() => ws.terminate(), 2_000);
+    await closed;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,203 @@
+import { authenticate, challengeHeader, type UserTable } from '@pubsub/auth';
+import type { Logger } from '@pubsub/log';
+import express from 'express';
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { heartbeat, trackPongs } from './heartbeat.js';
+import { errorBody, rejectUpgrade } from './reject.js';
+
+/** What a connection handler learns about its client. */
+export interface ConnectionContext {
+  readonly connId: number;
+  readonly user: string;
+  readonly remoteAddress: string | undefined;
+  readonly log: Logger;
+}
+
+export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
+
+export interface SecureWsServerOptions {
+  /** Service name: the Basic Auth realm and the `service` of log lines. */
+  name: string;
+  host: string;
+  port: number;
+  tls: { cert: string; key: string };
+  users: UserTable;
+  /** WebSocket endpoints by exact path, e.g. `{ '/publish': onPublish }`. */
+  endpoints: Record<string, ConnectionHandler>;
+  maxPayloadBytes: number;
+  heartbeatIntervalMs: number;
+  logger: Logger;
+}
+
+/** An HTTPS server that authenticates before upgrading, with a tracked set of WebSocket clients. */
+export interface SecureWsServer {
+  readonly port: number;
+  readonly clients: ReadonlySet<WebSocket>;
+  /** Turns away new connections (503) from now on. */
+  stopAccepting(): void;
+  /** Closes every client with `code`, terminating those that have not closed by the deadline. */
+  closeClients(code: number, reason: string, deadlineMs: number): Promise<void>;
+  /** Stops the heartbeat and the listener; resolves once every socket is gone. */
+  close(): Promise<void>;
+}
+
+// Slowloris guards: a client must send its headers and finish TLS within these.
+const HEADERS_TIMEOUT_MS = 10_000;
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+function pathOf(req: IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '/', 'https://localhost').pathname;
+  } catch {
+    return '';
+  }
+}
+
+function createHttpApp(name: string, paths: string[]): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // A WebSocket path reached without an upgrade is a client mistake worth a precise answer.
+  app.all(paths, (_req, res) => {
+    const message = `this endpoint speaks WebSocket only: connect with a wss:// client`;
+    res
+      .status(426)
+      .set({ Upgrade: 'websocket', Connection: 'Upgrade' })
+      .type('application/json')
+      .send(errorBody({ status: 426, code: 'UPGRADE_REQUIRED', message }));
+  });
+  app.use((req, res) => {
+    const message = `no such endpoint on ${name}: ${req.method} ${req.path}`;
+    res
+      .status(404)
+      .type('application/json')
+      .send(errorBody({ status: 404, code: 'NOT_FOUND', message }));
+  });
+  return app;
+}
+
+export async function startSecureWsServer(options: SecureWsServerOptions): Promise<SecureWsServer> {
+  const { logger: log, name } = options;
+  const server: Server = createServer(
+    {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+    },
+    createHttpApp(name, Object.keys(options.endpoints)),
+  );
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = HEADERS_TIMEOUT_MS * 3;
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: options.maxPayloadBytes,
+    perMessageDeflate: false,
+  });
+  const clients = new Set<WebSocket>();
+  let accepting = true;
+  let nextConnId = 1;
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const path = pathOf(req);
+    const handler = Object.hasOwn(options.endpoints, path) ? options.endpoints[path] : undefined;
+    if (!accepting) {
+      rejectUpgrade(socket, { status: 503, code: 'SHUTTING_DOWN', message: `${name} is shutting down` });
+      return;
+    }
+    if (handler === undefined) {
+      rejectUpgrade(socket, { status: 404, code: 'NOT_FOUND', message: `no such endpoint on ${name}: ${path}` });
+      return;
+    }
+    const user = await authenticate(req, options.users);
+    if (user === undefined) {
+      log.info({ path, remoteAddress: req.socket.remoteAddress }, 'authentication failed');
+      rejectUpgrade(socket, {
+        status: 401,
+        code: 'AUTH_FAILED',
+        message: 'missing or invalid credentials (HTTP Basic Auth)',
+        headers: { 'WWW-Authenticate': challengeHeader(name) },
+      });
+      return;
+    }
+    if (socket.destroyed) return;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const connId = nextConnId++;
+      const context: ConnectionContext = {
+        connId,
+        user,
+        remoteAddress: req.socket.remoteAddress,
+        log: log.child({ connId, path, user }),
+      };
+      clients.add(ws);
+      trackPongs(ws);
+      // Without an 'error' listener one invalid frame would crash the process.
+      ws.on('error', (err) => context.log.info({ err: err.message }, 'client socket error'));
+      ws.on('close', (code, reason) => {
+        clients.delete(ws);
+        context.log.info({ code, reason: reason.toString() }, 'connection closed');
+      });
+      context.log.info({ remoteAddress: context.remoteAddress }, 'connection opened');
+      handler(ws, context);
+    });
+  };
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    upgrade(req, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'upgrade failed');
+      rejectUpgrade(socket, { status: 500, code: 'INTERNAL', message: 'internal server error' });
+    });
+  });
+
+  const heartbeatTimer = setInterval(() => {
+    for (const ws of clients) heartbeat(ws);
+  }, options.heartbeatIntervalMs);
+  heartbeatTimer.unref();
+
+  server.listen(options.port, options.host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    clearInterval(heartbeatTimer);
+    throw err;
+  }
+  const serverClosed = new Promise<void>((resolveClosed) => server.once('close', () => resolveClosed()));
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    clients,
+    stopAccepting() {
+      accepting = false;
+    },
+    async closeClients(code, reason, deadlineMs) {
+      const closed = [...clients].map(
+        (ws) =>
+          new Promise<void>((resolveClose) => {
+            ws.once('close', () => resolveClose());
+            ws.close(code, reason);
+          }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolveDeadline) => {
+        timer = setTimeout(resolveDeadline, deadlineMs);
+      });
+      await Promise.race([Promise.all(closed), deadline]);
+      clearTimeout(timer);
+      for (const ws of clients) ws.terminate();
+    },
+    async close() {
+      accepting = false;
+      clearInterval(heartbeatTimer);
+      server.close();
+      for (const ws of clients) ws.terminate();
+      server.closeAllConnections();
+      await serverClosed;
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile, watch } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generate } from 'selfsigned';
+
+/** `certs/` at the repository root: where development certificates are written. */
+export const DEFAULT_CERT_DIR = resolve(fileURLToPath(new URL('../../../certs', import.meta.url)));
+
+const CERT_FILE = 'server.crt';
+const KEY_FILE = 'server.key';
+const LOCK_DIR = '.generating';
+const DEV_HOSTS = ['localhost', '127.0.0.1', '::1'];
+const DEV_VALIDITY_DAYS = 825;
+const GENERATION_WAIT_MS = 30_000;
+
+export class TlsSetupError extends Error {
+  override name = 'TlsSetupError';
+}
+
+export interface ServerCertificateOptions {
+  /** Directory holding `server.crt` and `server.key`. */
+  certDir: string;
+  /** Write a self-signed development certificate when the directory has none. */
+  generate: boolean;
+  /** Extra DNS names or IPs for a generated certificate (e.g. compose service names). */
+  extraHosts?: readonly string[];
+}
+
+export interface ServerCertificate {
+  readonly cert: string;
+  readonly key: string;
+  readonly certFile: string;
+  /** True when this call created the certificate. */
+  readonly generated: boolean;
+}
+
+async function readPair(certDir: string): Promise<{ cert: string; key: string } | undefined> {
+  try {
+    const [cert, key] = await Promise.all([
+      readFile(join(certDir, CERT_FILE), 'utf8'),
+      readFile(join(certDir, KEY_FILE), 'utf8'),
+    ]);
+    return { cert, key };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TlsSetupError(`cannot read the certificate in ${certDir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+async function createDevCertificate(hosts: readonly string[]): Promise<{ cert: string; key: string }> {
+  const notBeforeDate = new Date();
+  const notAfterDate = new Date(notBeforeDate.getTime() + DEV_VALIDITY_DAYS * 86_400_000);
+  const pems = await generate([{ name: 'commonName', value: 'pubsub development certificate' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      { name: 'keyUsage', digitalSignature: true, keyCertSign: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: hosts.map((host) => (isIP(host) ? { type: 7, ip: host } : { type: 2, value: host })),
+      },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+/**
+ * Several services may start at once against an empty directory: one of them takes the lock
+ * directory and writes the pair (key first, each by rename), the others wait for the certificate.
+ */
+async function generateOnce(certDir: string, hosts: readonly string[]): Promise<boolean> {
+  await mkdir(certDir, { recursive: true });
+  const lock = join(certDir, LOCK_DIR);
+  try {
+    await mkdir(lock);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await waitForFile(certDir, CERT_FILE);
+    return false;
+  }
+  try {
+    if ((await readPair(certDir)) !== undefined) return false;
+    const pair = await createDevCertificate(hosts);
+    await writeFile(join(lock, KEY_FILE), pair.key, { mode: 0o600 });
+    await writeFile(join(lock, CERT_FILE), pair.cert, { mode: 0o644 });
+    await rename(join(lock, KEY_FILE), join(certDir, KEY_FILE));
+    await rename(join(lock, CERT_FILE), join(certDir, CERT_FILE));
+    return true;
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+async function waitForFile(dir: string, name: string): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), GENERATION_WAIT_MS);
+  try {
+    const watcher = watch(dir, { signal: abort.signal });
+    // The file may have appeared between the failed mkdir and the watch.
+    if ((await readPair(dir)) !== undefined) return;
+    for await (const event of watcher) {
+      if (event.filename === name && (await readPair(dir)) !== undefined) return;
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err;
+    throw new TlsSetupError(
+      `another process is generating the certificate in ${dir} and did not finish within ${GENERATION_WAIT_MS} ms; remove ${join(dir, LOCK_DIR)} if it was interrupted`,
+    );
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}
+
+/**
+ * Loads `server.crt` / `server.key` from `certDir`. When they are missing, generates a
+ * self-signed EC P-256 development certificate if `generate` is set, and fails with a message
+ * naming the directory otherwise.
+ */
+export async function loadServerCertificate(options: ServerCertificateOptions): Promise<ServerCertificate> {
+  const certFile = join(options.certDir, CERT_FILE);
+  let generated = false;
+  let pair = await readPair(options.certDir);
+  if (pair === undefined && options.generate) {
+    generated = await generateOnce(options.certDir, [...DEV_HOSTS, ...(options.extraHosts ?? [])]);
+    pair = await readPair(options.certDir);
+  }
+  if (pair === undefined) {
+    throw new TlsSetupError(
+      `no TLS certificate: ${certFile} and ${join(options.certDir, KEY_FILE)} must exist (set WS_CERT_DIR to a directory holding both)`,
+    );
+  }
+  try {
+    new X509Certificate(pair.cert);
+  } catch (err) {
+    throw new TlsSetupError(`${certFile} is not a PEM certificate`, { cause: err });
+  }
+  return { ...pair, certFile, generated };
+}
+
+/** Reads the CA bundle clients trust; fails with a message naming the file. */
+export async function readCaFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new TlsSetupError(`cannot read the CA file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}

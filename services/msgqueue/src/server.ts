@@ -1,0 +1,88 @@
+import { createLogger, type Logger } from '@pubsub/log';
+import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
+import {
+  eventWithin,
+  loadServiceTls,
+  serviceHandle,
+  startSecureWsServer,
+  warnOnDevUsers,
+  type ServiceHandle,
+} from '@pubsub/service';
+import { once } from 'node:events';
+import type { MsgqueueConfig } from './config.js';
+import { handlePop } from './pop.js';
+import { handlePush, type Pusher } from './push.js';
+import { MessageQueue } from './queue.js';
+import { createMemoryStore } from './store/memory-store.js';
+import type { QueueStore } from './store/store.js';
+
+export type { MsgqueueConfig } from './config.js';
+export { loadConfig } from './config.js';
+
+export interface MsgqueueDeps {
+  logger?: Logger;
+  store?: QueueStore;
+}
+
+/** Starts the msgqueue: `/pushmsg` appends to the queue, `/popmsg` consumers drain it. */
+export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Promise<ServiceHandle> {
+  const log = deps.logger ?? createLogger({ service: 'msgqueue', level: config.logLevel });
+  const store = deps.store ?? createMemoryStore();
+  const tls = await loadServiceTls(config, { logger: log, dialsUpstream: false });
+  warnOnDevUsers(config.users, 'MSGQUEUE_USERS', log);
+
+  const queue = new MessageQueue(store, config, log);
+  const pushers = new Set<Pusher>();
+  queue.on('full', () => pushers.forEach((pusher) => pusher.ws.pause()));
+  queue.on('drain', () => pushers.forEach((pusher) => pusher.ws.resume()));
+  // Paused sockets cannot read the peer's close frame, so shutdown resumes them first.
+  const resumeAll = () => pushers.forEach((pusher) => pusher.ws.resume());
+
+  const server = await startSecureWsServer({
+    name: 'msgqueue',
+    host: config.host,
+    port: config.port,
+    tls,
+    users: config.users.table,
+    // Hops carry the client's frame plus an envelope, so they accept a little more.
+    maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    logger: log,
+    endpoints: {
+      '/pushmsg': (ws, context) => {
+        const pusher = handlePush(ws, context, queue);
+        pushers.add(pusher);
+        ws.on('close', () => pushers.delete(pusher));
+      },
+      '/popmsg': (ws, context) => handlePop(ws, context, queue),
+    },
+  });
+  log.info({ port: server.port, host: config.host }, 'listening');
+
+  const shutdown = async () => {
+    log.info('draining');
+    server.stopAccepting();
+    // Take no new pushes, but store and acknowledge every frame already received.
+    await Promise.all([...pushers].map((pusher) => pusher.stop()));
+    resumeAll();
+    await Promise.all(
+      [...pushers].map(async (pusher) => {
+        const closed = once(pusher.ws, 'close').catch(() => undefined);
+        pusher.ws.close(1001, 'server shutting down');
+        await closed;
+      }),
+    );
+    // The memory store dies with the process: hand what it holds to the consumers first.
+    if (queue.depth > 0 && queue.consumerCount > 0) {
+      await eventWithin(queue, 'empty', config.shutdownTimeoutMs);
+    }
+    if (queue.depth > 0) {
+      log.error({ depth: queue.depth }, 'shutting down with undelivered messages');
+    }
+    await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
+    await server.close();
+    await store.close();
+    log.info('closed');
+  };
+  return serviceHandle(server.port, shutdown);
+}

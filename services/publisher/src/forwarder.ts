@@ -1,0 +1,96 @@
+import type { Logger } from '@pubsub/log';
+import { decodeHopAck, type ErrorCode } from '@pubsub/protocol';
+import { textOf, type Upstream } from '@pubsub/service';
+import Denque from 'denque';
+import { EventEmitter } from 'node:events';
+import type { RawData, WebSocket } from 'ws';
+
+/** How a forwarded message ended: stored by the msgqueue, or refused with a code. */
+export type Outcome = { ok: true } | { ok: false; code: ErrorCode };
+
+interface PendingMessage {
+  readonly frame: string;
+  readonly settle: (outcome: Outcome) => void;
+}
+
+/** `accepted`: buffered; `backpressure`: buffered, and the buffer is full; `unavailable`: refused. */
+export type SubmitResult = 'accepted' | 'backpressure' | 'unavailable';
+
+interface ForwarderEvents {
+  /** The buffer fell below 90 % after being full. */
+  drain: [];
+  /** Every message submitted so far has been settled. */
+  idle: [];
+}
+
+const RESUME_RATIO = 0.9;
+
+/**
+ * Carries messages to the msgqueue's `/pushmsg` in order and settles each one when the msgqueue
+ * acknowledges it. Everything unacknowledged stays buffered and is sent again, in order, after
+ * a reconnect, so an accepted message is never dropped when the hop fails.
+ */
+export class Forwarder extends EventEmitter<ForwarderEvents> {
+  readonly #pending = new Denque<PendingMessage>();
+  readonly #upstream: Upstream;
+  readonly #maxBuffered: number;
+  readonly #log: Logger;
+  #acked = 0;
+  #full = false;
+
+  constructor(upstream: Upstream, options: { maxBuffered: number; logger: Logger }) {
+    super();
+    this.#upstream = upstream;
+    this.#maxBuffered = options.maxBuffered;
+    this.#log = options.logger;
+    upstream.on('open', (ws) => this.#onOpen(ws));
+  }
+
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  submit(frame: string, settle: (outcome: Outcome) => void): SubmitResult {
+    const ws = this.#upstream.socket;
+    if (ws === undefined && this.#pending.length >= this.#maxBuffered) return 'unavailable';
+    this.#pending.push({ frame, settle });
+    ws?.send(frame);
+    if (this.#pending.length < this.#maxBuffered) return 'accepted';
+    this.#full = true;
+    return 'backpressure';
+  }
+
+  /** Refuses everything still buffered (used when shutting down). */
+  failAll(code: ErrorCode): void {
+    for (let message = this.#pending.shift(); message !== undefined; message = this.#pending.shift()) {
+      message.settle({ ok: false, code });
+    }
+    this.emit('idle');
+  }
+
+  #onOpen(ws: WebSocket): void {
+    this.#acked = 0;
+    ws.on('message', (data: RawData) => this.#onAck(ws, textOf(data)));
+    const resend = this.#pending.toArray();
+    if (resend.length > 0) this.#log.info({ count: resend.length }, 'resending unacknowledged messages');
+    for (const message of resend) ws.send(message.frame);
+  }
+
+  #onAck(ws: WebSocket, frame: string): void {
+    const count = decodeHopAck(frame);
+    const newly = count === undefined ? -1 : count - this.#acked;
+    if (count === undefined || newly < 0 || newly > this.#pending.length) {
+      // The count no longer matches what was sent: start over on a fresh connection.
+      this.#log.error({ frame: frame.slice(0, 64) }, 'invalid ack from msgqueue');
+      ws.terminate();
+      return;
+    }
+    this.#acked = count;
+    for (let i = 0; i < newly; i++) this.#pending.shift()?.settle({ ok: true });
+    if (this.#full && this.#pending.length < this.#maxBuffered * RESUME_RATIO) {
+      this.#full = false;
+      this.emit('drain');
+    }
+    if (this.#pending.length === 0) this.emit('idle');
+  }
+}

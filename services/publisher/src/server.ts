@@ -1,0 +1,90 @@
+import { createLogger, type Logger } from '@pubsub/log';
+import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
+import {
+  eventWithin,
+  loadServiceTls,
+  serviceHandle,
+  startSecureWsServer,
+  Upstream,
+  warnOnDevUsers,
+  type ServiceHandle,
+} from '@pubsub/service';
+import type { WebSocket } from 'ws';
+import type { PublisherConfig } from './config.js';
+import { Forwarder } from './forwarder.js';
+import { handlePublish } from './publish.js';
+
+export type { PublisherConfig } from './config.js';
+export { loadConfig } from './config.js';
+
+/** Starts the publisher: clients publish on `/publish`, messages go on to the msgqueue. */
+export async function start(config: PublisherConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
+  const log = deps.logger ?? createLogger({ service: 'publisher', level: config.logLevel });
+  const tls = await loadServiceTls(config, { logger: log, dialsUpstream: true });
+  warnOnDevUsers(config.users, 'PUBLISHER_USERS', log);
+
+  const upstream = new Upstream({
+    name: 'msgqueue /pushmsg',
+    url: config.queue.url,
+    user: config.queue.user,
+    password: config.queue.password,
+    ca: tls.ca ?? '',
+    maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    initialBackoffMs: config.backoff.initialMs,
+    maxBackoffMs: config.backoff.maxMs,
+    logger: log,
+  });
+  const forwarder = new Forwarder(upstream, { maxBuffered: config.bufferMessages, logger: log });
+  // Clients that filled the buffer stop being read until the msgqueue catches up.
+  const paused = new Set<WebSocket>();
+  forwarder.on('drain', () => {
+    for (const ws of paused) ws.resume();
+    paused.clear();
+  });
+  let closing = false;
+  const onBackpressure = (ws: WebSocket) => {
+    ws.pause();
+    paused.add(ws);
+  };
+
+  const server = await startSecureWsServer({
+    name: 'publisher',
+    host: config.host,
+    port: config.port,
+    tls,
+    users: config.users.table,
+    maxPayloadBytes: config.maxPayloadBytes,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    logger: log,
+    endpoints: {
+      '/publish': (ws, context) => {
+        ws.on('close', () => paused.delete(ws));
+        handlePublish(ws, context, { forwarder, onBackpressure, closing: () => closing });
+      },
+    },
+  });
+  upstream.start();
+  log.info({ port: server.port, host: config.host }, 'listening');
+
+  const shutdown = async () => {
+    log.info('draining');
+    server.stopAccepting();
+    // From now on publishes are refused, and paused clients must be read to see their close.
+    closing = true;
+    for (const ws of paused) ws.resume();
+    paused.clear();
+    if (forwarder.pending > 0) {
+      await eventWithin(forwarder, 'idle', config.shutdownTimeoutMs);
+    }
+    if (forwarder.pending > 0) {
+      log.error({ count: forwarder.pending }, 'msgqueue did not acknowledge every message; clients are told');
+      forwarder.failAll('SHUTTING_DOWN');
+    }
+    await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
+    await upstream.stop();
+    await server.close();
+    log.info('closed');
+  };
+  return serviceHandle(server.port, shutdown);
+}

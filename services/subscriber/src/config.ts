@@ -1,0 +1,36 @@
+import { loadEnv, port, positiveInt, wssUrl, z } from '@pubsub/config';
+import { commonConfig, commonEnv, DEV_USER, usersList, type CommonConfig, type Users } from '@pubsub/service';
+
+const SubscriberEnv = z.object({
+  ...commonEnv,
+  SUBSCRIBER_HOST: z.string().default('127.0.0.1'),
+  SUBSCRIBER_PORT: port(8082),
+  SUBSCRIBER_USERS: usersList(),
+  SUBSCRIBER_QUEUE_URL: wssUrl('wss://localhost:8080/popmsg'),
+  SUBSCRIBER_QUEUE_USER: z.string().default(DEV_USER.user),
+  SUBSCRIBER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
+  SUBSCRIBER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
+});
+
+export interface SubscriberConfig extends CommonConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Client users of `/subscribe`. */
+  readonly users: Users;
+  readonly queue: { url: string; user: string; password: string };
+  /** Unsent bytes one client may have before it is closed as a slow consumer (4100). */
+  readonly maxBufferedBytes: number;
+}
+
+/** Reads the subscriber's configuration from environment variables (docs/configuration.md). */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): SubscriberConfig {
+  const e = loadEnv(SubscriberEnv, env);
+  return {
+    ...commonConfig(e),
+    host: e.SUBSCRIBER_HOST,
+    port: e.SUBSCRIBER_PORT,
+    users: e.SUBSCRIBER_USERS,
+    queue: { url: e.SUBSCRIBER_QUEUE_URL, user: e.SUBSCRIBER_QUEUE_USER, password: e.SUBSCRIBER_QUEUE_PASSWORD },
+    maxBufferedBytes: e.SUBSCRIBER_MAX_BUFFERED_BYTES,
+  };
+}

@@ -1,0 +1,80 @@
+import type { Logger } from '@pubsub/log';
+import { encodeHopAck, readTopic } from '@pubsub/protocol';
+import { bufferOf, closeWithError, type Upstream } from '@pubsub/service';
+import { WebSocket, type RawData } from 'ws';
+import type { TopicRegistry } from './topics.js';
+
+export interface DeliveryOptions {
+  /** A client whose unsent bytes exceed this is cut off as a slow consumer. */
+  maxBufferedBytes: number;
+  logger: Logger;
+}
+
+// A slow consumer's close frame sits behind the data it is not reading: do not wait for it long.
+const SLOW_CONSUMER_TERMINATE_MS = 1_000;
+
+/**
+ * Drains `/popmsg`: each message is routed to every socket on its topic, as the same frame, and
+ * acknowledged once routed. Acks are cumulative and sent once per tick.
+ */
+export class Delivery {
+  readonly #topics: TopicRegistry;
+  readonly #options: DeliveryOptions;
+  #received = 0;
+  #ackScheduled = false;
+  #ws: WebSocket | undefined;
+
+  constructor(upstream: Upstream, topics: TopicRegistry, options: DeliveryOptions) {
+    this.#topics = topics;
+    this.#options = options;
+    upstream.on('open', (ws) => this.#onOpen(ws));
+  }
+
+  #onOpen(ws: WebSocket): void {
+    this.#ws = ws;
+    this.#received = 0;
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (ws !== this.#ws) return;
+      this.#received++;
+      if (isBinary) this.#options.logger.warn('dropping a binary message from the queue');
+      else this.route(bufferOf(data));
+      if (!this.#ackScheduled) {
+        this.#ackScheduled = true;
+        setImmediate(() => this.flushAck());
+      }
+    });
+  }
+
+  /** Sends the pending cumulative ack now (also used on shutdown). */
+  flushAck(): void {
+    this.#ackScheduled = false;
+    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(encodeHopAck(this.#received));
+  }
+
+  /** Sends the frame as it came, one shared buffer for every socket: it is already a delivery. */
+  route(frame: Buffer): void {
+    const topic = readTopic(frame.toString());
+    if (topic === undefined) {
+      // One bad message must not stop delivery for everyone: drop it and go on.
+      this.#options.logger.warn(
+        { frame: frame.subarray(0, 64).toString() },
+        'dropping a queued message without a valid topic',
+      );
+      return;
+    }
+    const sockets = this.#topics.subscribers(topic);
+    if (sockets === undefined) return;
+    for (const ws of sockets) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (ws.bufferedAmount > this.#options.maxBufferedBytes) this.#cutOff(ws);
+      else ws.send(frame, { binary: false });
+    }
+  }
+
+  #cutOff(ws: WebSocket): void {
+    this.#options.logger.warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
+    this.#topics.removeSocket(ws);
+    closeWithError(ws, 'SLOW_CONSUMER');
+    setTimeout(() => ws.terminate(), SLOW_CONSUMER_TERMINATE_MS).unref();
+  }
+}

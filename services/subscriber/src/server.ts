@@ -1,0 +1,66 @@
+import { createLogger, type Logger } from '@pubsub/log';
+import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
+import {
+  loadServiceTls,
+  serviceHandle,
+  startSecureWsServer,
+  Upstream,
+  warnOnDevUsers,
+  type ServiceHandle,
+} from '@pubsub/service';
+import type { SubscriberConfig } from './config.js';
+import { Delivery } from './deliver.js';
+import { handleSubscribe } from './subscribe.js';
+import { TopicRegistry } from './topics.js';
+
+export type { SubscriberConfig } from './config.js';
+export { loadConfig } from './config.js';
+
+/** Starts the subscriber: clients subscribe on `/subscribe`, messages come from the msgqueue. */
+export async function start(config: SubscriberConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
+  const log = deps.logger ?? createLogger({ service: 'subscriber', level: config.logLevel });
+  const tls = await loadServiceTls(config, { logger: log, dialsUpstream: true });
+  warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
+
+  const topics = new TopicRegistry();
+  const upstream = new Upstream({
+    name: 'msgqueue /popmsg',
+    url: config.queue.url,
+    user: config.queue.user,
+    password: config.queue.password,
+    ca: tls.ca ?? '',
+    maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    initialBackoffMs: config.backoff.initialMs,
+    maxBackoffMs: config.backoff.maxMs,
+    logger: log,
+  });
+  const delivery = new Delivery(upstream, topics, { maxBufferedBytes: config.maxBufferedBytes, logger: log });
+
+  const server = await startSecureWsServer({
+    name: 'subscriber',
+    host: config.host,
+    port: config.port,
+    tls,
+    users: config.users.table,
+    maxPayloadBytes: config.maxPayloadBytes,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    logger: log,
+    endpoints: { '/subscribe': (ws, context) => handleSubscribe(ws, context, topics) },
+  });
+  // Listening first, so clients can subscribe before the first message is routed.
+  upstream.start();
+  log.info({ port: server.port, host: config.host }, 'listening');
+
+  const shutdown = async () => {
+    log.info('draining');
+    server.stopAccepting();
+    // Acknowledge what was routed; whatever the msgqueue sent after that it will send again.
+    delivery.flushAck();
+    await upstream.stop();
+    await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
+    await server.close();
+    log.info('closed');
+  };
+  return serviceHandle(server.port, shutdown);
+}

@@ -1,0 +1,84 @@
+import type { Logger } from '@pubsub/log';
+import { silentLogger } from '@pubsub/log';
+import * as msgqueue from '@pubsub/msgqueue';
+import * as publisher from '@pubsub/publisher';
+import type { ServiceHandle } from '@pubsub/service';
+import * as subscriber from '@pubsub/subscriber';
+import { connect, testCertificate, type TestClient } from '@pubsub/testkit';
+
+export type Env = Record<string, string>;
+
+/** The three services in this process, on free ports, trusting one test certificate. */
+export interface Chain {
+  readonly ca: string;
+  readonly certDir: string;
+  msgqueue: ServiceHandle;
+  readonly publisher: ServiceHandle;
+  readonly subscriber: ServiceHandle;
+  publishUrl: string;
+  subscribeUrl: string;
+  publishClient(): Promise<TestClient>;
+  subscribeClient(): Promise<TestClient>;
+  /** Closes the msgqueue and starts a new one on the same port. */
+  restartMsgqueue(): Promise<void>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function baseEnv(extra: Env = {}): Promise<Env> {
+  const { certDir } = await testCertificate();
+  return { WS_CERT_DIR: certDir, LOG_LEVEL: 'silent', UPSTREAM_BACKOFF_MAX_MS: '200', ...extra };
+}
+
+export async function startChain(options: { env?: Env; logger?: Logger } = {}): Promise<Chain> {
+  const { ca, certDir } = await testCertificate();
+  const env = await baseEnv(options.env);
+  const logger = options.logger ?? silentLogger();
+  const queueEnv = { ...env, MSGQUEUE_PORT: '0' };
+  let queue = await msgqueue.start(msgqueue.loadConfig(queueEnv), { logger });
+  const queuePort = queue.port;
+  const pub = await publisher.start(
+    publisher.loadConfig({ ...env, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg` }),
+    { logger },
+  );
+  const sub = await subscriber.start(
+    subscriber.loadConfig({
+      ...env,
+      SUBSCRIBER_PORT: '0',
+      SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
+    }),
+    { logger },
+  );
+  const chain: Chain = {
+    ca,
+    certDir,
+    get msgqueue() {
+      return queue;
+    },
+    publisher: pub,
+    subscriber: sub,
+    publishUrl: `wss://localhost:${pub.port}/publish`,
+    subscribeUrl: `wss://localhost:${sub.port}/subscribe`,
+    publishClient: () => connect(chain.publishUrl, { ca }),
+    subscribeClient: () => connect(chain.subscribeUrl, { ca }),
+    async restartMsgqueue() {
+      await queue.close();
+      queue = await msgqueue.start(msgqueue.loadConfig({ ...queueEnv, MSGQUEUE_PORT: String(queuePort) }), { logger });
+    },
+    async close() {
+      await Promise.all([pub.close(), sub.close()]);
+      await queue.close();
+    },
+    [Symbol.asyncDispose]: () => chain.close(),
+  };
+  return chain;
+}
+
+/** Subscribes and waits for the server's confirmation. */
+export async function subscribe(client: TestClient, topic: string): Promise<void> {
+  client.send(`sub ${topic}`);
+  const reply = await client.next();
+  if (reply.type !== 'subscribed' || reply.topic !== topic) {
+    throw new Error(`expected subscribed ${topic}, got ${JSON.stringify(reply)}`);
+  }
+}
