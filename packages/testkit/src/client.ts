@@ -10,6 +10,8 @@ export interface ConnectOptions {
   auth?: string | null;
   headers?: Record<string, string>;
   maxPayload?: number;
+  /** false to leave pings unanswered, as a dead peer would. */
+  autoPong?: boolean;
 }
 
 function clientOptions(options: ConnectOptions): ClientOptions {
@@ -19,6 +21,7 @@ function clientOptions(options: ConnectOptions): ClientOptions {
     ...(auth === null ? {} : { auth }),
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.maxPayload ? { maxPayload: options.maxPayload } : {}),
+    ...(options.autoPong === undefined ? {} : { autoPong: options.autoPong }),
   };
 }
 

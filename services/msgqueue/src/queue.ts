@@ -1,4 +1,5 @@
 import type { Logger } from '@pubsub/log';
+import { eventWithin } from '@pubsub/service';
 import Denque from 'denque';
 import { EventEmitter } from 'node:events';
 import { WebSocket } from 'ws';
@@ -24,7 +25,8 @@ export interface Consumer {
 interface QueueEvents {
   full: [];
   drain: [];
-  empty: [];
+  /** Messages were acknowledged or a consumer left. */
+  settled: [];
 }
 
 // Fairness between competing consumers without giving up batching.
@@ -56,8 +58,16 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     return this.#store.depth;
   }
 
-  get consumerCount(): number {
-    return this.#consumers.size;
+  /**
+   * Resolves once consumers hold nothing back: the queue is empty, or no consumer is left to
+   * take what remains. Gives up after `deadlineMs`.
+   */
+  async handedOver(deadlineMs: number): Promise<void> {
+    const done = () => this.#store.depth === 0 || this.#consumers.size === 0;
+    const deadline = Date.now() + deadlineMs;
+    while (!done() && Date.now() < deadline) {
+      await eventWithin(this, 'settled', deadline - Date.now());
+    }
   }
 
   async push(payloads: readonly string[]): Promise<void> {
@@ -113,7 +123,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
       this.log.info({ depth: this.#store.depth }, 'queue below limits, resuming pushers');
       this.emit('drain');
     }
-    if (this.#store.depth === 0) this.emit('empty');
+    this.emit('settled');
   }
 
   #dispatch(): void {

@@ -1,7 +1,6 @@
 import { createLogger, type Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
-  eventWithin,
   loadServiceTls,
   serviceHandle,
   startSecureWsServer,
@@ -73,9 +72,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       }),
     );
     // The memory store dies with the process: hand what it holds to the consumers first.
-    if (queue.depth > 0 && queue.consumerCount > 0) {
-      await eventWithin(queue, 'empty', config.shutdownTimeoutMs);
-    }
+    await queue.handedOver(config.shutdownTimeoutMs);
     if (queue.depth > 0) {
       log.error({ depth: queue.depth }, 'shutting down with undelivered messages');
     }
