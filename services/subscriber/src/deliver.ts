@@ -8,6 +8,8 @@ export interface DeliveryOptions {
   /** A client whose unsent bytes exceed this is cut off as a slow consumer. */
   maxBufferedBytes: number;
   logger: Logger;
+  /** The connection's own logger (with its connId and user), for per-client events. */
+  logFor(ws: WebSocket): Logger;
 }
 
 // A slow consumer's close frame sits behind the data it is not reading: do not wait for it long.
@@ -20,6 +22,8 @@ const SLOW_CONSUMER_TERMINATE_MS = 1_000;
 export class Delivery {
   readonly #topics: TopicRegistry;
   readonly #options: DeliveryOptions;
+  /** Bytes sent to each socket in this event-loop turn: a burst, not a backlog. */
+  readonly #sentThisTurn = new Map<WebSocket, number>();
   #received = 0;
   #ackScheduled = false;
   #ws: WebSocket | undefined;
@@ -48,6 +52,7 @@ export class Delivery {
   /** Sends the pending cumulative ack now (also used on shutdown). */
   flushAck(): void {
     this.#ackScheduled = false;
+    this.#sentThisTurn.clear();
     if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(encodeHopAck(this.#received));
   }
 
@@ -66,13 +71,20 @@ export class Delivery {
     if (sockets === undefined) return;
     for (const ws of sockets) {
       if (ws.readyState !== WebSocket.OPEN) continue;
-      if (ws.bufferedAmount > this.#options.maxBufferedBytes) this.#cutOff(ws);
-      else ws.send(frame, { binary: false });
+      // A consumer is slow when data from earlier turns is still unsent, not when one turn's
+      // burst (bounded by the msgqueue's prefetch) has yet to reach the kernel.
+      const sentThisTurn = this.#sentThisTurn.get(ws) ?? 0;
+      if (ws.bufferedAmount - sentThisTurn > this.#options.maxBufferedBytes) {
+        this.#cutOff(ws);
+        continue;
+      }
+      ws.send(frame, { binary: false });
+      this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
     }
   }
 
   #cutOff(ws: WebSocket): void {
-    this.#options.logger.warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
+    this.#options.logFor(ws).warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
     this.#topics.removeSocket(ws);
     closeWithError(ws, 'SLOW_CONSUMER');
     setTimeout(() => ws.terminate(), SLOW_CONSUMER_TERMINATE_MS).unref();

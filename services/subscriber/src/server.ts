@@ -8,6 +8,7 @@ import {
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
+import type { WebSocket } from 'ws';
 import type { SubscriberConfig } from './config.js';
 import { Delivery } from './deliver.js';
 import { handleSubscribe } from './subscribe.js';
@@ -35,7 +36,12 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     maxBackoffMs: config.backoff.maxMs,
     logger: log,
   });
-  const delivery = new Delivery(upstream, topics, { maxBufferedBytes: config.maxBufferedBytes, logger: log });
+  const connectionLogs = new WeakMap<WebSocket, Logger>();
+  const delivery = new Delivery(upstream, topics, {
+    maxBufferedBytes: config.maxBufferedBytes,
+    logger: log,
+    logFor: (ws) => connectionLogs.get(ws) ?? log,
+  });
 
   const server = await startSecureWsServer({
     name: 'subscriber',
@@ -46,7 +52,12 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
-    endpoints: { '/subscribe': (ws, context) => handleSubscribe(ws, context, topics) },
+    endpoints: {
+      '/subscribe': (ws, context) => {
+        connectionLogs.set(ws, context.log);
+        handleSubscribe(ws, context, topics);
+      },
+    },
   });
   // Listening first, so clients can subscribe before the first message is routed.
   upstream.start();

@@ -1,0 +1,226 @@
+import { silentLogger, type Logger } from '@pubsub/log';
+import * as msgqueue from '@pubsub/msgqueue';
+import { encodeDelivery } from '@pubsub/protocol';
+import type { ServiceHandle } from '@pubsub/service';
+import { TlsSetupError } from '@pubsub/tls';
+import { captureLogs, connect, handshakeRejection, testCertificate, type TestClient } from '@pubsub/testkit';
+import { describe, expect, test } from 'vitest';
+import { loadConfig, start } from '../src/server.js';
+
+interface Rig {
+  subscribeUrl: string;
+  ca: string;
+  subscribeClient(): Promise<TestClient>;
+  /** Pushes frames straight into the msgqueue, as the publisher service would. */
+  push(...frames: string[]): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function startRig(env: Record<string, string> = {}, logger: Logger = silentLogger()): Promise<Rig> {
+  const { certDir, ca } = await testCertificate();
+  const base = { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '100' };
+  const queue: ServiceHandle = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), {
+    logger: silentLogger(),
+  });
+  const subscriber = await start(
+    loadConfig({ ...base, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`, ...env }),
+    { logger },
+  );
+  const pusher = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca });
+  const clients: TestClient[] = [pusher];
+  let pushed = 0;
+  const subscribeUrl = `wss://localhost:${subscriber.port}/subscribe`;
+  return {
+    subscribeUrl,
+    ca,
+    async subscribeClient() {
+      const client = await connect(subscribeUrl, { ca });
+      clients.push(client);
+      return client;
+    },
+    async push(...frames) {
+      for (const frame of frames) pusher.send(frame);
+      pushed += frames.length;
+      while ((await pusher.next<{ ack: number }>()).ack < pushed);
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all(clients.map((client) => client.close()));
+      await subscriber.close();
+      await queue.close();
+    },
+  };
+}
+
+const message = (topic: string, id: string, content = `"${id}"`) => encodeDelivery({ topic, id, content });
+
+async function send(client: TestClient, command: string): Promise<Record<string, unknown>> {
+  client.send(command);
+  return client.next();
+}
+
+describe('subscriber', () => {
+  test('fails clearly without a certificate directory', async () => {
+    const config = loadConfig({ WS_CERT_DIR: '/nonexistent/certs', SUBSCRIBER_PORT: '0' });
+    await expect(start(config, { logger: silentLogger() })).rejects.toThrow(TlsSetupError);
+  });
+
+  test('rejects invalid credentials with 401 and unknown paths with 404', async () => {
+    await using rig = await startRig();
+    for (const auth of ['fail:test', 'hello:wrong', null]) {
+      const res = await handshakeRejection(rig.subscribeUrl, { ca: rig.ca, auth });
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toMatch(/^Basic realm="subscriber"/);
+    }
+    expect((await handshakeRejection(rig.subscribeUrl.replace('/subscribe', '/publish'), { ca: rig.ca })).status).toBe(404);
+  });
+
+  test('acknowledges sub and unsub in both the text and the JSON form', async () => {
+    await using rig = await startRig();
+    const client = await rig.subscribeClient();
+    expect(await send(client, 'sub news')).toEqual({ type: 'subscribed', topic: 'news' });
+    expect(await send(client, ' unsub\tnews\r\n')).toEqual({ type: 'unsubscribed', topic: 'news' });
+    expect(await send(client, '{"Topic":"sport","Content":"sub"}')).toEqual({ type: 'subscribed', topic: 'sport' });
+    expect(await send(client, '{"topic":"sport","content":"unsub","id":"r2"}')).toEqual({
+      type: 'unsubscribed',
+      topic: 'sport',
+      id: 'r2',
+    });
+  });
+
+  test('roundtrip: routes a queued message to its subscriber, byte for byte', async () => {
+    await using rig = await startRig();
+    const client = await rig.subscribeClient();
+    await send(client, 'sub news');
+    const frame = message('news', 'm1', '{"big":12345678901234567890}');
+    await rig.push(frame);
+    expect(await client.nextText()).toBe(frame);
+  });
+
+  test('routes messages in the original Go format unchanged', async () => {
+    await using rig = await startRig();
+    const client = await rig.subscribeClient();
+    await send(client, '{"Topic":"news","Content":"sub"}');
+    await rig.push('{"Topic":"news","Content":"m1"}');
+    expect(await client.nextText()).toBe('{"Topic":"news","Content":"m1"}');
+  });
+
+  test('delivers to every subscriber of the topic and to no one else', async () => {
+    await using rig = await startRig();
+    const [a, b, other] = await Promise.all([rig.subscribeClient(), rig.subscribeClient(), rig.subscribeClient()]);
+    await send(a!, 'sub news');
+    await send(b!, 'sub news');
+    await send(other!, 'sub sport');
+    await rig.push(message('news', 'n1'), message('sport', 's1'));
+    expect(JSON.parse(await a!.nextText())).toMatchObject({ id: 'n1' });
+    expect(JSON.parse(await b!.nextText())).toMatchObject({ id: 'n1' });
+    expect(JSON.parse(await other!.nextText())).toMatchObject({ id: 's1' });
+  });
+
+  test('after an unsub is acknowledged, no message of that topic arrives', async () => {
+    await using rig = await startRig();
+    const client = await rig.subscribeClient();
+    await send(client, 'sub a');
+    await send(client, 'sub b');
+    expect(await send(client, 'unsub a')).toMatchObject({ type: 'unsubscribed' });
+    await rig.push(message('a', 'a1'), message('b', 'b1'));
+    // Queue order is a1 then b1: had a1 been delivered, it would have come first.
+    expect(JSON.parse(await client.nextText())).toMatchObject({ id: 'b1' });
+  });
+
+  test('drops a queued message without a valid topic and goes on delivering', async () => {
+    const logs = captureLogs('subscriber');
+    await using rig = await startRig({}, logs.logger);
+    const client = await rig.subscribeClient();
+    await send(client, 'sub news');
+    await rig.push('hello not json', '{"content":"no topic"}', message('news', 'after'));
+    expect(JSON.parse(await client.nextText())).toMatchObject({ id: 'after' });
+    expect(logs.lines.filter((line) => line.msg === 'dropping a queued message without a valid topic')).toHaveLength(2);
+  });
+
+  describe('bad input', () => {
+    test('answers each bad command with its error code and keeps the subscriptions as they were', async () => {
+      await using rig = await startRig();
+      const client = await rig.subscribeClient();
+      await send(client, 'sub news');
+      const cases: [string, string][] = [
+        ['foo x', 'UNKNOWN_COMMAND'],
+        ['SUB x', 'UNKNOWN_COMMAND'],
+        ['sub', 'TOPIC_MISSING'],
+        ['sub a b', 'TOPIC_INVALID'],
+        ['sub a*', 'TOPIC_INVALID'],
+        ['sub a\u0000', 'TOPIC_INVALID'],
+        [`sub ${'t'.repeat(257)}`, 'TOPIC_TOO_LONG'],
+        ['{"topic":"news","content":"SUB"}', 'UNKNOWN_COMMAND'],
+        ['{"topic":"news"', 'BAD_JSON'],
+        ['{"content":"unsub"}', 'TOPIC_MISSING'],
+        ['', 'UNKNOWN_COMMAND'],
+      ];
+      for (const [frame, code] of cases) {
+        expect(await send(client, frame), frame).toMatchObject({ type: 'error', code });
+      }
+      expect(await send(client, '{"topic":"a b","content":"sub","id":"r1"}')).toMatchObject({ code: 'TOPIC_INVALID', id: 'r1' });
+      await rig.push(message('news', 'still'));
+      expect(JSON.parse(await client.nextText())).toMatchObject({ id: 'still' });
+    });
+
+    test('closes a binary frame with 1003 and invalid UTF-8 with 1007', async () => {
+      await using rig = await startRig();
+      const binary = await rig.subscribeClient();
+      binary.ws.send(Buffer.from('sub news'), { binary: true });
+      expect(await binary.next()).toMatchObject({ type: 'error', code: 'BINARY_UNSUPPORTED' });
+      expect((await binary.closed()).code).toBe(1003);
+      const utf8 = await rig.subscribeClient();
+      utf8.ws.send(Buffer.from([0x73, 0x75, 0x62, 0x20, 0xff]), { binary: false });
+      expect((await utf8.closed()).code).toBe(1007);
+    });
+  });
+
+  test('cuts off a slow consumer with 4100 without stalling a fast one', async () => {
+    const logs = captureLogs('subscriber');
+    const limit = 1024 * 1024;
+    await using rig = await startRig({ SUBSCRIBER_MAX_BUFFERED_BYTES: String(limit) }, logs.logger);
+    const slow = await rig.subscribeClient();
+    const slowConnId = (await logs.waitFor((line) => line.msg === 'connection opened')).connId;
+    const fast = await rig.subscribeClient();
+    await send(slow, 'sub load');
+    await send(fast, 'sub load');
+    // Stop reading: the kernel buffers fill, then the server's send buffer grows.
+    const slowSocket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    slowSocket.pause();
+    const count = 1500;
+    const content = JSON.stringify('x'.repeat(16 * 1024));
+    for (let i = 0; i < count; i += 100) {
+      await rig.push(...Array.from({ length: 100 }, (_, j) => message('load', `m${i + j}`, content)));
+    }
+    for (let i = 0; i < count; i++) {
+      expect(JSON.parse(await fast.nextText())).toMatchObject({ id: `m${i}` });
+    }
+    const cutOffs = logs.lines.filter((line) => line.msg === 'closing slow consumer');
+    expect(cutOffs).toHaveLength(1);
+    expect(cutOffs[0]?.connId).toBe(slowConnId);
+    // Reading again, the slow client finds its connection ended: with 4100 if the close frame got
+    // through before the server gave up waiting, otherwise abnormally.
+    const slowClosed = slow.closed();
+    slowSocket.resume();
+    expect([4100, 1006]).toContain((await slowClosed).code);
+  });
+
+  test('keeps serving clients while the msgqueue is unreachable', async () => {
+    const { certDir, ca } = await testCertificate();
+    const logs = captureLogs('subscriber');
+    await using subscriber = await start(
+      loadConfig({ WS_CERT_DIR: certDir, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: 'wss://localhost:1/popmsg' }),
+      { logger: logs.logger },
+    );
+    await logs.waitFor((line) => line.msg === 'cannot reach upstream');
+    const client = await connect(`wss://localhost:${subscriber.port}/subscribe`, { ca });
+    expect(await send(client, 'sub news')).toEqual({ type: 'subscribed', topic: 'news' });
+    await client.close();
+  });
+
+  test('terminates a client that stops answering pings', async () => {
+    await using rig = await startRig({ HEARTBEAT_INTERVAL_MS: '20' });
+    const silent = await connect(rig.subscribeUrl, { ca: rig.ca, autoPong: false });
+    expect((await silent.closed()).code).toBe(1006);
+  });
+});
