@@ -11,6 +11,9 @@ const MsgqueueEnv = z.object({
   MSGQUEUE_PREFETCH: positiveInt(1_000),
 });
 
+/** Every environment variable this service reads. */
+export const ENV_VARIABLES = Object.keys(MsgqueueEnv.shape);
+
 export interface MsgqueueConfig extends CommonConfig {
   readonly host: string;
   readonly port: number;

@@ -16,7 +16,7 @@ import { createMemoryStore } from './store/memory-store.js';
 import type { QueueStore } from './store/store.js';
 
 export type { MsgqueueConfig } from './config.js';
-export { loadConfig } from './config.js';
+export { ENV_VARIABLES, loadConfig } from './config.js';
 
 export interface MsgqueueDeps {
   logger?: Logger;

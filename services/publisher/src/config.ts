@@ -12,6 +12,9 @@ const PublisherEnv = z.object({
   PUBLISHER_BUFFER_MESSAGES: positiveInt(10_000),
 });
 
+/** Every environment variable this service reads. */
+export const ENV_VARIABLES = Object.keys(PublisherEnv.shape);
+
 export interface PublisherConfig extends CommonConfig {
   readonly host: string;
   readonly port: number;

@@ -15,7 +15,7 @@ import { Forwarder } from './forwarder.js';
 import { handlePublish } from './publish.js';
 
 export type { PublisherConfig } from './config.js';
-export { loadConfig } from './config.js';
+export { ENV_VARIABLES, loadConfig } from './config.js';
 
 /** Starts the publisher: clients publish on `/publish`, messages go on to the msgqueue. */
 export async function start(config: PublisherConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {

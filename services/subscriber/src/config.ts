@@ -12,6 +12,9 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
 });
 
+/** Every environment variable this service reads. */
+export const ENV_VARIABLES = Object.keys(SubscriberEnv.shape);
+
 export interface SubscriberConfig extends CommonConfig {
   readonly host: string;
   readonly port: number;

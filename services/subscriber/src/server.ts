@@ -15,7 +15,7 @@ import { handleSubscribe } from './subscribe.js';
 import { TopicRegistry } from './topics.js';
 
 export type { SubscriberConfig } from './config.js';
-export { loadConfig } from './config.js';
+export { ENV_VARIABLES, loadConfig } from './config.js';
 
 /** Starts the subscriber: clients subscribe on `/subscribe`, messages come from the msgqueue. */
 export async function start(config: SubscriberConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {

@@ -1,0 +1,30 @@
+# One image per service, built from a clean clone: docker build --target msgqueue -t pubsub-msgqueue .
+FROM node:20-slim AS base
+WORKDIR /app
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+COPY packages ./packages
+COPY services ./services
+COPY clientdemo ./clientdemo
+RUN npx --yes pnpm@10.34.9 install --frozen-lockfile --prod \
+ && mkdir /certs && chown node:node /certs
+ENV NODE_ENV=production \
+    WS_CERT_DIR=/certs
+USER node
+
+FROM base AS msgqueue
+WORKDIR /app/services/msgqueue
+ENV MSGQUEUE_HOST=0.0.0.0
+EXPOSE 8080
+CMD ["node", "--import", "tsx", "src/main.ts"]
+
+FROM base AS publisher
+WORKDIR /app/services/publisher
+ENV PUBLISHER_HOST=0.0.0.0
+EXPOSE 8081
+CMD ["node", "--import", "tsx", "src/main.ts"]
+
+FROM base AS subscriber
+WORKDIR /app/services/subscriber
+ENV SUBSCRIBER_HOST=0.0.0.0
+EXPOSE 8082
+CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -1,0 +1,70 @@
+import * as msgqueue from '@pubsub/msgqueue';
+import * as publisher from '@pubsub/publisher';
+import * as subscriber from '@pubsub/subscriber';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
+import { ROOT } from '../support/process.js';
+
+const services = { msgqueue, publisher, subscriber };
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+
+interface ComposeService {
+  build: { context: string; target: string };
+  environment: Record<string, string>;
+  ports: string[];
+  volumes: string[];
+}
+
+describe('docker-compose.yml', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+    volumes: Record<string, unknown>;
+  };
+  const dockerfile = read('Dockerfile');
+
+  test('runs each service from its own Dockerfile target', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(Object.keys(services).sort());
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.build.target).toBe(name);
+      expect(dockerfile).toContain(`FROM base AS ${name}`);
+    }
+  });
+
+  test('the hops dial the msgqueue by service name, on the port it listens on', () => {
+    const { msgqueue: queue, publisher: pub, subscriber: sub } = compose.services;
+    const queuePort = queue?.environment.MSGQUEUE_PORT;
+    expect(pub?.environment.PUBLISHER_QUEUE_URL).toBe(`wss://msgqueue:${queuePort}/pushmsg`);
+    expect(sub?.environment.SUBSCRIBER_QUEUE_URL).toBe(`wss://msgqueue:${queuePort}/popmsg`);
+  });
+
+  test('every service listens on all interfaces, publishes its port, and shares the certificates', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      const prefix = name.toUpperCase();
+      expect(service.environment[`${prefix}_HOST`]).toBe('0.0.0.0');
+      const port = service.environment[`${prefix}_PORT`];
+      expect(service.ports).toContain(`${port}:${port}`);
+      expect(service.volumes).toContain('certs:/certs');
+      expect(service.environment.WS_CERT_DIR).toBe('/certs');
+      // The generated certificate must name the host each hop dials.
+      expect(service.environment.TLS_DEV_CERT_HOSTS?.split(',')).toContain('msgqueue');
+    }
+    expect(compose.volumes).toHaveProperty('certs');
+  });
+
+  test('sets only variables the services read', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      const known = services[name as keyof typeof services].ENV_VARIABLES;
+      for (const variable of Object.keys(service.environment)) expect(known, `${name}: ${variable}`).toContain(variable);
+    }
+  });
+});
+
+describe('docs/configuration.md', () => {
+  const doc = read('docs/configuration.md');
+
+  test.each(Object.entries(services))('documents every variable %s reads', (_name, service) => {
+    for (const variable of service.ENV_VARIABLES) expect(doc, variable).toContain(`\`${variable}\``);
+  });
+});
