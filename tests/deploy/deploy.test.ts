@@ -56,7 +56,8 @@ describe('docker-compose.yml', () => {
   test('sets only variables the services read', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       const known = services[name as keyof typeof services].ENV_VARIABLES;
-      for (const variable of Object.keys(service.environment)) expect(known, `${name}: ${variable}`).toContain(variable);
+      for (const variable of Object.keys(service.environment))
+        expect(known, `${name}: ${variable}`).toContain(variable);
     }
   });
 });

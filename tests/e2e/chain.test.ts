@@ -52,15 +52,19 @@ describe('chain in one process', () => {
     const subscribers = await Promise.all([0, 1, 2, 3].map(() => chain.subscribeClient()));
     // Subscribers 0 and 1 take red, 2 takes blue, 3 takes both.
     const wanted = [['red'], ['red'], ['blue'], ['red', 'blue']];
-    await Promise.all(subscribers.map(async (sub, i) => {
-      for (const topic of wanted[i] ?? []) await subscribe(sub, topic);
-    }));
+    await Promise.all(
+      subscribers.map(async (sub, i) => {
+        for (const topic of wanted[i] ?? []) await subscribe(sub, topic);
+      }),
+    );
     for (let n = 0; n < perPublisher; n++) {
-      publishers.forEach((pub, p) => pub.send({ topic: topics[(n + p) % 2] as string, content: { p, n }, id: `p${p}-${n}` }));
+      publishers.forEach((pub, p) =>
+        pub.send({ topic: topics[(n + p) % 2] as string, content: { p, n }, id: `p${p}-${n}` }),
+      );
     }
     for (const [i, sub] of subscribers.entries()) {
       const topicsOfSub = wanted[i] ?? [];
-      const expected = publishers.length * perPublisher * topicsOfSub.length / 2;
+      const expected = (publishers.length * perPublisher * topicsOfSub.length) / 2;
       const lastSeen = new Map<number, number>();
       for (let k = 0; k < expected; k++) {
         const delivery = await sub.next<{ topic: string; content: { p: number; n: number } }>();
@@ -81,7 +85,11 @@ describe('chain in one process', () => {
     await subscribe(sub, 'big');
     const pub = await chain.publishClient();
     const skeleton = JSON.stringify({ topic: 'big', content: '', id: 'i'.repeat(128) });
-    const frame = JSON.stringify({ topic: 'big', content: '\\'.repeat((4096 - skeleton.length) / 2), id: 'i'.repeat(128) });
+    const frame = JSON.stringify({
+      topic: 'big',
+      content: '\\'.repeat((4096 - skeleton.length) / 2),
+      id: 'i'.repeat(128),
+    });
     expect(Buffer.byteLength(frame)).toBe(4096);
     pub.send(frame);
     expect(await pub.next()).toMatchObject({ type: 'ack' });

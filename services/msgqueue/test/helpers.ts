@@ -9,7 +9,10 @@ export interface TestMsgqueue extends ServiceHandle {
   client(path: string, options?: Partial<ConnectOptions>): Promise<TestClient>;
 }
 
-export async function startMsgqueue(env: Record<string, string> = {}, logger: Logger = silentLogger()): Promise<TestMsgqueue> {
+export async function startMsgqueue(
+  env: Record<string, string> = {},
+  logger: Logger = silentLogger(),
+): Promise<TestMsgqueue> {
   const { certDir, ca } = await testCertificate();
   const queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0', ...env }), { logger });
   const clients: TestClient[] = [];

@@ -193,9 +193,15 @@ describe('publisher', () => {
   test('on shutdown, closes clients with 1001 after the msgqueue acknowledged what they sent', async () => {
     const { certDir, ca } = await testCertificate();
     const logger = silentLogger();
-    await using queue = await msgqueue.start(msgqueue.loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), { logger });
+    await using queue = await msgqueue.start(msgqueue.loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
+      logger,
+    });
     const publisher = await start(
-      loadConfig({ WS_CERT_DIR: certDir, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queue.port}/pushmsg` }),
+      loadConfig({
+        WS_CERT_DIR: certDir,
+        PUBLISHER_PORT: '0',
+        PUBLISHER_QUEUE_URL: `wss://localhost:${queue.port}/pushmsg`,
+      }),
       { logger },
     );
     const client = await connect(`wss://localhost:${publisher.port}/publish`, { ca });

@@ -71,7 +71,9 @@ describe('subscriber', () => {
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toMatch(/^Basic realm="subscriber"/);
     }
-    expect((await handshakeRejection(rig.subscribeUrl.replace('/subscribe', '/publish'), { ca: rig.ca })).status).toBe(404);
+    expect((await handshakeRejection(rig.subscribeUrl.replace('/subscribe', '/publish'), { ca: rig.ca })).status).toBe(
+      404,
+    );
   });
 
   test('acknowledges sub and unsub in both the text and the JSON form', async () => {
@@ -107,13 +109,13 @@ describe('subscriber', () => {
   test('delivers to every subscriber of the topic and to no one else', async () => {
     await using rig = await startRig();
     const [a, b, other] = await Promise.all([rig.subscribeClient(), rig.subscribeClient(), rig.subscribeClient()]);
-    await send(a!, 'sub news');
-    await send(b!, 'sub news');
-    await send(other!, 'sub sport');
+    await send(a, 'sub news');
+    await send(b, 'sub news');
+    await send(other, 'sub sport');
     await rig.push(message('news', 'n1'), message('sport', 's1'));
-    expect(JSON.parse(await a!.nextText())).toMatchObject({ id: 'n1' });
-    expect(JSON.parse(await b!.nextText())).toMatchObject({ id: 'n1' });
-    expect(JSON.parse(await other!.nextText())).toMatchObject({ id: 's1' });
+    expect(JSON.parse(await a.nextText())).toMatchObject({ id: 'n1' });
+    expect(JSON.parse(await b.nextText())).toMatchObject({ id: 'n1' });
+    expect(JSON.parse(await other.nextText())).toMatchObject({ id: 's1' });
   });
 
   test('after an unsub is acknowledged, no message of that topic arrives', async () => {
@@ -158,7 +160,10 @@ describe('subscriber', () => {
       for (const [frame, code] of cases) {
         expect(await send(client, frame), frame).toMatchObject({ type: 'error', code });
       }
-      expect(await send(client, '{"topic":"a b","content":"sub","id":"r1"}')).toMatchObject({ code: 'TOPIC_INVALID', id: 'r1' });
+      expect(await send(client, '{"topic":"a b","content":"sub","id":"r1"}')).toMatchObject({
+        code: 'TOPIC_INVALID',
+        id: 'r1',
+      });
       await rig.push(message('news', 'still'));
       expect(JSON.parse(await client.nextText())).toMatchObject({ id: 'still' });
     });
