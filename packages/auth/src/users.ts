@@ -31,12 +31,15 @@ export class UserTable {
 
   /** True when `name` and `password` match a user; compares digests in constant time. */
   async verify(name: string, password: string): Promise<boolean> {
-    const cacheKey = sha256(`${name}\0${password}`).toString('base64');
+    // JSON keeps the boundary between name and password: "a\0b"+"c" and "a"+"b\0c" differ.
+    const cacheKey = sha256(JSON.stringify([name, password])).toString('base64');
     if (this.#verified.has(cacheKey)) return true;
-    const entry = this.#users.get(name) ?? this.#decoy;
+    const known = this.#users.get(name);
+    const entry = known ?? this.#decoy;
     const nameOk = timingSafeEqual(sha256(name), entry.nameDigest);
     const passwordOk = await secretMatches(entry.secret, password);
-    if (!(nameOk && passwordOk)) return false;
+    // The decoy only spends the same work: it never admits anyone, whatever name is sent.
+    if (known === undefined || !(nameOk && passwordOk)) return false;
     if (this.#verified.size >= CACHE_LIMIT) this.#verified.clear();
     this.#verified.add(cacheKey);
     return true;

@@ -31,11 +31,19 @@ export function loadEnv<S extends z.ZodObject>(
   return Object.freeze(result.data);
 }
 
+// Digits only: Number(' ') is 0 and Number('0x10') is 16, neither of which anyone means.
+const wholeNumber = () =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: 'expected a whole number' })
+    .transform(Number);
+
 /** A TCP port; 0 asks the OS for a free one. */
-export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+export const port = (fallback: number) => wholeNumber().pipe(z.number().max(65535)).default(fallback);
 
 /** A positive whole number with a default, e.g. a size or a duration in ms. */
-export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const positiveInt = (fallback: number) =>
+  wholeNumber().pipe(z.number().positive().max(Number.MAX_SAFE_INTEGER)).default(fallback);
 
 /** "true"/"false" (also 1/0, yes/no). */
 export const flag = (fallback: boolean) =>

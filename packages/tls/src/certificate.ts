@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile, watch } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ const LOCK_DIR = '.generating';
 const DEV_HOSTS = ['localhost', '127.0.0.1', '::1'];
 const DEV_VALIDITY_DAYS = 825;
 const GENERATION_WAIT_MS = 30_000;
+const GENERATION_POLL_MS = 50;
 
 export class TlsSetupError extends Error {
   override name = 'TlsSetupError';
@@ -84,7 +86,7 @@ async function generateOnce(certDir: string, hosts: readonly string[]): Promise<
     await mkdir(lock);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    await waitForFile(certDir, CERT_FILE);
+    await waitForCertificate(certDir);
     return false;
   }
   try {
@@ -100,24 +102,17 @@ async function generateOnce(certDir: string, hosts: readonly string[]): Promise<
   }
 }
 
-async function waitForFile(dir: string, name: string): Promise<void> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), GENERATION_WAIT_MS);
-  try {
-    const watcher = watch(dir, { signal: abort.signal });
-    // The file may have appeared between the failed mkdir and the watch.
-    if ((await readPair(dir)) !== undefined) return;
-    for await (const event of watcher) {
-      if (event.filename === name && (await readPair(dir)) !== undefined) return;
+async function waitForCertificate(dir: string): Promise<void> {
+  // Polling, not fs.watch: a watcher that starts after the check can miss the rename, and this
+  // only runs while another process generates the certificate, once, at first start.
+  const deadline = Date.now() + GENERATION_WAIT_MS;
+  while ((await readPair(dir)) === undefined) {
+    if (Date.now() > deadline) {
+      throw new TlsSetupError(
+        `another process is generating the certificate in ${dir} and did not finish within ${GENERATION_WAIT_MS} ms; remove ${join(dir, LOCK_DIR)} if it was interrupted`,
+      );
     }
-  } catch (err) {
-    if ((err as Error).name !== 'AbortError') throw err;
-    throw new TlsSetupError(
-      `another process is generating the certificate in ${dir} and did not finish within ${GENERATION_WAIT_MS} ms; remove ${join(dir, LOCK_DIR)} if it was interrupted`,
-    );
-  } finally {
-    clearTimeout(timer);
-    abort.abort();
+    await delay(GENERATION_POLL_MS);
   }
 }
 
