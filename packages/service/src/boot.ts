@@ -1,25 +1,43 @@
 import type { Logger } from '@pubsub/log';
+import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import { loadServerCertificate, readCaFile } from '@pubsub/tls';
 import type { CommonConfig, Users } from './common-config.js';
 
-export interface ServiceTls {
-  cert: string;
-  key: string;
-  /** The CA bundle for dialing the next hop; undefined for a service that dials nothing. */
-  ca: string | undefined;
-}
+import { Upstream } from './upstream.js';
 
-/** Loads (or, for development, creates) the certificate, and the CA when the service dials out. */
-export async function loadServiceTls(
-  config: CommonConfig,
-  options: { logger: Logger; dialsUpstream: boolean },
-): Promise<ServiceTls> {
+/** Loads the server certificate, or creates a development one where the config allows it. */
+export async function loadServiceTls(config: CommonConfig, logger: Logger): Promise<{ cert: string; key: string }> {
   const certificate = await loadServerCertificate(config.tls);
   if (certificate.generated) {
-    options.logger.warn({ certFile: certificate.certFile }, 'generated a self-signed development certificate');
+    logger.warn({ certFile: certificate.certFile }, 'generated a self-signed development certificate');
   }
-  const ca = options.dialsUpstream ? await readCaFile(config.caFile) : undefined;
-  return { cert: certificate.cert, key: certificate.key, ca };
+  return { cert: certificate.cert, key: certificate.key };
+}
+
+/** Where a service finds the msgqueue and how it authenticates there. */
+export interface QueueHop {
+  readonly url: string;
+  readonly user: string;
+  readonly password: string;
+}
+
+/** The reconnecting connection from a service to the msgqueue, verifying it against `WS_CA_FILE`. */
+export async function createQueueUpstream(
+  config: CommonConfig,
+  hop: QueueHop,
+  options: { name: string; logger: Logger },
+): Promise<Upstream> {
+  return new Upstream({
+    ...hop,
+    name: options.name,
+    ca: await readCaFile(config.caFile),
+    // The hop carries the client's frame plus the envelope.
+    maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    initialBackoffMs: config.backoff.initialMs,
+    maxBackoffMs: config.backoff.maxMs,
+    logger: options.logger,
+  });
 }
 
 /** The development users are fine on a laptop and a hole anywhere else: say so at every start. */

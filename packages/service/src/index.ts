@@ -19,7 +19,7 @@ export {
   type Users,
 } from './common-config.js';
 export { runService, type RunServiceOptions } from './run-service.js';
-export { loadServiceTls, warnOnDevUsers, type ServiceTls } from './boot.js';
+export { createQueueUpstream, loadServiceTls, warnOnDevUsers, type QueueHop } from './boot.js';
 export { closeWithError } from './close.js';
 export { eventWithin } from './wait.js';
 export { bufferOf, textOf } from './raw-data.js';

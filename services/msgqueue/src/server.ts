@@ -27,7 +27,7 @@ export interface MsgqueueDeps {
 export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Promise<ServiceHandle> {
   const log = deps.logger ?? createLogger({ service: 'msgqueue', level: config.logLevel });
   const store = deps.store ?? createMemoryStore();
-  const tls = await loadServiceTls(config, { logger: log, dialsUpstream: false });
+  const tls = await loadServiceTls(config, log);
   warnOnDevUsers(config.users, 'MSGQUEUE_USERS', log);
 
   const queue = new MessageQueue(store, config, log);

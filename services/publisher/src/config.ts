@@ -1,5 +1,13 @@
 import { loadEnv, port, positiveInt, wssUrl, z } from '@pubsub/config';
-import { commonConfig, commonEnv, DEV_USER, usersList, type CommonConfig, type Users } from '@pubsub/service';
+import {
+  commonConfig,
+  commonEnv,
+  DEV_USER,
+  usersList,
+  type CommonConfig,
+  type QueueHop,
+  type Users,
+} from '@pubsub/service';
 
 const PublisherEnv = z.object({
   ...commonEnv,
@@ -20,7 +28,7 @@ export interface PublisherConfig extends CommonConfig {
   readonly port: number;
   /** Client users of `/publish`. */
   readonly users: Users;
-  readonly queue: { url: string; user: string; password: string };
+  readonly queue: QueueHop;
   /** Messages held until the msgqueue acknowledges them. */
   readonly bufferMessages: number;
 }

@@ -1,11 +1,10 @@
 import { createLogger, type Logger } from '@pubsub/log';
-import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
+  createQueueUpstream,
   eventWithin,
   loadServiceTls,
   serviceHandle,
   startSecureWsServer,
-  Upstream,
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
@@ -20,21 +19,10 @@ export { ENV_VARIABLES, loadConfig } from './config.js';
 /** Starts the publisher: clients publish on `/publish`, messages go on to the msgqueue. */
 export async function start(config: PublisherConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
   const log = deps.logger ?? createLogger({ service: 'publisher', level: config.logLevel });
-  const tls = await loadServiceTls(config, { logger: log, dialsUpstream: true });
+  const tls = await loadServiceTls(config, log);
   warnOnDevUsers(config.users, 'PUBLISHER_USERS', log);
 
-  const upstream = new Upstream({
-    name: 'msgqueue /pushmsg',
-    url: config.queue.url,
-    user: config.queue.user,
-    password: config.queue.password,
-    ca: tls.ca ?? '',
-    maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    initialBackoffMs: config.backoff.initialMs,
-    maxBackoffMs: config.backoff.maxMs,
-    logger: log,
-  });
+  const upstream = await createQueueUpstream(config, config.queue, { name: 'msgqueue /pushmsg', logger: log });
   const forwarder = new Forwarder(upstream, { maxBuffered: config.bufferMessages, logger: log });
   // Clients that filled the buffer stop being read until the msgqueue catches up.
   const paused = new Set<WebSocket>();

@@ -1,5 +1,13 @@
 import { loadEnv, port, positiveInt, wssUrl, z } from '@pubsub/config';
-import { commonConfig, commonEnv, DEV_USER, usersList, type CommonConfig, type Users } from '@pubsub/service';
+import {
+  commonConfig,
+  commonEnv,
+  DEV_USER,
+  usersList,
+  type CommonConfig,
+  type QueueHop,
+  type Users,
+} from '@pubsub/service';
 
 const SubscriberEnv = z.object({
   ...commonEnv,
@@ -20,7 +28,7 @@ export interface SubscriberConfig extends CommonConfig {
   readonly port: number;
   /** Client users of `/subscribe`. */
   readonly users: Users;
-  readonly queue: { url: string; user: string; password: string };
+  readonly queue: QueueHop;
   /** Unsent bytes one client may have before it is closed as a slow consumer (4100). */
   readonly maxBufferedBytes: number;
 }

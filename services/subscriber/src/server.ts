@@ -1,10 +1,9 @@
 import { createLogger, type Logger } from '@pubsub/log';
-import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
+  createQueueUpstream,
   loadServiceTls,
   serviceHandle,
   startSecureWsServer,
-  Upstream,
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
@@ -20,22 +19,11 @@ export { ENV_VARIABLES, loadConfig } from './config.js';
 /** Starts the subscriber: clients subscribe on `/subscribe`, messages come from the msgqueue. */
 export async function start(config: SubscriberConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
   const log = deps.logger ?? createLogger({ service: 'subscriber', level: config.logLevel });
-  const tls = await loadServiceTls(config, { logger: log, dialsUpstream: true });
+  const tls = await loadServiceTls(config, log);
   warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
 
   const topics = new TopicRegistry();
-  const upstream = new Upstream({
-    name: 'msgqueue /popmsg',
-    url: config.queue.url,
-    user: config.queue.user,
-    password: config.queue.password,
-    ca: tls.ca ?? '',
-    maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    initialBackoffMs: config.backoff.initialMs,
-    maxBackoffMs: config.backoff.maxMs,
-    logger: log,
-  });
+  const upstream = await createQueueUpstream(config, config.queue, { name: 'msgqueue /popmsg', logger: log });
   const connectionLogs = new WeakMap<WebSocket, Logger>();
   const delivery = new Delivery(upstream, topics, {
     maxBufferedBytes: config.maxBufferedBytes,

@@ -1,0 +1,131 @@
+import { ConfigError, loadEnv, z } from '@pubsub/config';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '@pubsub/protocol';
+import { DEFAULT_CERT_DIR } from '@pubsub/tls';
+import { basename, join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { commonConfig, commonEnv, DEV_USER, DEV_USERS, usersList } from './common-config.js';
+
+/** commonConfig as a service reaches it: through loadEnv with the common schema. */
+function configFrom(env: Record<string, string | undefined>) {
+  return commonConfig(loadEnv(z.object(commonEnv), env));
+}
+
+/** The ConfigError `fn` throws; any other outcome fails the test. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+describe('commonConfig', () => {
+  test('defaults: the repository certs/ directory, generated on demand', () => {
+    const config = configFrom({});
+    expect(config.tls).toEqual({ certDir: DEFAULT_CERT_DIR, generate: true, extraHosts: [] });
+    expect(basename(config.tls.certDir)).toBe('certs');
+    expect(config.caFile).toBe(join(DEFAULT_CERT_DIR, 'server.crt'));
+    expect(config.logLevel).toBe('info');
+    expect(config.maxPayloadBytes).toBe(DEFAULT_MAX_PAYLOAD_BYTES);
+    expect(config.heartbeatIntervalMs).toBe(30_000);
+    expect(config.shutdownTimeoutMs).toBe(10_000);
+    expect(config.backoff).toEqual({ initialMs: 100, maxMs: 5_000 });
+  });
+
+  test('an explicit WS_CERT_DIR is not generated into', () => {
+    const config = configFrom({ WS_CERT_DIR: '/etc/pubsub/tls' });
+    expect(config.tls.certDir).toBe('/etc/pubsub/tls');
+    expect(config.tls.generate).toBe(false);
+    expect(config.caFile).toBe(join('/etc/pubsub/tls', 'server.crt'));
+  });
+
+  test.each(['true', '1', 'yes'])('TLS_GENERATE_DEV_CERT=%s turns generation on for an explicit directory', (value) => {
+    expect(configFrom({ WS_CERT_DIR: '/tmp/certs', TLS_GENERATE_DEV_CERT: value }).tls.generate).toBe(true);
+  });
+
+  test.each(['false', '0', 'no'])(
+    'TLS_GENERATE_DEV_CERT=%s turns generation off for the default directory',
+    (value) => {
+      expect(configFrom({ TLS_GENERATE_DEV_CERT: value }).tls.generate).toBe(false);
+    },
+  );
+
+  test('empty WS_CERT_DIR and TLS_GENERATE_DEV_CERT count as unset', () => {
+    expect(configFrom({ WS_CERT_DIR: '', TLS_GENERATE_DEV_CERT: '' }).tls).toMatchObject({
+      certDir: DEFAULT_CERT_DIR,
+      generate: true,
+    });
+  });
+
+  test('WS_CA_FILE overrides the CA bundle', () => {
+    expect(configFrom({ WS_CERT_DIR: '/a', WS_CA_FILE: '/b/ca.pem' }).caFile).toBe('/b/ca.pem');
+  });
+
+  test('TLS_DEV_CERT_HOSTS is split on commas and trimmed, empty items dropped', () => {
+    expect(configFrom({ TLS_DEV_CERT_HOSTS: ' msgqueue , publisher,,10.0.0.5 ,' }).tls.extraHosts).toEqual([
+      'msgqueue',
+      'publisher',
+      '10.0.0.5',
+    ]);
+    expect(configFrom({ TLS_DEV_CERT_HOSTS: ' , ' }).tls.extraHosts).toEqual([]);
+  });
+
+  test('numbers and the log level are read from the environment', () => {
+    const config = configFrom({
+      LOG_LEVEL: 'debug',
+      MAX_PAYLOAD_BYTES: '1024',
+      HEARTBEAT_INTERVAL_MS: '500',
+      SHUTDOWN_TIMEOUT_MS: '200',
+      UPSTREAM_BACKOFF_INITIAL_MS: '10',
+      UPSTREAM_BACKOFF_MAX_MS: '20',
+    });
+    expect(config).toMatchObject({
+      logLevel: 'debug',
+      maxPayloadBytes: 1024,
+      heartbeatIntervalMs: 500,
+      shutdownTimeoutMs: 200,
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+  });
+
+  test('every invalid variable is reported at once', () => {
+    const env = {
+      TLS_GENERATE_DEV_CERT: 'maybe',
+      LOG_LEVEL: 'loud',
+      MAX_PAYLOAD_BYTES: '0',
+      HEARTBEAT_INTERVAL_MS: 'x',
+    };
+    const err = configError(() => configFrom(env));
+    expect(err.issues).toHaveLength(4);
+    for (const name of Object.keys(env)) {
+      expect(err.issues.filter((issue) => issue.startsWith(`${name}:`))).toHaveLength(1);
+    }
+  });
+});
+
+describe('usersList', () => {
+  const schema = z.object({ TEST_USERS: usersList() });
+
+  test('defaults to the development user', async () => {
+    const { TEST_USERS } = loadEnv(schema, {});
+    expect(TEST_USERS.isDevDefault).toBe(true);
+    expect(DEV_USERS).toBe(`${DEV_USER.user}:${DEV_USER.password}`);
+    expect(await TEST_USERS.table.verify(DEV_USER.user, DEV_USER.password)).toBe(true);
+  });
+
+  test('reads a users list', async () => {
+    const { TEST_USERS } = loadEnv(schema, { TEST_USERS: 'alice:a1' });
+    expect(TEST_USERS.isDevDefault).toBe(false);
+    expect(TEST_USERS.table.names).toEqual(['alice']);
+    expect(await TEST_USERS.table.verify(DEV_USER.user, DEV_USER.password)).toBe(false);
+  });
+
+  test('a bad users list is a ConfigError naming the variable, without the password', () => {
+    const err = configError(() => loadEnv(schema, { TEST_USERS: 'alice:hunter2,alice:hunter3' }));
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]).toMatch(/^TEST_USERS:/);
+    expect(err.message).not.toContain('hunter');
+  });
+});
