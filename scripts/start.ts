@@ -32,7 +32,9 @@ function launch(service: string, env: NodeJS.ProcessEnv): Promise<number> {
     void stop(1);
   });
   return new Promise((resolvePort, reject) => {
-    child.once('exit', () => reject(new Error(`${service} exited before listening`)));
+    child.once('exit', () => {
+      if (!stopping) reject(new Error(`${service} exited before listening`));
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
       process.stdout.write(`${line}\n`);
       try {
@@ -71,11 +73,20 @@ process.on('SIGTERM', () => void stop(0));
 process.on('exit', () => children.forEach((child) => child.kill('SIGTERM')));
 
 const env = process.env;
-const queuePort = await launch('msgqueue', {});
-const [publisherPort, subscriberPort] = await Promise.all([
-  launch('publisher', { PUBLISHER_QUEUE_URL: env.PUBLISHER_QUEUE_URL ?? `wss://localhost:${queuePort}/pushmsg` }),
-  launch('subscriber', { SUBSCRIBER_QUEUE_URL: env.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${queuePort}/popmsg` }),
-]);
+let ports: [number, number, number];
+try {
+  const queuePort = await launch('msgqueue', {});
+  const [publisherPort, subscriberPort] = await Promise.all([
+    launch('publisher', { PUBLISHER_QUEUE_URL: env.PUBLISHER_QUEUE_URL ?? `wss://localhost:${queuePort}/pushmsg` }),
+    launch('subscriber', { SUBSCRIBER_QUEUE_URL: env.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${queuePort}/popmsg` }),
+  ]);
+  ports = [queuePort, publisherPort, subscriberPort];
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, 'cannot start the suite');
+  await stop(1);
+  throw err;
+}
+const [queuePort, publisherPort, subscriberPort] = ports;
 const urls = {
   publishUrl: `wss://localhost:${publisherPort}/publish`,
   subscribeUrl: `wss://localhost:${subscriberPort}/subscribe`,
