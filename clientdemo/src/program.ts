@@ -1,0 +1,115 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ConnectError } from './connection.js';
+import { type Printer, stdioPrinter } from './format.js';
+import { runInteractive } from './interactive.js';
+import { addConnectionOptions, connectionSettings, parsePositiveInt } from './options.js';
+import { runPublish } from './publish.js';
+import { runSubscribe } from './subscribe.js';
+
+/** Exit code for a command line that could not be understood. */
+export const USAGE_EXIT = 2;
+
+const EXAMPLES = `
+Examples:
+  clientdemo                                  interactive session (try: sub news, news hello, exit)
+  clientdemo subscribe news sport --count 1   print one delivery, then exit
+  clientdemo publish news hello there         publish the string "hello there"
+  clientdemo publish --json news '{"n": 1}'   publish a JSON value
+
+Exit codes: 0 success, 1 error reply or connection failure, 2 usage error.`;
+
+/** Runs a command; a connection that cannot be set up is reported, not thrown. */
+async function guard(printer: Printer, job: () => Promise<number>): Promise<number> {
+  try {
+    return await job();
+  } catch (err) {
+    if (!(err instanceof ConnectError)) throw err;
+    printer.err(err.message);
+    return 1;
+  }
+}
+
+function parseJsonContent(text: string, command: Command): string {
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    command.error(`error: --json: the message is not valid JSON (${(err as Error).message})`, {
+      code: 'clientdemo.invalidJson',
+    });
+  }
+  return text.trim();
+}
+
+function buildProgram(printer: Printer, setExitCode: (code: number) => void): Command {
+  const program = new Command('clientdemo')
+    .description(
+      'Publish and subscribe through the pub/sub services over verified TLS.\n' +
+        'With no command, starts an interactive session reading commands from stdin.',
+    )
+    .exitOverride()
+    .showHelpAfterError('(run clientdemo --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', EXAMPLES);
+  addConnectionOptions(program);
+  const interactive = async (command: Command) => {
+    setExitCode(await guard(printer, () => runInteractive({ settings: connectionSettings(command) })));
+  };
+
+  const interactiveCommand = program
+    .command('interactive')
+    .description('the default: read "<topic> <message>", "sub <topic>", "unsub <topic>" or "exit" lines');
+  interactiveCommand.action(() => interactive(interactiveCommand));
+
+  const publish = program
+    .command('publish')
+    .description('publish one message and wait until the publisher acknowledges it')
+    .argument('<topic>', 'topic to publish to')
+    .argument('<message...>', 'the message; words are joined with spaces')
+    .option('--json', 'send the message as JSON content instead of a string')
+    .option('--id <id>', 'message id (default: a random UUID)');
+  publish.action(async (topic: string, words: string[]) => {
+    const opts = publish.opts<{ json?: true; id?: string }>();
+    const message = words.join(' ');
+    const content = opts.json ? parseJsonContent(message, publish) : JSON.stringify(message);
+    const request = { topic, content, ...(opts.id === undefined ? {} : { id: opts.id }) };
+    setExitCode(await guard(printer, () => runPublish(request, { settings: connectionSettings(publish), printer })));
+  });
+
+  const subscribe = program
+    .command('subscribe')
+    .description('subscribe to topics and print each delivery as "<[topic] content"')
+    .argument('<topic...>', 'topics to subscribe to')
+    .addOption(new Option('--count <n>', 'exit after n deliveries').argParser(parsePositiveInt))
+    .option('--json', 'print each delivery frame as received, one per line');
+  subscribe.action(async (topics: string[]) => {
+    const opts = subscribe.opts<{ count?: number; json?: true }>();
+    const request = { topics, count: opts.count, json: opts.json === true };
+    setExitCode(
+      await guard(printer, () => runSubscribe(request, { settings: connectionSettings(subscribe), printer })),
+    );
+  });
+
+  // Without a command: the interactive session. Any operand left here names no command.
+  program.allowExcessArguments().action(async () => {
+    const [unknown] = program.args;
+    if (unknown !== undefined) {
+      program.error(`error: unknown command '${unknown}'`, { code: 'commander.unknownCommand' });
+    }
+    await interactive(program);
+  });
+  return program;
+}
+
+/** Parses `argv` (as process.argv) and runs the command; resolves with the exit code. */
+export async function run(argv: readonly string[], printer: Printer = stdioPrinter): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(printer, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    // Commander has already printed its message; help and version end with exit code 0.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_EXIT;
+    throw err;
+  }
+  return exitCode;
+}

@@ -1,0 +1,85 @@
+import { loadServerCertificate } from '@pubsub/tls';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { startChain } from '../../tests/support/chain.js';
+import { chainEnv, killAll, spawnCli } from './cli-process.js';
+
+let scratch: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'clientdemo-test-'));
+});
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+afterEach(killAll);
+
+describe('connection failures', () => {
+  test('a wrong password exits 1 and names the 401', async () => {
+    await using chain = await startChain();
+    const cli = spawnCli(['publish', 'news', 'hi'], { ...chainEnv(chain), CLIENTDEMO_PASSWORD: 'wrong' });
+
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr).toEqual([
+      `cannot connect to ${chain.publishUrl}: authentication failed (401): check --user/--password`,
+    ]);
+  });
+
+  test('a CA that did not sign the server certificate exits 1 with a certificate error', async () => {
+    await using chain = await startChain();
+    const otherDir = join(scratch, 'other-ca');
+    await loadServerCertificate({ certDir: otherDir, generate: true });
+    const otherCa = join(otherDir, 'server.crt');
+
+    const cli = spawnCli(['--ca', otherCa, 'subscribe', 'news'], chainEnv(chain));
+
+    expect((await cli.exited).code).toBe(1);
+    const [message] = cli.stderr;
+    expect(message).toContain(`cannot connect to ${chain.subscribeUrl}: TLS certificate verification failed`);
+    expect(message).toContain(otherCa);
+  });
+
+  test('a CA file that cannot be read exits 1', async () => {
+    await using chain = await startChain();
+    const missing = join(scratch, 'missing.crt');
+
+    const cli = spawnCli(['publish', 'news', 'hi'], { ...chainEnv(chain), WS_CA_FILE: missing });
+
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr).toEqual([expect.stringContaining(`cannot read the CA file ${missing}`)]);
+  });
+
+  test('a CA file that is not PEM exits 1', async () => {
+    await using chain = await startChain();
+    const garbage = join(scratch, 'garbage.crt');
+    await writeFile(garbage, 'not a certificate\n');
+
+    const cli = spawnCli(['publish', 'news', 'hi'], { ...chainEnv(chain), WS_CA_FILE: garbage });
+
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr).toEqual([`the CA file ${garbage} holds no PEM certificate`]);
+  });
+
+  test('interactive mode exits 1 when either endpoint cannot be reached', async () => {
+    await using chain = await startChain();
+    await chain.subscriber.close();
+
+    const cli = spawnCli([], chainEnv(chain));
+
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr).toEqual([
+      expect.stringMatching(/^cannot connect to wss:\/\/localhost:\d+\/subscribe: .*ECONNREFUSED/),
+    ]);
+  });
+
+  test('interactive mode reports every endpoint that refuses the credentials', async () => {
+    await using chain = await startChain();
+    const cli = spawnCli([], { ...chainEnv(chain), CLIENTDEMO_USER: 'nobody' });
+
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr).toEqual([
+      `cannot connect to ${chain.publishUrl}: authentication failed (401): check --user/--password`,
+      `cannot connect to ${chain.subscribeUrl}: authentication failed (401): check --user/--password`,
+    ]);
+  });
+});
