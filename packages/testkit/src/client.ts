@@ -58,6 +58,7 @@ export class TestClient {
   nextText(): Promise<string> {
     const frame = this.#frames.shift();
     if (frame !== undefined) return Promise.resolve(frame);
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.reject(new Error('socket closed; no frame left'));
     return new Promise((resolveFrame, reject) => {
       const onClose = (code: number) => reject(new Error(`socket closed (${code}) while waiting for a frame`));
       this.ws.once('close', onClose);

@@ -182,23 +182,25 @@ describe('subscriber', () => {
 
   test('cuts off a slow consumer with 4100 without stalling a fast one', async () => {
     const logs = captureLogs('subscriber');
-    const limit = 1024 * 1024;
+    const limit = 4 * 1024 * 1024;
     await using rig = await startRig({ SUBSCRIBER_MAX_BUFFERED_BYTES: String(limit) }, logs.logger);
     const slow = await rig.subscribeClient();
     const slowConnId = (await logs.waitFor((line) => line.msg === 'connection opened')).connId;
     const fast = await rig.subscribeClient();
     await send(slow, 'sub load');
     await send(fast, 'sub load');
-    // Stop reading: the kernel buffers fill, then the server's send buffer grows.
+    // Stop reading: the kernel buffers fill, then the server's send buffer grows past the limit.
     const slowSocket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     slowSocket.pause();
-    const count = 1500;
+    // The fast client shares this process, so it is fed one small batch at a time: its backlog
+    // never nears the limit, while the slow one's grows by every batch (20 MiB in all).
     const content = JSON.stringify('x'.repeat(16 * 1024));
-    for (let i = 0; i < count; i += 100) {
-      await rig.push(...Array.from({ length: 100 }, (_, j) => message('load', `m${i + j}`, content)));
-    }
-    for (let i = 0; i < count; i++) {
-      expect(JSON.parse(await fast.nextText())).toMatchObject({ id: `m${i}` });
+    const batch = 10;
+    for (let i = 0; i < 1280; i += batch) {
+      await rig.push(...Array.from({ length: batch }, (_, j) => message('load', `m${i + j}`, content)));
+      for (let j = 0; j < batch; j++) {
+        expect(JSON.parse(await fast.nextText())).toMatchObject({ id: `m${i + j}` });
+      }
     }
     const cutOffs = logs.lines.filter((line) => line.msg === 'closing slow consumer');
     expect(cutOffs).toHaveLength(1);
