@@ -27,13 +27,13 @@ describe('clientdemo subscribe', () => {
 
     const pub = await chain.publishClient();
     pub.send({ topic: 'sport', content: 'goal', id: 's1' });
-    expect(await pub.next()).toEqual({ type: 'ack', id: 's1' });
+    expect(await pub.next()).toEqual({ type: 'ack', id: 's1', seq: expect.any(Number) });
     pub.send({ topic: 'news', content: [true, null], id: 'n1' });
 
     expect((await cli.exited).code).toBe(0);
     expect(cli.stdout).toEqual([
-      '{"type":"message","topic":"sport","id":"s1","content":"goal"}',
-      '{"type":"message","topic":"news","id":"n1","content":[true,null]}',
+      expect.stringMatching(/^\{"type":"message","topic":"sport","id":"s1","content":"goal","seq":1,"epoch":"[0-9a-f]+"\}$/),
+      expect.stringMatching(/^\{"type":"message","topic":"news","id":"n1","content":\[true,null\],"seq":1,"epoch":"[0-9a-f]+"\}$/),
     ]);
   });
 

@@ -20,6 +20,7 @@ describe('as real processes', () => {
     const { certDir, ca } = await testCertificate();
     const launcher = run('scripts/start.ts', {
       WS_CERT_DIR: certDir,
+      MSGQUEUE_STORE: 'memory',
       MSGQUEUE_PORT: '0',
       PUBLISHER_PORT: '0',
       SUBSCRIBER_PORT: '0',
@@ -29,7 +30,7 @@ describe('as real processes', () => {
     await subscribe(sub, 'news');
     const pub = await connect(ready.publishUrl as string, { ca });
     pub.send({ topic: 'news', content: 'across processes', id: 'p1' });
-    expect(await pub.next()).toEqual({ type: 'ack', id: 'p1' });
+    expect(await pub.next()).toEqual({ type: 'ack', id: 'p1', seq: expect.any(Number) });
     expect(await sub.next()).toMatchObject({ topic: 'news', content: 'across processes', id: 'p1' });
     const subClosed = sub.closed();
     expect(await launcher.kill('SIGTERM')).toBe(0);
@@ -41,7 +42,11 @@ describe('as real processes', () => {
   test.each(['msgqueue', 'publisher', 'subscriber'])('%s exits 0 on SIGTERM', async (service) => {
     const { certDir } = await testCertificate();
     const prefix = service.toUpperCase();
-    const proc = run(`services/${service}/src/main.ts`, { WS_CERT_DIR: certDir, [`${prefix}_PORT`]: '0' });
+    const proc = run(`services/${service}/src/main.ts`, {
+      WS_CERT_DIR: certDir,
+      MSGQUEUE_STORE: 'memory',
+      [`${prefix}_PORT`]: '0',
+    });
     await proc.waitForLog('listening');
     expect(await proc.kill('SIGTERM')).toBe(0);
     expect(proc.lines.some((line) => line.includes('"msg":"closed"'))).toBe(true);
@@ -60,9 +65,17 @@ describe('as real processes', () => {
 
   test('a port already in use fails the start with exit code 1 and says why', async () => {
     const { certDir } = await testCertificate();
-    const first = run('services/msgqueue/src/main.ts', { WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' });
+    const first = run('services/msgqueue/src/main.ts', {
+      WS_CERT_DIR: certDir,
+      MSGQUEUE_STORE: 'memory',
+      MSGQUEUE_PORT: '0',
+    });
     const { port } = await first.waitForLog('listening');
-    const second = run('services/msgqueue/src/main.ts', { WS_CERT_DIR: certDir, MSGQUEUE_PORT: String(port) });
+    const second = run('services/msgqueue/src/main.ts', {
+      WS_CERT_DIR: certDir,
+      MSGQUEUE_STORE: 'memory',
+      MSGQUEUE_PORT: String(port),
+    });
     expect(await second.exited).toBe(1);
     expect(second.lines.join('\n')).toContain('EADDRINUSE');
   });

@@ -28,19 +28,29 @@ describe('start order and plain HTTP', () => {
     const queuePort = probe.port;
     await probe.close();
     await using pub = await publisher.start(
-      publisher.loadConfig({ ...env, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg` }),
+      publisher.loadConfig({
+        ...env,
+        PUBLISHER_PORT: '0',
+        PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg`,
+      }),
       { logger },
     );
     await using sub = await subscriber.start(
-      subscriber.loadConfig({ ...env, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg` }),
+      subscriber.loadConfig({
+        ...env,
+        SUBSCRIBER_PORT: '0',
+        SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
+      }),
       { logger },
     );
     const reader = await connect(`wss://localhost:${sub.port}/subscribe`, { ca });
     await subscribe(reader, 'late');
     const writer = await connect(`wss://localhost:${pub.port}/publish`, { ca });
     writer.send({ topic: 'late', content: 'queued before the msgqueue existed', id: 'early' });
-    await using queue = await msgqueue.start(msgqueue.loadConfig({ ...env, MSGQUEUE_PORT: String(queuePort) }), { logger });
-    expect(await writer.next()).toEqual({ type: 'ack', id: 'early' });
+    await using queue = await msgqueue.start(msgqueue.loadConfig({ ...env, MSGQUEUE_PORT: String(queuePort) }), {
+      logger,
+    });
+    expect(await writer.next()).toEqual({ type: 'ack', id: 'early', seq: expect.any(Number) });
     expect(await reader.next()).toMatchObject({ id: 'early', content: 'queued before the msgqueue existed' });
     expect(queue.port).toBe(queuePort);
     await Promise.all([reader.close(), writer.close()]);

@@ -27,7 +27,13 @@ export interface Chain {
 
 export async function baseEnv(extra: Env = {}): Promise<Env> {
   const { certDir } = await testCertificate();
-  return { WS_CERT_DIR: certDir, LOG_LEVEL: 'silent', UPSTREAM_BACKOFF_MAX_MS: '200', ...extra };
+  return {
+    WS_CERT_DIR: certDir,
+    MSGQUEUE_STORE: 'memory',
+    LOG_LEVEL: 'silent',
+    UPSTREAM_BACKOFF_MAX_MS: '200',
+    ...extra,
+  };
 }
 
 export async function startChain(options: { env?: Env; logger?: Logger } = {}): Promise<Chain> {

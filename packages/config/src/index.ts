@@ -32,11 +32,7 @@ export function loadEnv<S extends z.ZodObject>(
 }
 
 // Digits only: Number(' ') is 0 and Number('0x10') is 16, neither of which anyone means.
-const wholeNumber = () =>
-  z
-    .string()
-    .regex(/^\d+$/, { message: 'expected a whole number' })
-    .transform(Number);
+const wholeNumber = () => z.string().regex(/^\d+$/, { message: 'expected a whole number' }).transform(Number);
 
 /** A TCP port; 0 asks the OS for a free one. */
 export const port = (fallback: number) => wholeNumber().pipe(z.number().max(65535)).default(fallback);

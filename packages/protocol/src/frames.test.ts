@@ -86,7 +86,7 @@ describe('encodeDelivery', () => {
 
 describe('reply frames', () => {
   test('encodeAck', () => {
-    expect(parseJson(encodeAck('m1'))).toEqual({ type: 'ack', id: 'm1' });
+    expect(parseJson(encodeAck('m1', 7))).toEqual({ type: 'ack', id: 'm1', seq: 7 });
   });
 
   test('encodeSubscribed / encodeUnsubscribed without and with ref', () => {
@@ -120,7 +120,7 @@ describe('decodeServerFrame', () => {
   test('decodes every frame the services send', () => {
     const frames = [
       encodeDelivery({ topic: 't', id: 'm', content: '[1]' }),
-      encodeAck('m'),
+      encodeAck('m', 1),
       encodeSubscribed('t', 'c'),
       encodeUnsubscribed('t', undefined),
       encodeError({ code: 'BAD_JSON' }, undefined),

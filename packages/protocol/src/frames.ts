@@ -8,9 +8,9 @@ export function encodeDelivery(message: { topic: string; id: string; content: st
   return `{"type":"message","topic":${str(message.topic)},"id":${str(message.id)},"content":${message.content}}`;
 }
 
-/** The publisher's answer once the message queue has accepted a message. */
-export function encodeAck(id: string): string {
-  return `{"type":"ack","id":${str(id)}}`;
+/** The publisher's answer once the msgqueue holds a message: its id and seq within the topic. */
+export function encodeAck(id: string, seq: number): string {
+  return `{"type":"ack","id":${str(id)},"seq":${seq}}`;
 }
 
 export function encodeSubscribed(topic: string, ref: string | undefined): string {
@@ -32,8 +32,8 @@ function withRef(head: string, ref: string | undefined): string {
 
 /** Every frame a service sends to a client, as a client decodes it. */
 export type ServerFrame =
-  | { type: 'message'; topic: string; id: string; content: unknown }
-  | { type: 'ack'; id: string }
+  | { type: 'message'; topic: string; id: string; content: unknown; seq?: number; epoch?: string }
+  | { type: 'ack'; id: string; seq?: number }
   | { type: 'subscribed'; topic: string; id?: string }
   | { type: 'unsubscribed'; topic: string; id?: string }
   | { type: 'error'; code: ErrorCode; message: string; id?: string };

@@ -11,17 +11,34 @@ describe('hop acks', () => {
   });
 
   test.each([0, 1, 500, Number.MAX_SAFE_INTEGER])('round trips %d', (count) => {
-    expect(decodeHopAck(encodeHopAck(count))).toBe(count);
+    expect(decodeHopAck(encodeHopAck(count))).toEqual({ count, seqs: undefined });
   });
 
-  test('round trips any non-negative safe integer', () => {
+  test('round trips any non-negative safe integer, with or without seqs', () => {
     fc.assert(
-      fc.property(fc.maxSafeNat(), (count) => {
-        expect(decodeHopAck(encodeHopAck(count))).toBe(count);
-      }),
+      fc.property(
+        fc.maxSafeNat(),
+        fc.option(fc.array(fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { nil: null })), {
+          nil: undefined,
+        }),
+        (count, seqs) => {
+          expect(decodeHopAck(encodeHopAck(count, seqs))).toEqual({ count, seqs });
+        },
+      ),
       FC,
     );
   });
+
+  test('encodes the seqs a push ack covers, null for a refused frame', () => {
+    expect(encodeHopAck(3, [4, null, 5])).toBe('{"ack":3,"seq":[4,null,5]}');
+  });
+
+  test.each(['{"ack":1,"seq":[0]}', '{"ack":1,"seq":[1.5]}', '{"ack":1,"seq":"1"}', '{"ack":1,"seq":[-1]}'])(
+    'rejects bad seqs %j',
+    (text) => {
+      expect(decodeHopAck(text)).toBeUndefined();
+    },
+  );
 
   test.each([
     encodeHopAck(-1),

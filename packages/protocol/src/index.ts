@@ -10,7 +10,7 @@ export {
   encodeUnsubscribed,
   type ServerFrame,
 } from './frames.js';
-export { decodeHopAck, encodeHopAck } from './hop.js';
+export { decodeHopAck, encodeHopAck, type HopAck } from './hop.js';
 export { findMember, scanObject, type MemberSpan, type ObjectScan } from './json-scan.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -19,5 +19,5 @@ export {
   MAX_JSON_DEPTH,
   MAX_TOPIC_BYTES,
 } from './limits.js';
-export { parsePublish, readTopic, validateId, type Publish } from './publish.js';
+export { parsePublish, readRouting, readTopic, validateId, type Publish } from './publish.js';
 export { validateTopic } from './topic.js';

@@ -64,6 +64,27 @@ export function parsePublish(text: string): Publish {
 }
 
 /**
+ * The topic and id of a queued frame, found without parsing the content; undefined when the
+ * frame has no valid topic. An invalid id counts as none.
+ */
+export function readRouting(frame: string): { topic: string; id: string | undefined } | undefined {
+  const scan = scanObject(frame);
+  if (scan === undefined) return undefined;
+  try {
+    const topic = validateTopic(readMember(frame, scan, 'topic'));
+    let id: string | undefined;
+    try {
+      id = validateId(readMember(frame, scan, 'id'));
+    } catch {
+      id = undefined;
+    }
+    return { topic, id };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The topic of a message coming off the queue, found without parsing the content. Undefined when
  * the frame has no valid topic, so the subscriber can drop it instead of stalling delivery.
  */

@@ -15,6 +15,8 @@ export interface ConnectionContext {
   readonly connId: number;
   readonly user: string;
   readonly remoteAddress: string | undefined;
+  /** The upgrade request's URL, for query parameters. */
+  readonly url: URL;
   readonly log: Logger;
 }
 
@@ -50,11 +52,11 @@ export interface SecureWsServer {
 const HEADERS_TIMEOUT_MS = 10_000;
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-function pathOf(req: IncomingMessage): string {
+function urlOf(req: IncomingMessage): URL | undefined {
   try {
-    return new URL(req.url ?? '/', 'https://localhost').pathname;
+    return new URL(req.url ?? '/', 'https://localhost');
   } catch {
-    return '';
+    return undefined;
   }
 }
 
@@ -104,13 +106,14 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   let nextConnId = 1;
 
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    const path = pathOf(req);
+    const url = urlOf(req);
+    const path = url?.pathname ?? '';
     const handler = Object.hasOwn(options.endpoints, path) ? options.endpoints[path] : undefined;
     if (!accepting) {
       rejectUpgrade(socket, { status: 503, code: 'SHUTTING_DOWN', message: `${name} is shutting down` });
       return;
     }
-    if (handler === undefined) {
+    if (handler === undefined || url === undefined) {
       rejectUpgrade(socket, { status: 404, code: 'NOT_FOUND', message: `no such endpoint on ${name}: ${path}` });
       return;
     }
@@ -132,6 +135,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
         connId,
         user,
         remoteAddress: req.socket.remoteAddress,
+        url,
         log: log.child({ connId, path, user }),
       };
       clients.add(ws);

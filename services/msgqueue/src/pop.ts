@@ -1,22 +1,30 @@
 import { decodeHopAck } from '@pubsub/protocol';
-import { closeWithError, type ConnectionContext, textOf } from '@pubsub/service';
+import { closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
 import type { MessageQueue } from './queue.js';
 
+const GROUP_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const DEFAULT_GROUP = 'default';
+
 /**
- * A `/popmsg` consumer: receives up to `prefetch` unacknowledged messages, one per text frame,
- * and acknowledges with cumulative `{"ack":n}`. Whatever it has not acknowledged when it goes
- * away is delivered again, to it or another consumer.
+ * A `/popmsg?group=<name>` consumer: receives up to `prefetch` unacknowledged messages, one per
+ * text frame, and acknowledges with cumulative `{"ack":n}`. Whatever it has not acknowledged
+ * when it goes away, or within the lease, is delivered again to its group.
  */
 export function handlePop(ws: WebSocket, context: ConnectionContext, queue: MessageQueue): void {
-  const consumer = queue.addConsumer(ws);
+  const group = context.url.searchParams.get('group') ?? DEFAULT_GROUP;
+  if (!GROUP_PATTERN.test(group)) {
+    ws.close(1008, 'group must be 1-64 characters of A-Z a-z 0-9 . _ -');
+    return;
+  }
+  const consumer = queue.addConsumer(ws, group);
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
       closeWithError(ws, 'BINARY_UNSUPPORTED');
       return;
     }
-    const count = decodeHopAck(textOf(data));
-    if (count === undefined || !queue.ack(consumer, count)) {
+    const ack = decodeHopAck(textOf(data));
+    if (ack === undefined || !queue.ack(consumer, ack.count)) {
       context.log.warn({ frame: textOf(data).slice(0, 64) }, 'invalid ack from consumer');
       ws.close(1008, 'expected {"ack":n} with n between the last ack and the messages received');
     }

@@ -1,7 +1,8 @@
-import { encodeHopAck } from '@pubsub/protocol';
-import { closeWithError, type ConnectionContext, textOf } from '@pubsub/service';
+import { encodeHopAck, readRouting } from '@pubsub/protocol';
+import { closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
 import { WebSocket, type RawData } from 'ws';
 import type { MessageQueue } from './queue.js';
+import type { AppendInput } from './store/log.js';
 
 /** A `/pushmsg` connection. */
 export interface Pusher {
@@ -14,30 +15,34 @@ export interface Pusher {
 }
 
 /**
- * Stores each text frame as one message. Frames read in the same tick are appended as one
- * batch and acknowledged with one cumulative `{"ack":n}`, sent only once the store has them.
+ * Appends each text frame as one message. Frames read in the same tick are appended as one
+ * batch and acknowledged with one cumulative `{"ack":n,"seq":[…]}`, sent only once the log has
+ * them (fsync'd, for the file log). A frame without a valid topic is refused (seq null).
  */
 export function handlePush(ws: WebSocket, context: ConnectionContext, queue: MessageQueue): Pusher {
-  let batch: string[] = [];
-  let stored = 0;
+  let batch: (AppendInput | undefined)[] = [];
+  let acked = 0;
   let chain = Promise.resolve();
   let flushScheduled = false;
   let stopped = false;
 
   const flush = () => {
     flushScheduled = false;
-    const payloads = batch;
+    const frames = batch;
     batch = [];
+    const valid = frames.filter((input): input is AppendInput => input !== undefined);
     chain = chain
-      .then(() => queue.push(payloads))
+      .then(() => queue.push(valid))
       .then(
-        () => {
-          stored += payloads.length;
-          if (ws.readyState === WebSocket.OPEN) ws.send(encodeHopAck(stored));
+        (results) => {
+          let next = 0;
+          const seqs = frames.map((input) => (input === undefined ? null : (results[next++]?.entry.seq ?? null)));
+          acked += frames.length;
+          if (ws.readyState === WebSocket.OPEN) ws.send(encodeHopAck(acked, seqs));
         },
         (err: unknown) => {
           // Unacknowledged messages are resent by the pusher after it reconnects.
-          context.log.error({ err }, 'store append failed');
+          context.log.error({ err }, 'append failed');
           if (ws.readyState === WebSocket.OPEN) closeWithError(ws, 'INTERNAL');
         },
       );
@@ -49,7 +54,11 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
       closeWithError(ws, 'BINARY_UNSUPPORTED');
       return;
     }
-    batch.push(textOf(data));
+    const frame = textOf(data);
+    const routing = readRouting(frame);
+    if (routing === undefined)
+      context.log.warn({ frame: frame.slice(0, 64) }, 'refused a pushed frame without a valid topic');
+    batch.push(routing === undefined ? undefined : { ...routing, frame });
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);

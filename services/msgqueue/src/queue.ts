@@ -3,23 +3,40 @@ import { eventWithin } from '@pubsub/service';
 import Denque from 'denque';
 import { EventEmitter } from 'node:events';
 import { WebSocket } from 'ws';
-import type { QueueStore, StoredMessage } from './store/store.js';
+import type { AppendInput, AppendResult, MessageLog } from './store/log.js';
 
 export interface QueueLimits {
-  /** Above this many messages held, pushers are paused until it falls to 90 %. */
+  /** Above this many messages not yet acknowledged by every group, pushers are paused until 90 %. */
   maxMessages: number;
-  /** The same bound in payload bytes. */
+  /** The same bound in retained bytes. */
   maxBytes: number;
   /** Most messages one consumer may hold unacknowledged. */
   prefetch: number;
+  /** A delivered message not acknowledged within this is delivered again. */
+  leaseMs: number;
 }
 
-/** A `/popmsg` connection and the messages it holds. */
+/** A `/popmsg` connection in a consumer group. */
 export interface Consumer {
   readonly ws: WebSocket;
-  readonly inFlight: Denque<StoredMessage>;
-  /** Messages acknowledged so far on this connection (acks are cumulative counts). */
+  readonly group: Group;
+  /** Offsets sent on this connection and not yet acknowledged, in order (acks count frames). */
+  readonly sent: Denque<number>;
   acked: number;
+}
+
+/** Consumers that share the work: each message goes to one of them; each group gets every message. */
+export interface Group {
+  readonly name: string;
+  /** Next offset never dispatched to this group. */
+  cursor: number;
+  /** Every offset below this is acknowledged. */
+  floor: number;
+  readonly acked: Set<number>;
+  /** Offsets to send again (released or lease expired), oldest first. */
+  readonly redeliver: number[];
+  readonly inFlight: Map<number, { consumer: Consumer; deadline: number }>;
+  readonly consumers: Set<Consumer>;
 }
 
 interface QueueEvents {
@@ -29,117 +46,199 @@ interface QueueEvents {
   settled: [];
 }
 
-// Fairness between competing consumers without giving up batching.
-const DISPATCH_CHUNK = 64;
 const RESUME_RATIO = 0.9;
 
-/** The FIFO between pushers and consumers: dispatch with credit, acks, redelivery. */
+/**
+ * The msgqueue's logic over its log: appends, consumer groups with competing consumers,
+ * credit-based dispatch, cumulative acks, leases and redelivery, and backpressure on pushers.
+ */
 export class MessageQueue extends EventEmitter<QueueEvents> {
-  readonly #store: QueueStore;
+  readonly #log: MessageLog;
   readonly #limits: QueueLimits;
-  readonly #consumers = new Set<Consumer>();
+  readonly #groups = new Map<string, Group>();
+  readonly #leaseTimer: NodeJS.Timeout;
   #full = false;
 
-  constructor(
-    store: QueueStore,
-    limits: QueueLimits,
-    readonly log: Logger,
-  ) {
+  constructor(log: MessageLog, options: { limits: QueueLimits; declaredGroups: readonly string[]; logger: Logger }) {
     super();
-    this.#store = store;
-    this.#limits = limits;
+    this.#log = log;
+    this.#limits = options.limits;
+    this.logger = options.logger;
+    for (const [name, floor] of log.groups()) this.#group(name, floor);
+    for (const name of options.declaredGroups) this.#group(name, log.groups().get(name) ?? log.firstOffset);
+    this.#leaseTimer = setInterval(() => this.#expireLeases(), Math.max(10, options.limits.leaseMs / 4));
+    this.#leaseTimer.unref();
   }
+
+  readonly logger: Logger;
 
   get full(): boolean {
     return this.#full;
   }
 
-  get depth(): number {
-    return this.#store.depth;
+  /** Messages some group has not acknowledged yet. */
+  get backlog(): number {
+    let needed = this.#log.nextOffset;
+    for (const group of this.#groups.values()) needed = Math.min(needed, group.floor);
+    return this.#log.nextOffset - needed;
+  }
+
+  get consumerCount(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) count += group.consumers.size;
+    return count;
+  }
+
+  async push(inputs: readonly AppendInput[]): Promise<AppendResult[]> {
+    const results = await this.#log.append(inputs);
+    if (!this.#full && this.#overLimit(1)) {
+      this.#full = true;
+      this.logger.warn({ backlog: this.backlog, bytes: this.#log.bytes }, 'queue full, pausing pushers');
+      this.emit('full');
+    }
+    for (const group of this.#groups.values()) this.#dispatch(group);
+    return results;
+  }
+
+  addConsumer(ws: WebSocket, groupName: string): Consumer {
+    const group = this.#groups.get(groupName) ?? this.#group(groupName, this.#log.nextOffset);
+    const consumer: Consumer = { ws, group, sent: new Denque(), acked: 0 };
+    group.consumers.add(consumer);
+    this.#dispatch(group);
+    return consumer;
+  }
+
+  /** Puts the consumer's unacknowledged messages back for the rest of its group. */
+  removeConsumer(consumer: Consumer): void {
+    const { group } = consumer;
+    if (!group.consumers.delete(consumer)) return;
+    let released = 0;
+    for (const offset of consumer.sent.toArray()) {
+      if (group.inFlight.get(offset)?.consumer !== consumer) continue;
+      group.inFlight.delete(offset);
+      group.redeliver.push(offset);
+      released++;
+    }
+    if (released > 0) {
+      group.redeliver.sort((a, b) => a - b);
+      this.logger.info({ group: group.name, count: released }, 'requeued unacknowledged messages');
+    }
+    this.#settled();
+    this.#dispatch(group);
+  }
+
+  /** Applies a cumulative ack; false when it acknowledges more than was sent or goes backwards. */
+  ack(consumer: Consumer, count: number): boolean {
+    const newly = count - consumer.acked;
+    if (newly < 0 || newly > consumer.sent.length) return false;
+    if (newly === 0) return true;
+    const { group } = consumer;
+    for (let i = 0; i < newly; i++) {
+      const offset = consumer.sent.shift() as number;
+      group.inFlight.delete(offset);
+      if (offset >= group.floor) group.acked.add(offset);
+    }
+    consumer.acked = count;
+    while (group.acked.delete(group.floor)) group.floor++;
+    this.#log.setGroupFloor(group.name, group.floor);
+    this.#settled();
+    this.#dispatch(group);
+    return true;
   }
 
   /**
-   * Resolves once consumers hold nothing back: the queue is empty, or no consumer is left to
-   * take what remains. Gives up after `deadlineMs`.
+   * Resolves once consumers hold nothing back: every group with consumers has acknowledged
+   * everything, or no consumer is left. Gives up after `deadlineMs`.
    */
   async handedOver(deadlineMs: number): Promise<void> {
-    const done = () => this.#store.depth === 0 || this.#consumers.size === 0;
+    const done = () =>
+      [...this.#groups.values()].every((group) => group.consumers.size === 0 || group.floor >= this.#log.nextOffset);
     const deadline = Date.now() + deadlineMs;
     while (!done() && Date.now() < deadline) {
       await eventWithin(this, 'settled', deadline - Date.now());
     }
   }
 
-  async push(payloads: readonly string[]): Promise<void> {
-    await this.#store.append(payloads);
-    if (!this.#full && this.#overLimit(1)) {
-      this.#full = true;
-      this.log.warn({ depth: this.#store.depth, bytes: this.#store.bytes }, 'queue full, pausing pushers');
-      this.emit('full');
-    }
-    this.#dispatch();
+  close(): void {
+    clearInterval(this.#leaseTimer);
   }
 
-  addConsumer(ws: WebSocket): Consumer {
-    const consumer: Consumer = { ws, inFlight: new Denque(), acked: 0 };
-    this.#consumers.add(consumer);
-    this.#dispatch();
-    return consumer;
-  }
-
-  /** Puts the consumer's unacknowledged messages back at the head of the queue. */
-  removeConsumer(consumer: Consumer): void {
-    if (!this.#consumers.delete(consumer)) return;
-    const unacked = consumer.inFlight.toArray();
-    consumer.inFlight.clear();
-    if (unacked.length > 0) {
-      this.log.info({ count: unacked.length }, 'requeued unacknowledged messages');
-      this.#store.release(unacked);
-    }
-    this.#settled();
-    this.#dispatch();
-  }
-
-  /** Applies a cumulative ack; false when it acknowledges more than was sent or goes backwards. */
-  ack(consumer: Consumer, count: number): boolean {
-    const newly = count - consumer.acked;
-    if (newly < 0 || newly > consumer.inFlight.length) return false;
-    if (newly === 0) return true;
-    const done = consumer.inFlight.splice(0, newly) ?? [];
-    consumer.acked = count;
-    this.#store.ack(done);
-    this.#settled();
-    this.#dispatch();
-    return true;
+  #group(name: string, floor: number): Group {
+    const group: Group = {
+      name,
+      cursor: floor,
+      floor,
+      acked: new Set(),
+      redeliver: [],
+      inFlight: new Map(),
+      consumers: new Set(),
+    };
+    this.#groups.set(name, group);
+    this.#log.setGroupFloor(name, floor);
+    return group;
   }
 
   #overLimit(ratio: number): boolean {
-    return this.#store.depth >= this.#limits.maxMessages * ratio || this.#store.bytes >= this.#limits.maxBytes * ratio;
+    return this.backlog >= this.#limits.maxMessages * ratio || this.#log.bytes >= this.#limits.maxBytes * ratio;
   }
 
   #settled(): void {
     if (this.#full && !this.#overLimit(RESUME_RATIO)) {
       this.#full = false;
-      this.log.info({ depth: this.#store.depth }, 'queue below limits, resuming pushers');
+      this.logger.info({ backlog: this.backlog }, 'queue below limits, resuming pushers');
       this.emit('drain');
     }
     this.emit('settled');
   }
 
-  #dispatch(): void {
+  /** The next offset the group should send: redeliveries first, then new messages. */
+  #nextFor(group: Group): number | undefined {
+    while (group.redeliver.length > 0) {
+      const offset = group.redeliver.shift() as number;
+      if (offset >= group.floor && !group.acked.has(offset) && !group.inFlight.has(offset)) return offset;
+    }
+    if (group.cursor < this.#log.nextOffset) return group.cursor++;
+    return undefined;
+  }
+
+  #dispatch(group: Group): void {
+    const deadline = Date.now() + this.#limits.leaseMs;
     let progressed = true;
-    while (progressed && this.#store.ready > 0) {
+    while (progressed) {
       progressed = false;
-      for (const consumer of this.#consumers) {
-        const credit = this.#limits.prefetch - consumer.inFlight.length;
-        if (credit <= 0 || consumer.ws.readyState !== WebSocket.OPEN) continue;
-        const batch = this.#store.claim(Math.min(credit, DISPATCH_CHUNK));
-        if (batch.length === 0) return;
-        for (const message of batch) {
-          consumer.inFlight.push(message);
-          consumer.ws.send(message.payload);
+      for (const consumer of group.consumers) {
+        if (consumer.sent.length >= this.#limits.prefetch || consumer.ws.readyState !== WebSocket.OPEN) continue;
+        const offset = this.#nextFor(group);
+        if (offset === undefined) return;
+        const entry = this.#log.read(offset);
+        if (entry === undefined) {
+          // Removed by retention before this group took it: nothing to deliver, count it done.
+          group.acked.add(offset);
+          progressed = true;
+          continue;
         }
+        consumer.sent.push(offset);
+        group.inFlight.set(offset, { consumer, deadline });
+        consumer.ws.send(entry.frame);
         progressed = true;
+      }
+    }
+  }
+
+  #expireLeases(): void {
+    const now = Date.now();
+    for (const group of this.#groups.values()) {
+      let expired = 0;
+      for (const [offset, lease] of group.inFlight) {
+        if (lease.deadline > now) continue;
+        group.inFlight.delete(offset);
+        group.redeliver.push(offset);
+        expired++;
+      }
+      if (expired > 0) {
+        group.redeliver.sort((a, b) => a - b);
+        this.logger.warn({ group: group.name, count: expired }, 'leases expired; delivering again');
+        this.#dispatch(group);
       }
     }
   }

@@ -12,25 +12,35 @@ import type { MsgqueueConfig } from './config.js';
 import { handlePop } from './pop.js';
 import { handlePush, type Pusher } from './push.js';
 import { MessageQueue } from './queue.js';
-import { createMemoryStore } from './store/memory-store.js';
-import type { QueueStore } from './store/store.js';
+import { openFileLog } from './store/file-log.js';
+import type { MessageLog } from './store/log.js';
+import { createMemoryLog } from './store/memory-log.js';
 
 export type { MsgqueueConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';
 
 export interface MsgqueueDeps {
   logger?: Logger;
-  store?: QueueStore;
+  /** A log to use instead of the one the config names (tests watch or fail its writes). */
+  log?: MessageLog;
+}
+
+function openLog(config: MsgqueueConfig, logger: Logger): Promise<MessageLog> {
+  if (config.store === 'memory') return Promise.resolve(createMemoryLog(config));
+  return openFileLog({ ...config, dir: config.dataDir, logger });
 }
 
 /** Starts the msgqueue: `/pushmsg` appends to the queue, `/popmsg` consumers drain it. */
 export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Promise<ServiceHandle> {
   const log = deps.logger ?? createLogger({ service: 'msgqueue', level: config.logLevel });
-  const store = deps.store ?? createMemoryStore();
   const tls = await loadServiceTls(config, log);
   warnOnDevUsers(config.users, 'MSGQUEUE_USERS', log);
+  const store = deps.log ?? (await openLog(config, log));
+  if (config.store === 'memory' && deps.log === undefined) {
+    log.warn('in-memory store: queued messages are lost when this process stops');
+  }
 
-  const queue = new MessageQueue(store, config, log);
+  const queue = new MessageQueue(store, { limits: config, declaredGroups: config.groups, logger: log });
   const pushers = new Set<Pusher>();
   queue.on('full', () => pushers.forEach((pusher) => pusher.ws.pause()));
   queue.on('drain', () => pushers.forEach((pusher) => pusher.ws.resume()));
@@ -71,13 +81,14 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
         await closed;
       }),
     );
-    // The memory store dies with the process: hand what it holds to the consumers first.
+    // Let connected consumers finish what they hold, so a restart redelivers as little as possible.
     await queue.handedOver(config.shutdownTimeoutMs);
-    if (queue.depth > 0) {
-      log.error({ depth: queue.depth }, 'shutting down with undelivered messages');
+    if (config.store === 'memory' && queue.backlog > 0) {
+      log.error({ backlog: queue.backlog }, 'in-memory store shutting down with undelivered messages');
     }
     await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
     await server.close();
+    queue.close();
     await store.close();
     log.info('closed');
   };

@@ -14,7 +14,10 @@ export async function startMsgqueue(
   logger: Logger = silentLogger(),
 ): Promise<TestMsgqueue> {
   const { certDir, ca } = await testCertificate();
-  const queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0', ...env }), { logger });
+  const queue = await start(
+    loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', MSGQUEUE_PORT: '0', ...env }),
+    { logger },
+  );
   const clients: TestClient[] = [];
   const url = (path: string) => `wss://localhost:${queue.port}${path}`;
   const handle = serviceHandle(queue.port, async () => {

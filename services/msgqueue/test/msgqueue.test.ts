@@ -4,8 +4,17 @@ import { captureLogs, connect, handshakeRejection, testCertificate, type TestCli
 import { once } from 'node:events';
 import { request } from 'node:https';
 import { describe, expect, test } from 'vitest';
+import { encodeDelivery } from '@pubsub/protocol';
 import { loadConfig, start } from '../src/server.js';
 import { startMsgqueue } from './helpers.js';
+
+/** A frame as the publisher service pushes it. */
+const frame = (id: string, topic = 't') => encodeDelivery({ topic, id, content: JSON.stringify(id) });
+
+/** The id and seq a popped frame carries. */
+async function popped(client: TestClient): Promise<{ id: string; seq: number; topic: string }> {
+  return client.next<{ id: string; seq: number; topic: string }>();
+}
 
 /** Frames sent before the pong are read before it: a sync point proving nothing else was sent. */
 async function roundTrip(client: TestClient): Promise<void> {
@@ -18,7 +27,10 @@ describe('msgqueue', () => {
   test('starts on a free port and logs it', async () => {
     const logs = captureLogs('msgqueue');
     const { certDir } = await testCertificate();
-    await using queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), { logger: logs.logger });
+    await using queue = await start(
+      loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', MSGQUEUE_PORT: '0' }),
+      { logger: logs.logger },
+    );
     const line = await logs.waitFor((entry) => entry.msg === 'listening');
     expect(line.port).toBe(queue.port);
     expect(queue.port).toBeGreaterThan(0);
@@ -61,63 +73,129 @@ describe('msgqueue', () => {
     expect((await handshakeRejection(queue.url('/publish'), { ca })).status).toBe(404);
   });
 
-  test('roundtrip: a pushed message pops out unchanged and the push is acknowledged', async () => {
+  test('roundtrip: a pushed message pops out with its topic seq and the log epoch added', async () => {
     await using queue = await startMsgqueue();
     const pop = await queue.client('/popmsg');
     const push = await queue.client('/pushmsg');
-    push.send('hello team!');
-    expect(await pop.nextText()).toBe('hello team!');
-    expect(await push.next()).toEqual({ ack: 1 });
+    push.send(frame('m1', 'news'));
+    const text = await pop.nextText();
+    const { epoch } = JSON.parse(text) as { epoch: string };
+    expect(epoch).toMatch(/^[0-9a-f]{12}$/);
+    expect(text).toBe(`{"type":"message","topic":"news","id":"m1","content":"m1","seq":1,"epoch":"${epoch}"}`);
+    expect(await push.next()).toEqual({ ack: 1, seq: [1] });
   });
 
-  test('keeps FIFO order and acknowledges cumulatively', async () => {
+  test('numbers each topic on its own, keeps FIFO order and acknowledges cumulatively', async () => {
     await using queue = await startMsgqueue();
     const push = await queue.client('/pushmsg');
-    for (let i = 0; i < 500; i++) push.send(`m${i}`);
-    let acked = 0;
-    while (acked < 500) {
-      const { ack } = await push.next<{ ack: number }>();
-      expect(ack).toBeGreaterThan(acked);
-      acked = ack;
+    for (let i = 0; i < 500; i++) push.send(frame(`m${i}`, i % 2 === 0 ? 'even' : 'odd'));
+    const seqs: (number | null)[] = [];
+    while (seqs.length < 500) {
+      const { ack, seq } = await push.next<{ ack: number; seq: (number | null)[] }>();
+      seqs.push(...seq);
+      expect(ack).toBe(seqs.length);
     }
+    expect(seqs.slice(0, 4)).toEqual([1, 1, 2, 2]);
     const pop = await queue.client('/popmsg');
-    for (let i = 0; i < 500; i++) expect(await pop.nextText()).toBe(`m${i}`);
+    for (let i = 0; i < 500; i++) expect(await popped(pop)).toMatchObject({ id: `m${i}`, seq: Math.floor(i / 2) + 1 });
+  });
+
+  test('refuses a frame without a valid topic (seq null) and takes the next', async () => {
+    await using queue = await startMsgqueue();
+    const push = await queue.client('/pushmsg');
+    push.send('hello team!');
+    push.send(frame('ok'));
+    let ack = await push.next<{ ack: number; seq: (number | null)[] }>();
+    const seqs = [...ack.seq];
+    while (ack.ack < 2) seqs.push(...(ack = await push.next<{ ack: number; seq: (number | null)[] }>()).seq);
+    expect(seqs).toEqual([null, 1]);
+  });
+
+  test('stores a message id seen within the dedupe window once, and answers with the same seq', async () => {
+    await using queue = await startMsgqueue();
+    const push = await queue.client('/pushmsg');
+    push.send(frame('same'));
+    expect(await push.next()).toEqual({ ack: 1, seq: [1] });
+    push.send(frame('same'));
+    push.send(frame('other'));
+    const seqs: (number | null)[] = [];
+    while (seqs.length < 2) seqs.push(...(await push.next<{ seq: (number | null)[] }>()).seq);
+    expect(seqs).toEqual([1, 2]);
+    const pop = await queue.client('/popmsg');
+    expect(await popped(pop)).toMatchObject({ id: 'same', seq: 1 });
+    expect(await popped(pop)).toMatchObject({ id: 'other', seq: 2 });
   });
 
   test('redelivers what a consumer did not acknowledge, in order, to the next consumer', async () => {
     await using queue = await startMsgqueue();
     const push = await queue.client('/pushmsg');
     const first = await queue.client('/popmsg');
-    for (let i = 0; i < 5; i++) push.send(`m${i}`);
-    for (let i = 0; i < 5; i++) expect(await first.nextText()).toBe(`m${i}`);
+    for (let i = 0; i < 5; i++) push.send(frame(`m${i}`));
+    for (let i = 0; i < 5; i++) expect(await popped(first)).toMatchObject({ id: `m${i}` });
     first.send('{"ack":2}');
     await roundTrip(first);
     await first.close();
     const second = await queue.client('/popmsg');
-    for (let i = 2; i < 5; i++) expect(await second.nextText()).toBe(`m${i}`);
+    for (let i = 2; i < 5; i++) expect(await popped(second)).toMatchObject({ id: `m${i}` });
+  });
+
+  test('redelivers a message whose lease expired', async () => {
+    await using queue = await startMsgqueue({ MSGQUEUE_LEASE_MS: '50' });
+    const pop = await queue.client('/popmsg');
+    const push = await queue.client('/pushmsg');
+    push.send(frame('leased'));
+    expect(await popped(pop)).toMatchObject({ id: 'leased' });
+    expect(await popped(pop)).toMatchObject({ id: 'leased' });
+    pop.send('{"ack":2}');
+    await roundTrip(pop);
+  });
+
+  test('every consumer group gets every message; consumers within a group share them', async () => {
+    await using queue = await startMsgqueue({ MSGQUEUE_GROUPS: 'a,b', MSGQUEUE_PREFETCH: '1' });
+    const a1 = await queue.client('/popmsg?group=a');
+    const a2 = await queue.client('/popmsg?group=a');
+    const b = await queue.client('/popmsg?group=b');
+    const push = await queue.client('/pushmsg');
+    push.send(frame('x'));
+    push.send(frame('y'));
+    const inA = [await popped(a1), await popped(a2)].map((message) => message.id).sort();
+    expect(inA).toEqual(['x', 'y']);
+    expect(await popped(b)).toMatchObject({ id: 'x' });
+    b.send('{"ack":1}');
+    expect(await popped(b)).toMatchObject({ id: 'y' });
+  });
+
+  test('a declared group receives what was pushed before it first connected', async () => {
+    await using queue = await startMsgqueue({ MSGQUEUE_GROUPS: 'late' });
+    const push = await queue.client('/pushmsg');
+    push.send(frame('early'));
+    expect(await push.next()).toMatchObject({ ack: 1 });
+    const pop = await queue.client('/popmsg?group=late');
+    expect(await popped(pop)).toMatchObject({ id: 'early' });
   });
 
   test('sends a consumer no more than its prefetch until it acknowledges', async () => {
     await using queue = await startMsgqueue({ MSGQUEUE_PREFETCH: '2' });
     const pop = await queue.client('/popmsg');
     const push = await queue.client('/pushmsg');
-    for (let i = 0; i < 3; i++) push.send(`m${i}`);
-    expect(await push.next()).toEqual({ ack: 3 });
-    expect(await pop.nextText()).toBe('m0');
-    expect(await pop.nextText()).toBe('m1');
+    for (let i = 0; i < 3; i++) push.send(frame(`m${i}`));
+    let acked = 0;
+    while (acked < 3) acked = (await push.next<{ ack: number }>()).ack;
+    expect(await popped(pop)).toMatchObject({ id: 'm0' });
+    expect(await popped(pop)).toMatchObject({ id: 'm1' });
     await roundTrip(pop);
     expect(pop.buffered).toEqual([]);
     pop.send('{"ack":1}');
-    expect(await pop.nextText()).toBe('m2');
+    expect(await popped(pop)).toMatchObject({ id: 'm2' });
   });
 
   test('holds pushes beyond its limit without dropping any, and delivers them all', async () => {
     await using queue = await startMsgqueue({ MSGQUEUE_MAX_MESSAGES: '3' });
     const push = await queue.client('/pushmsg');
-    for (let i = 0; i < 20; i++) push.send(`m${i}`);
+    for (let i = 0; i < 20; i++) push.send(frame(`m${i}`));
     const pop = await queue.client('/popmsg');
     for (let i = 0; i < 20; i++) {
-      expect(await pop.nextText()).toBe(`m${i}`);
+      expect(await popped(pop)).toMatchObject({ id: `m${i}` });
       pop.send(JSON.stringify({ ack: i + 1 }));
     }
     let acked = 0;
@@ -140,14 +218,14 @@ describe('msgqueue', () => {
       push.ws.send(Buffer.from([0xc0, 0xaf]), { binary: false });
       expect((await push.closed()).code).toBe(1007);
       const other = await queue.client('/pushmsg');
-      other.send('still here');
-      expect(await other.next()).toEqual({ ack: 1 });
+      other.send(frame('still here'));
+      expect(await other.next()).toEqual({ ack: 1, seq: [1] });
     });
 
     test('closes a frame over the hop limit with 1009', async () => {
       await using queue = await startMsgqueue({ MAX_PAYLOAD_BYTES: '1024' });
       const push = await queue.client('/pushmsg');
-      push.send('x'.repeat(1024 * 1024));
+      push.send(frame('x'.repeat(1024 * 1024)));
       expect((await push.closed()).code).toBe(1009);
     });
 
@@ -170,20 +248,21 @@ describe('msgqueue', () => {
 
   test('on shutdown, hands queued messages to its consumers, then closes clients with 1001', async () => {
     const { certDir, ca } = await testCertificate();
-    const env = { WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0', MSGQUEUE_PREFETCH: '1' };
+    const env = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', MSGQUEUE_PORT: '0', MSGQUEUE_PREFETCH: '1' };
     const queue = await start(loadConfig(env), { logger: silentLogger() });
     const push = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca });
     const pop = await connect(`wss://localhost:${queue.port}/popmsg`, { ca });
-    push.send('first');
-    push.send('second');
-    expect(await push.next()).toEqual({ ack: 2 });
-    expect(await pop.nextText()).toBe('first');
+    push.send(frame('first'));
+    push.send(frame('second'));
+    let acked = 0;
+    while (acked < 2) acked = (await push.next<{ ack: number }>()).ack;
+    expect(await popped(pop)).toMatchObject({ id: 'first' });
     const pushClosed = push.closed();
     const popClosed = pop.closed();
     const closing = queue.close();
     // 'second' is still queued behind the prefetch window: shutdown must wait to hand it over.
     pop.send('{"ack":1}');
-    expect(await pop.nextText()).toBe('second');
+    expect(await popped(pop)).toMatchObject({ id: 'second' });
     pop.send('{"ack":2}');
     await closing;
     expect((await pushClosed).code).toBe(1001);

@@ -5,8 +5,8 @@ import Denque from 'denque';
 import { EventEmitter } from 'node:events';
 import type { RawData, WebSocket } from 'ws';
 
-/** How a forwarded message ended: stored by the msgqueue, or refused with a code. */
-export type Outcome = { ok: true } | { ok: false; code: ErrorCode };
+/** How a forwarded message ended: stored by the msgqueue with its topic seq, or refused. */
+export type Outcome = { ok: true; seq: number } | { ok: false; code: ErrorCode };
 
 interface PendingMessage {
   readonly frame: string;
@@ -77,16 +77,19 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
   }
 
   #onAck(ws: WebSocket, frame: string): void {
-    const count = decodeHopAck(frame);
-    const newly = count === undefined ? -1 : count - this.#acked;
-    if (count === undefined || newly < 0 || newly > this.#pending.length) {
+    const ack = decodeHopAck(frame);
+    const newly = ack === undefined ? -1 : ack.count - this.#acked;
+    if (ack?.seqs === undefined || newly < 0 || newly > this.#pending.length || ack.seqs.length !== newly) {
       // The count no longer matches what was sent: start over on a fresh connection.
       this.#log.error({ frame: frame.slice(0, 64) }, 'invalid ack from msgqueue');
       ws.terminate();
       return;
     }
-    this.#acked = count;
-    for (let i = 0; i < newly; i++) this.#pending.shift()?.settle({ ok: true });
+    this.#acked = ack.count;
+    for (const seq of ack.seqs) {
+      // null: the msgqueue refused the frame, which only a frame without a topic can cause.
+      this.#pending.shift()?.settle(seq === null ? { ok: false, code: 'INTERNAL' } : { ok: true, seq });
+    }
     if (this.#full && this.#pending.length < this.#maxBuffered * RESUME_RATIO) {
       this.#full = false;
       this.emit('drain');

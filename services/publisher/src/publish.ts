@@ -38,7 +38,7 @@ export function handlePublish(
     }
     const frame = encodeDelivery({ topic: publish.topic, id, content: publish.content });
     const settle = (outcome: Outcome) =>
-      reply(ws, outcome.ok ? encodeAck(id) : encodeError({ code: outcome.code }, id));
+      reply(ws, outcome.ok ? encodeAck(id, outcome.seq) : encodeError({ code: outcome.code }, id));
     const result = deps.forwarder.submit(frame, settle);
     if (result === 'unavailable') reply(ws, encodeError({ code: 'UNAVAILABLE' }, id));
     else if (result === 'backpressure') deps.onBackpressure(ws);

@@ -19,7 +19,7 @@ interface Rig {
 /** A publisher wired to a real msgqueue, and a raw /popmsg consumer to see what it forwards. */
 async function startRig(env: Record<string, string> = {}): Promise<Rig> {
   const { certDir, ca } = await testCertificate();
-  const base = { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '100' };
+  const base = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', UPSTREAM_BACKOFF_MAX_MS: '100' };
   const logger = silentLogger();
   const queue = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), { logger });
   const publisher = await start(
@@ -82,8 +82,12 @@ describe('publisher', () => {
     const pop = await rig.popClient();
     const client = await rig.publishClient();
     client.send('{"Topic":"news","Content":"hello team!","id":"m1"}');
-    expect(await client.next()).toEqual({ type: 'ack', id: 'm1' });
-    expect(await pop.nextText()).toBe('{"type":"message","topic":"news","id":"m1","content":"hello team!"}');
+    expect(await client.next()).toEqual({ type: 'ack', id: 'm1', seq: 1 });
+    const forwarded = await pop.nextText();
+    // What the publisher pushed, plus the seq and epoch the msgqueue adds at the end.
+    expect(forwarded).toMatch(
+      /^\{"type":"message","topic":"news","id":"m1","content":"hello team!","seq":1,"epoch":"[0-9a-f]+"\}$/,
+    );
   });
 
   test('gives a message without an id one of its own', async () => {
@@ -94,7 +98,12 @@ describe('publisher', () => {
     const ack = await client.next<{ type: string; id: string }>();
     expect(ack.type).toBe('ack');
     expect(ack.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(JSON.parse(await pop.nextText())).toEqual({ type: 'message', topic: 'news', id: ack.id, content: [1, 2] });
+    expect(JSON.parse(await pop.nextText())).toMatchObject({
+      type: 'message',
+      topic: 'news',
+      id: ack.id,
+      content: [1, 2],
+    });
   });
 
   describe('bad input', () => {
@@ -121,7 +130,7 @@ describe('publisher', () => {
         expect(await client.next(), frame).toMatchObject({ type: 'error', code });
       }
       client.send('{"topic":"news","content":"valid","id":"ok"}');
-      expect(await client.next()).toEqual({ type: 'ack', id: 'ok' });
+      expect(await client.next()).toEqual({ type: 'ack', id: 'ok', seq: expect.any(Number) });
       // The first and only frame the msgqueue got is the valid one.
       expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'ok' });
     });
@@ -147,14 +156,14 @@ describe('publisher', () => {
       expect((await big.closed()).code).toBe(1009);
       const after = await rig.publishClient();
       after.send('{"topic":"news","content":"still up","id":"after"}');
-      expect(await after.next()).toEqual({ type: 'ack', id: 'after' });
+      expect(await after.next()).toEqual({ type: 'ack', id: 'after', seq: expect.any(Number) });
     });
   });
 
   test('while the msgqueue is down, buffers up to its limit, refuses the rest, and delivers the buffer later', async () => {
     const { certDir, ca } = await testCertificate();
     const logger = silentLogger();
-    const queueEnv = { WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' };
+    const queueEnv = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', MSGQUEUE_PORT: '0' };
     // Learn a free port, then leave it closed while the publisher starts.
     const probe = await msgqueue.start(msgqueue.loadConfig(queueEnv), { logger });
     const queuePort = probe.port;
@@ -162,6 +171,7 @@ describe('publisher', () => {
     await using publisher = await start(
       loadConfig({
         WS_CERT_DIR: certDir,
+        MSGQUEUE_STORE: 'memory',
         PUBLISHER_PORT: '0',
         PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg`,
         PUBLISHER_BUFFER_MESSAGES: '2',
@@ -176,8 +186,8 @@ describe('publisher', () => {
     await using queue = await msgqueue.start(msgqueue.loadConfig({ ...queueEnv, MSGQUEUE_PORT: String(queuePort) }), {
       logger,
     });
-    expect(await client.next()).toEqual({ type: 'ack', id: 'a' });
-    expect(await client.next()).toEqual({ type: 'ack', id: 'b' });
+    expect(await client.next()).toEqual({ type: 'ack', id: 'a', seq: expect.any(Number) });
+    expect(await client.next()).toEqual({ type: 'ack', id: 'b', seq: expect.any(Number) });
     const pop = await connect(`wss://localhost:${queue.port}/popmsg`, { ca });
     expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'a' });
     expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'b' });
@@ -193,12 +203,16 @@ describe('publisher', () => {
   test('on shutdown, closes clients with 1001 after the msgqueue acknowledged what they sent', async () => {
     const { certDir, ca } = await testCertificate();
     const logger = silentLogger();
-    await using queue = await msgqueue.start(msgqueue.loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
-      logger,
-    });
+    await using queue = await msgqueue.start(
+      msgqueue.loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', MSGQUEUE_PORT: '0' }),
+      {
+        logger,
+      },
+    );
     const publisher = await start(
       loadConfig({
         WS_CERT_DIR: certDir,
+        MSGQUEUE_STORE: 'memory',
         PUBLISHER_PORT: '0',
         PUBLISHER_QUEUE_URL: `wss://localhost:${queue.port}/pushmsg`,
       }),
@@ -206,7 +220,7 @@ describe('publisher', () => {
     );
     const client = await connect(`wss://localhost:${publisher.port}/publish`, { ca });
     client.send({ topic: 'news', content: 'x', id: 'x' });
-    expect(await client.next()).toEqual({ type: 'ack', id: 'x' });
+    expect(await client.next()).toEqual({ type: 'ack', id: 'x', seq: expect.any(Number) });
     const closed = client.closed();
     await publisher.close();
     expect((await closed).code).toBe(1001);

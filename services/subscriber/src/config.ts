@@ -18,6 +18,10 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_QUEUE_USER: z.string().default(DEV_USER.user),
   SUBSCRIBER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
   SUBSCRIBER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
+  SUBSCRIBER_GROUP: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 . _ -')
+    .default('default'),
 });
 
 /** Every environment variable this service reads. */
@@ -31,6 +35,11 @@ export interface SubscriberConfig extends CommonConfig {
   readonly queue: QueueHop;
   /** Unsent bytes one client may have before it is closed as a slow consumer (4100). */
   readonly maxBufferedBytes: number;
+  /**
+   * The msgqueue consumer group: subscriber services in one group share the messages, each
+   * group gets all of them. Give side-by-side subscriber services distinct groups.
+   */
+  readonly group: string;
 }
 
 /** Reads the subscriber's configuration from environment variables (docs/configuration.md). */
@@ -41,7 +50,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     host: e.SUBSCRIBER_HOST,
     port: e.SUBSCRIBER_PORT,
     users: e.SUBSCRIBER_USERS,
-    queue: { url: e.SUBSCRIBER_QUEUE_URL, user: e.SUBSCRIBER_QUEUE_USER, password: e.SUBSCRIBER_QUEUE_PASSWORD },
+    queue: {
+      url: withGroup(e.SUBSCRIBER_QUEUE_URL, e.SUBSCRIBER_GROUP),
+      user: e.SUBSCRIBER_QUEUE_USER,
+      password: e.SUBSCRIBER_QUEUE_PASSWORD,
+    },
     maxBufferedBytes: e.SUBSCRIBER_MAX_BUFFERED_BYTES,
+    group: e.SUBSCRIBER_GROUP,
   };
+}
+
+function withGroup(queueUrl: string, group: string): string {
+  const url = new URL(queueUrl);
+  url.searchParams.set('group', group);
+  return url.toString();
 }

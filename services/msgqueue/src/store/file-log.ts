@@ -1,0 +1,342 @@
+import type { Logger } from '@pubsub/log';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { AppendResult, LogEntry, MessageLog } from './log.js';
+import { LogState } from './log-state.js';
+
+export interface FileLogOptions {
+  dir: string;
+  dedupeWindowMs: number;
+  retentionMs: number;
+  retentionBytes: number;
+  /** A segment file is closed and a new one started once it passes this size. */
+  segmentBytes: number;
+  logger: Logger;
+  /** Makes written data durable; fdatasync by default. Tests wrap it to watch the order. */
+  sync?: (file: FileHandle) => Promise<void>;
+}
+
+export class StoreCorruptError extends Error {
+  override name = 'StoreCorruptError';
+}
+
+// Record: [u32 body length][u32 crc32 of body][body]; body: [f64 offset][f64 seq][f64 time]
+// [u16 topic bytes][u16 id bytes][topic][id][frame]. Little-endian throughout.
+const HEADER_BYTES = 8;
+const FIXED_BODY_BYTES = 8 * 3 + 2 + 2;
+const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const SEGMENT_SUFFIX = '.seg';
+const GROUPS_FILE = 'groups.json';
+const META_FILE = 'meta.json';
+const GROUPS_FLUSH_MS = 1_000;
+const RETENTION_CHECK_MS = 10_000;
+
+function encodeRecord(entry: LogEntry, id: string | undefined): Buffer {
+  const topic = Buffer.from(entry.topic);
+  const idBytes = Buffer.from(id ?? '');
+  const frame = Buffer.from(entry.frame);
+  const body = Buffer.allocUnsafe(FIXED_BODY_BYTES + topic.length + idBytes.length + frame.length);
+  body.writeDoubleLE(entry.offset, 0);
+  body.writeDoubleLE(entry.seq, 8);
+  body.writeDoubleLE(entry.time, 16);
+  body.writeUInt16LE(topic.length, 24);
+  body.writeUInt16LE(idBytes.length, 26);
+  topic.copy(body, FIXED_BODY_BYTES);
+  idBytes.copy(body, FIXED_BODY_BYTES + topic.length);
+  frame.copy(body, FIXED_BODY_BYTES + topic.length + idBytes.length);
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  header.writeUInt32LE(body.length, 0);
+  header.writeUInt32LE(crc32(body), 4);
+  return Buffer.concat([header, body]);
+}
+
+interface DecodedRecord {
+  entry: LogEntry;
+  id: string | undefined;
+  end: number;
+}
+
+/** The record at `position`, or undefined when what is there is torn or corrupt. */
+function decodeRecord(data: Buffer, position: number): DecodedRecord | undefined {
+  if (position + HEADER_BYTES > data.length) return undefined;
+  const length = data.readUInt32LE(position);
+  const end = position + HEADER_BYTES + length;
+  if (length < FIXED_BODY_BYTES || length > MAX_RECORD_BYTES || end > data.length) return undefined;
+  const body = data.subarray(position + HEADER_BYTES, end);
+  if (crc32(body) !== data.readUInt32LE(position + 4)) return undefined;
+  const topicBytes = body.readUInt16LE(24);
+  const idBytes = body.readUInt16LE(26);
+  const topicEnd = FIXED_BODY_BYTES + topicBytes;
+  const idEnd = topicEnd + idBytes;
+  if (idEnd > body.length) return undefined;
+  return {
+    entry: {
+      offset: body.readDoubleLE(0),
+      seq: body.readDoubleLE(8),
+      time: body.readDoubleLE(16),
+      topic: body.toString('utf8', FIXED_BODY_BYTES, topicEnd),
+      frame: body.toString('utf8', idEnd),
+    },
+    id: idBytes === 0 ? undefined : body.toString('utf8', topicEnd, idEnd),
+    end,
+  };
+}
+
+const segmentName = (firstOffset: number) => `${String(firstOffset).padStart(20, '0')}${SEGMENT_SUFFIX}`;
+
+interface Segment {
+  readonly name: string;
+  readonly firstOffset: number;
+  /** Offset after its last record. */
+  endOffset: number;
+  size: number;
+}
+
+async function writeFileDurably(path: string, contents: string): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, 'w');
+  try {
+    await file.writeFile(contents);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A durable log in append-only segment files. Appends are written and fsync'd in groups: all
+ * appends that arrive while one fsync runs share the next one, so durability costs one fsync
+ * per batch, not per message. An append resolves only after its fsync.
+ */
+export async function openFileLog(options: FileLogOptions): Promise<MessageLog> {
+  const { dir, logger: log } = options;
+  const sync = options.sync ?? ((file: FileHandle) => file.datasync());
+  await mkdir(dir, { recursive: true });
+  const epoch = await loadOrCreateEpoch(dir);
+  const state = new LogState({ epoch, dedupeWindowMs: options.dedupeWindowMs });
+  const segments = await recover(dir, state, log);
+  await loadGroups(dir, state);
+
+  let current = segments.at(-1);
+  let file: FileHandle | undefined;
+  if (current === undefined) {
+    current = {
+      name: segmentName(state.nextOffset),
+      firstOffset: state.nextOffset,
+      endOffset: state.nextOffset,
+      size: 0,
+    };
+    segments.push(current);
+  }
+  file = await open(join(dir, current.name), 'a');
+  await syncDirectory(dir);
+
+  let pending: { buffers: Buffer[]; endOffset: number; done: () => void; fail: (err: Error) => void }[] = [];
+  let flushing = false;
+  let failure: Error | undefined;
+  let groupsDirty = false;
+  let closed = false;
+
+  const flush = async () => {
+    flushing = true;
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      try {
+        if (failure) throw failure;
+        const buffers = batch.flatMap((item) => item.buffers);
+        const active = file as FileHandle;
+        await active.writev(buffers);
+        await sync(active);
+        const written = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+        const segment = current as Segment;
+        segment.size += written;
+        segment.endOffset = batch.at(-1)?.endOffset ?? segment.endOffset;
+        batch.forEach((item) => item.done());
+        if (segment.size >= options.segmentBytes) await roll();
+      } catch (err) {
+        // A failed write leaves the file in an unknown state: refuse every later append rather
+        // than acknowledge anything that might not be on disk.
+        failure ??= err as Error;
+        log.error({ err: failure.message }, 'log write failed; refusing appends');
+        batch.forEach((item) => item.fail(failure as Error));
+      }
+    }
+    flushing = false;
+  };
+
+  const roll = async () => {
+    await file?.close();
+    current = {
+      name: segmentName(state.nextOffset),
+      firstOffset: state.nextOffset,
+      endOffset: state.nextOffset,
+      size: 0,
+    };
+    segments.push(current);
+    file = await open(join(dir, current.name), 'a');
+    await syncDirectory(dir);
+    await applyRetention();
+  };
+
+  const applyRetention = async () => {
+    const firstKept = state.retain(options);
+    // Whole segments only, never the one being written.
+    while (segments.length > 1 && (segments[0] as Segment).endOffset <= firstKept) {
+      const oldest = segments.shift() as Segment;
+      await rm(join(dir, oldest.name), { force: true });
+      log.info({ segment: oldest.name }, 'removed a segment past retention');
+    }
+  };
+
+  const flushGroups = async () => {
+    if (!groupsDirty) return;
+    groupsDirty = false;
+    await writeFileDurably(join(dir, GROUPS_FILE), JSON.stringify(Object.fromEntries(state.groups())));
+  };
+
+  const timers = [
+    setInterval(
+      () => void flushGroups().catch((err: unknown) => log.error({ err }, 'cannot save group positions')),
+      GROUPS_FLUSH_MS,
+    ),
+    setInterval(
+      () => void applyRetention().catch((err: unknown) => log.error({ err }, 'retention failed')),
+      RETENTION_CHECK_MS,
+    ),
+  ];
+  timers.forEach((timer) => timer.unref());
+
+  return {
+    epoch,
+    get firstOffset() {
+      return state.firstOffset;
+    },
+    get nextOffset() {
+      return state.nextOffset;
+    },
+    get bytes() {
+      return state.bytes;
+    },
+    append(inputs) {
+      if (closed) return Promise.reject(new Error('log is closed'));
+      if (failure) return Promise.reject(failure);
+      const { results, added } = state.assign(inputs);
+      if (added.length === 0) return Promise.resolve(results);
+      return new Promise<AppendResult[]>((resolveAppend, reject) => {
+        pending.push({
+          buffers: added.map(({ entry, id }) => encodeRecord(entry, id)),
+          endOffset: state.nextOffset,
+          done: () => resolveAppend(results),
+          fail: reject,
+        });
+        if (!flushing) void flush();
+      });
+    },
+    read: (offset) => state.read(offset),
+    topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
+    topicRange: (topic) => state.topicRange(topic),
+    groups: () => state.groups(),
+    setGroupFloor(group, floor) {
+      if (state.groups().get(group) === floor) return;
+      state.setGroupFloor(group, floor);
+      groupsDirty = true;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      timers.forEach((timer) => clearInterval(timer));
+      while (flushing || pending.length > 0) await new Promise((resolveTick) => setImmediate(resolveTick));
+      await flushGroups();
+      await file?.close();
+      file = undefined;
+    },
+  };
+}
+
+async function loadOrCreateEpoch(dir: string): Promise<string> {
+  try {
+    const meta = JSON.parse(await readFile(join(dir, META_FILE), 'utf8')) as { epoch?: unknown };
+    if (typeof meta.epoch === 'string' && /^[0-9a-f]+$/.test(meta.epoch)) return meta.epoch;
+    throw new StoreCorruptError(`${join(dir, META_FILE)} has no valid epoch`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  // A new data directory is a new history: clients holding seqs from another one must know.
+  const epoch = randomBytes(6).toString('hex');
+  await writeFileDurably(join(dir, META_FILE), JSON.stringify({ epoch }));
+  await syncDirectory(dir);
+  return epoch;
+}
+
+async function loadGroups(dir: string, state: LogState): Promise<void> {
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(await readFile(join(dir, GROUPS_FILE), 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new StoreCorruptError(`cannot read ${join(dir, GROUPS_FILE)}: ${(err as Error).message}`, { cause: err });
+  }
+  for (const [group, floor] of Object.entries(saved)) {
+    if (typeof floor === 'number') state.setGroupFloor(group, Math.max(floor, state.firstOffset));
+  }
+}
+
+/**
+ * Replays every segment into `state`. A torn or corrupt record at the end of the last segment
+ * (a crash mid-write) is cut off and logged; everything before it is kept. Damage anywhere else
+ * stops the start: serving around a hole would lose messages silently.
+ */
+async function recover(dir: string, state: LogState, log: Logger): Promise<Segment[]> {
+  const names = (await readdir(dir)).filter((name) => name.endsWith(SEGMENT_SUFFIX)).sort();
+  const segments: Segment[] = [];
+  for (const [index, name] of names.entries()) {
+    const path = join(dir, name);
+    const data = await readFile(path);
+    const firstOffset = Number(name.slice(0, -SEGMENT_SUFFIX.length));
+    let position = 0;
+    let endOffset = firstOffset;
+    while (position < data.length) {
+      const record = decodeRecord(data, position);
+      if (record === undefined || record.entry.offset !== Math.max(endOffset, state.nextOffset)) {
+        if (index < names.length - 1 || record !== undefined) {
+          throw new StoreCorruptError(
+            `${path} is damaged at byte ${position}; refusing to start (restore it or move it away)`,
+          );
+        }
+        log.warn(
+          { segment: name, position, discardedBytes: data.length - position },
+          'cut a torn record at the end of the log',
+        );
+        const handle = await open(path, 'r+');
+        await handle.truncate(position);
+        await handle.sync();
+        await handle.close();
+        break;
+      }
+      state.add(record.entry, record.id);
+      endOffset = record.entry.offset + 1;
+      position = record.end;
+    }
+    segments.push({ name, firstOffset, endOffset, size: position });
+  }
+  if (segments.length > 0) {
+    log.info(
+      { segments: segments.length, messages: state.nextOffset - state.firstOffset, nextOffset: state.nextOffset },
+      'recovered the log',
+    );
+  }
+  return segments;
+}

@@ -1,0 +1,57 @@
+/** A message as the log keeps it: its place in the log, in its topic, and the frame to deliver. */
+export interface LogEntry {
+  /** Position in the whole log, from 1, never reused within an epoch. */
+  readonly offset: number;
+  readonly topic: string;
+  /** Position within the topic, from 1. */
+  readonly seq: number;
+  /** When it was appended (ms since the epoch of time), for retention by age. */
+  readonly time: number;
+  /** The delivery frame, with its seq and the log's epoch already in it. */
+  readonly frame: string;
+}
+
+/** What a pusher hands the log: the topic (read from the frame) and the frame itself. */
+export interface AppendInput {
+  readonly topic: string;
+  readonly frame: string;
+  /** The message id, for deduplication. */
+  readonly id: string | undefined;
+}
+
+/** The outcome of one append: where the message is, and whether it was already there. */
+export interface AppendResult {
+  readonly entry: LogEntry;
+  readonly duplicate: boolean;
+}
+
+/**
+ * Where the msgqueue keeps messages: an append-only log with per-topic sequence numbers,
+ * consumer-group positions, and retention. The seam between the queue logic and its storage.
+ */
+export interface MessageLog {
+  /** Changes whenever the history is reset, so clients can tell a restart with lost history. */
+  readonly epoch: string;
+  /** Offset of the oldest retained entry (equals nextOffset when the log is empty). */
+  readonly firstOffset: number;
+  /** Offset the next appended entry will get. */
+  readonly nextOffset: number;
+  /** Bytes of retained frames. */
+  readonly bytes: number;
+  /**
+   * Appends in order and resolves once the entries are kept (on disk and fsync'd, for a
+   * durable log). An id seen within the dedupe window resolves to the earlier entry instead.
+   */
+  append(inputs: readonly AppendInput[]): Promise<AppendResult[]>;
+  /** A retained entry, or undefined if it was never written or has been removed. */
+  read(offset: number): LogEntry | undefined;
+  /** Retained entries of one topic with seq > `afterSeq`, oldest first. */
+  topicHistory(topic: string, afterSeq: number): LogEntry[];
+  /** The first seq still retained for a topic, and the last one assigned (0 when none). */
+  topicRange(topic: string): { first: number; last: number };
+  /** Consumer groups and the offset below which each has acknowledged everything. */
+  groups(): ReadonlyMap<string, number>;
+  /** Records a group's position; a durable log persists it soon after (at most a second). */
+  setGroupFloor(group: string, floor: number): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import type { MessageLog } from './log.js';
+import { LogState } from './log-state.js';
+
+export interface MemoryLogOptions {
+  dedupeWindowMs: number;
+  /** Entries are dropped once they are older than this and no consumer group needs them. */
+  retentionMs: number;
+  retentionBytes: number;
+}
+
+/**
+ * A log in process memory: for tests and throwaway use. Everything is gone when the process
+ * stops, so every start is a new epoch.
+ */
+export function createMemoryLog(options: MemoryLogOptions): MessageLog {
+  const state = new LogState({ epoch: randomBytes(6).toString('hex'), dedupeWindowMs: options.dedupeWindowMs });
+  return {
+    get epoch() {
+      return state.epoch;
+    },
+    get firstOffset() {
+      return state.firstOffset;
+    },
+    get nextOffset() {
+      return state.nextOffset;
+    },
+    get bytes() {
+      return state.bytes;
+    },
+    append(inputs) {
+      const { results } = state.assign(inputs);
+      state.retain(options);
+      return Promise.resolve(results);
+    },
+    read: (offset) => state.read(offset),
+    topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
+    topicRange: (topic) => state.topicRange(topic),
+    groups: () => state.groups(),
+    setGroupFloor: (group, floor) => state.setGroupFloor(group, floor),
+    close: () => Promise.resolve(),
+  };
+}
