@@ -16,6 +16,8 @@ export interface FileLogOptions {
   logger: Logger;
   /** Makes written data durable; fdatasync by default. Tests wrap it to watch the order. */
   sync?: (file: FileHandle) => Promise<void>;
+  /** The clock for message times (retention by age). */
+  now?: () => number;
 }
 
 export class StoreCorruptError extends Error {
@@ -84,6 +86,17 @@ function decodeRecord(data: Buffer, position: number): DecodedRecord | undefined
   };
 }
 
+/**
+ * Whether unreadable bytes at `position` are a torn write: the record runs to or past the end of
+ * the file, or only zeros follow (some file systems extend a file before writing its data).
+ * Anything else is damage with intact records after it.
+ */
+function isTornTail(data: Buffer, position: number): boolean {
+  if (position + HEADER_BYTES > data.length) return true;
+  if (position + HEADER_BYTES + data.readUInt32LE(position) >= data.length) return true;
+  return data.subarray(position).every((byte) => byte === 0);
+}
+
 const segmentName = (firstOffset: number) => `${String(firstOffset).padStart(20, '0')}${SEGMENT_SUFFIX}`;
 
 interface Segment {
@@ -125,7 +138,11 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
   const sync = options.sync ?? ((file: FileHandle) => file.datasync());
   await mkdir(dir, { recursive: true });
   const epoch = await loadOrCreateEpoch(dir);
-  const state = new LogState({ epoch, dedupeWindowMs: options.dedupeWindowMs });
+  const state = new LogState({
+    epoch,
+    dedupeWindowMs: options.dedupeWindowMs,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const segments = await recover(dir, state, log);
   await loadGroups(dir, state);
 
@@ -178,13 +195,11 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
   };
 
   const roll = async () => {
+    // Named after the next offset written, not state.nextOffset: appends queued meanwhile
+    // already have offsets and will be written to the new segment.
+    const firstOffset = (current as Segment).endOffset;
     await file?.close();
-    current = {
-      name: segmentName(state.nextOffset),
-      firstOffset: state.nextOffset,
-      endOffset: state.nextOffset,
-      size: 0,
-    };
+    current = { name: segmentName(firstOffset), firstOffset, endOffset: firstOffset, size: 0 };
     segments.push(current);
     file = await open(join(dir, current.name), 'a');
     await syncDirectory(dir);
@@ -311,7 +326,7 @@ async function recover(dir: string, state: LogState, log: Logger): Promise<Segme
     while (position < data.length) {
       const record = decodeRecord(data, position);
       if (record === undefined || record.entry.offset !== Math.max(endOffset, state.nextOffset)) {
-        if (index < names.length - 1 || record !== undefined) {
+        if (index < names.length - 1 || record !== undefined || !isTornTail(data, position)) {
           throw new StoreCorruptError(
             `${path} is damaged at byte ${position}; refusing to start (restore it or move it away)`,
           );

@@ -90,7 +90,9 @@ export class LogState {
 
   read(offset: number): LogEntry | undefined {
     const first = this.#entries.peekFront();
-    return first === undefined ? undefined : this.#entries.peekAt(offset - first.offset);
+    // Denque reads negative indexes from the back, so an offset below the first must stop here.
+    if (first === undefined || offset < first.offset) return undefined;
+    return this.#entries.peekAt(offset - first.offset);
   }
 
   topicHistory(topic: string, afterSeq: number): LogEntry[] {
