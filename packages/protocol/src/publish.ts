@@ -84,6 +84,31 @@ export function readRouting(frame: string): { topic: string; id: string | undefi
   }
 }
 
+/** What the subscriber needs of a queued frame: its topic, and the msgqueue's seq and epoch. */
+export interface QueuedMessage {
+  readonly topic: string;
+  readonly seq: number | undefined;
+  readonly epoch: string | undefined;
+}
+
+/** Reads a queued frame's routing fields without parsing its content; undefined without a valid topic. */
+export function readQueued(frame: string): QueuedMessage | undefined {
+  const scan = scanObject(frame);
+  if (scan === undefined) return undefined;
+  try {
+    const topic = validateTopic(readMember(frame, scan, 'topic'));
+    const seq = readMember(frame, scan, 'seq');
+    const epoch = readMember(frame, scan, 'epoch');
+    return {
+      topic,
+      seq: typeof seq === 'number' && Number.isSafeInteger(seq) ? seq : undefined,
+      epoch: typeof epoch === 'string' ? epoch : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The topic of a message coming off the queue, found without parsing the content. Undefined when
  * the frame has no valid topic, so the subscriber can drop it instead of stalling delivery.

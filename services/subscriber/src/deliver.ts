@@ -1,7 +1,8 @@
 import type { Logger } from '@pubsub/log';
-import { encodeHopAck, readTopic } from '@pubsub/protocol';
+import { encodeHopAck, readQueued } from '@pubsub/protocol';
 import { bufferOf, closeWithError, type Upstream } from '@pubsub/service';
 import { WebSocket, type RawData } from 'ws';
+import type { QueuedMessage } from '@pubsub/protocol';
 import type { TopicRegistry } from './topics.js';
 
 export interface DeliveryOptions {
@@ -24,6 +25,9 @@ export class Delivery {
   readonly #options: DeliveryOptions;
   /** Bytes sent to each socket in this event-loop turn: a burst, not a backlog. */
   readonly #sentThisTurn = new Map<WebSocket, number>();
+  /** The last seq routed per topic in the msgqueue's current epoch, to drop redeliveries. */
+  readonly #lastSeq = new Map<string, number>();
+  #epoch: string | undefined;
   #received = 0;
   #ackScheduled = false;
   #ws: WebSocket | undefined;
@@ -58,8 +62,8 @@ export class Delivery {
 
   /** Sends the frame as it came, one shared buffer for every socket: it is already a delivery. */
   route(frame: Buffer): void {
-    const topic = readTopic(frame.toString());
-    if (topic === undefined) {
+    const queued = readQueued(frame.toString());
+    if (queued === undefined) {
       // One bad message must not stop delivery for everyone: drop it and go on.
       this.#options.logger.warn(
         { frame: frame.subarray(0, 64).toString() },
@@ -67,7 +71,8 @@ export class Delivery {
       );
       return;
     }
-    const sockets = this.#topics.subscribers(topic);
+    if (this.#isRedelivery(queued)) return;
+    const sockets = this.#topics.subscribers(queued.topic);
     if (sockets === undefined) return;
     for (const ws of sockets) {
       if (ws.readyState !== WebSocket.OPEN) continue;
@@ -81,6 +86,28 @@ export class Delivery {
       ws.send(frame, { binary: false });
       this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
     }
+  }
+
+  /**
+   * The msgqueue delivers again what it cannot prove was acknowledged (after a crash, a lost
+   * connection or a lease expiry). Seqs only grow within a topic and epoch, so a seq at or below
+   * the last one routed was routed already: clients get each message once.
+   */
+  #isRedelivery({ topic, seq, epoch }: QueuedMessage): boolean {
+    if (epoch !== undefined && epoch !== this.#epoch) {
+      if (this.#epoch !== undefined)
+        this.#options.logger.warn({ epoch, previous: this.#epoch }, 'msgqueue history was reset');
+      this.#epoch = epoch;
+      this.#lastSeq.clear();
+    }
+    if (seq === undefined) return false;
+    const last = this.#lastSeq.get(topic);
+    if (last !== undefined && seq <= last) {
+      this.#options.logger.debug({ topic, seq }, 'dropped a redelivered message');
+      return true;
+    }
+    this.#lastSeq.set(topic, seq);
+    return false;
   }
 
   #cutOff(ws: WebSocket): void {

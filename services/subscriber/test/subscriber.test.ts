@@ -159,6 +159,37 @@ describe('subscriber', () => {
     expect(logs.lines.filter((line) => line.msg === 'dropping a queued message without a valid topic')).toHaveLength(2);
   });
 
+  test('routes a redelivered message once, and starts counting again when the epoch changes', () => {
+    const logs = captureLogs('subscriber');
+    const topics = new TopicRegistry();
+    const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
+      maxBufferedBytes: 1024,
+      logger: logs.logger,
+      logFor: () => logs.logger,
+    });
+    const sent: string[] = [];
+    const socket = {
+      readyState: WebSocket.OPEN,
+      bufferedAmount: 0,
+      send: (data: Buffer) => sent.push(data.toString()),
+    };
+    topics.subscribe(socket as unknown as WebSocket, 'news');
+    const stamped = (id: string, seq: number, epoch: string) =>
+      `${message('news', id).slice(0, -1)},"seq":${seq},"epoch":"${epoch}"}`;
+    for (const frame of [
+      stamped('a', 1, 'e1'),
+      stamped('b', 2, 'e1'),
+      stamped('a', 1, 'e1'),
+      stamped('b', 2, 'e1'),
+      stamped('c', 3, 'e1'),
+      stamped('fresh', 1, 'e2'),
+    ]) {
+      delivery.route(Buffer.from(frame));
+    }
+    expect(sent.map((frame) => (JSON.parse(frame) as { id: string }).id)).toEqual(['a', 'b', 'c', 'fresh']);
+    expect(logs.lines.some((line) => line.msg === 'msgqueue history was reset')).toBe(true);
+  });
+
   describe('bad input', () => {
     test('answers each bad command with its error code and keeps the subscriptions as they were', async () => {
       await using rig = await startRig();
