@@ -13,8 +13,21 @@ export function encodeAck(id: string, seq: number): string {
   return `{"type":"ack","id":${str(id)},"seq":${seq}}`;
 }
 
-export function encodeSubscribed(topic: string, ref: string | undefined): string {
-  return withRef(`{"type":"subscribed","topic":${str(topic)}`, ref);
+/** How a resuming `sub` went: `recovered` is false when messages after `from` are gone. */
+export interface Recovery {
+  readonly from: number;
+  readonly recovered: boolean;
+  /** The current history's epoch. */
+  readonly epoch: string;
+  /** Messages replayed right after this reply. */
+  readonly replayed: number;
+}
+
+export function encodeSubscribed(topic: string, ref: string | undefined, recovery?: Recovery): string {
+  const head = `{"type":"subscribed","topic":${str(topic)}`;
+  if (recovery === undefined) return withRef(head, ref);
+  const { from, recovered, epoch, replayed } = recovery;
+  return withRef(`${head},"from":${from},"recovered":${recovered},"epoch":${str(epoch)},"replayed":${replayed}`, ref);
 }
 
 export function encodeUnsubscribed(topic: string, ref: string | undefined): string {
@@ -34,7 +47,15 @@ function withRef(head: string, ref: string | undefined): string {
 export type ServerFrame =
   | { type: 'message'; topic: string; id: string; content: unknown; seq?: number; epoch?: string }
   | { type: 'ack'; id: string; seq?: number }
-  | { type: 'subscribed'; topic: string; id?: string }
+  | {
+      type: 'subscribed';
+      topic: string;
+      id?: string;
+      from?: number;
+      recovered?: boolean;
+      epoch?: string;
+      replayed?: number;
+    }
   | { type: 'unsubscribed'; topic: string; id?: string }
   | { type: 'error'; code: ErrorCode; message: string; id?: string };
 

@@ -1,5 +1,5 @@
 export { CloseCode } from './close-codes.js';
-export { parseCommand, type Command, type CommandOp } from './command.js';
+export { parseCommand, type Command, type CommandOp, type ResumePoint } from './command.js';
 export { ERRORS, ProtocolError, type ErrorCode } from './errors.js';
 export {
   decodeServerFrame,
@@ -8,6 +8,7 @@ export {
   encodeError,
   encodeSubscribed,
   encodeUnsubscribed,
+  type Recovery,
   type ServerFrame,
 } from './frames.js';
 export { decodeHopAck, encodeHopAck, type HopAck } from './hop.js';

@@ -6,6 +6,7 @@ export {
   startSecureWsServer,
   type ConnectionContext,
   type ConnectionHandler,
+  type HttpHandler,
   type SecureWsServer,
   type SecureWsServerOptions,
 } from './ws-server.js';

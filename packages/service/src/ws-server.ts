@@ -22,6 +22,9 @@ export interface ConnectionContext {
 
 export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
 
+/** A plain HTTPS GET endpoint, reached after Basic Auth like the WebSocket ones. */
+export type HttpHandler = (req: express.Request, res: express.Response, user: string) => void;
+
 export interface SecureWsServerOptions {
   /** Service name: the Basic Auth realm and the `service` of log lines. */
   name: string;
@@ -31,6 +34,8 @@ export interface SecureWsServerOptions {
   users: UserTable;
   /** WebSocket endpoints by exact path, e.g. `{ '/publish': onPublish }`. */
   endpoints: Record<string, ConnectionHandler>;
+  /** GET endpoints by exact path, e.g. `{ '/history': onHistory }`. */
+  httpEndpoints?: Record<string, HttpHandler>;
   maxPayloadBytes: number;
   heartbeatIntervalMs: number;
   logger: Logger;
@@ -60,9 +65,23 @@ function urlOf(req: IncomingMessage): URL | undefined {
   }
 }
 
-function createHttpApp(name: string, paths: string[]): express.Express {
+function createHttpApp(options: SecureWsServerOptions): express.Express {
+  const { name } = options;
+  const paths = Object.keys(options.endpoints);
   const app = express();
   app.disable('x-powered-by');
+  for (const [path, handler] of Object.entries(options.httpEndpoints ?? {})) {
+    app.get(path, (req, res, next) => {
+      authenticate(req, options.users).then((user) => {
+        if (user !== undefined) return handler(req, res, user);
+        res
+          .status(401)
+          .set('WWW-Authenticate', challengeHeader(name))
+          .type('application/json')
+          .send(errorBody({ status: 401, code: 'AUTH_FAILED', message: 'missing or invalid credentials (HTTP Basic Auth)' }));
+      }, next);
+    });
+  }
   // A WebSocket path reached without an upgrade is a client mistake worth a precise answer.
   app.all(paths, (_req, res) => {
     const message = `this endpoint speaks WebSocket only: connect with a wss:// client`;
@@ -91,7 +110,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       minVersion: 'TLSv1.2',
       handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     },
-    createHttpApp(name, Object.keys(options.endpoints)),
+    createHttpApp(options),
   );
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = HEADERS_TIMEOUT_MS * 3;

@@ -9,6 +9,7 @@ import {
 } from '@pubsub/service';
 import { once } from 'node:events';
 import type { MsgqueueConfig } from './config.js';
+import { historyEndpoint } from './history.js';
 import { handlePop } from './pop.js';
 import { handlePush, type Pusher } from './push.js';
 import { MessageQueue } from './queue.js';
@@ -65,6 +66,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       },
       '/popmsg': (ws, context) => handlePop(ws, context, queue),
     },
+    httpEndpoints: { '/history': historyEndpoint(store) },
   });
   log.info({ port: server.port, host: config.host }, 'listening');
 

@@ -28,6 +28,8 @@ export class Delivery {
   /** The last seq routed per topic in the msgqueue's current epoch, to drop redeliveries. */
   readonly #lastSeq = new Map<string, number>();
   #epoch: string | undefined;
+  /** Live frames held back per socket and topic while that socket's history is replayed. */
+  readonly #held = new Map<WebSocket, Map<string, Buffer[]>>();
   #received = 0;
   #ackScheduled = false;
   #ws: WebSocket | undefined;
@@ -76,6 +78,11 @@ export class Delivery {
     if (sockets === undefined) return;
     for (const ws of sockets) {
       if (ws.readyState !== WebSocket.OPEN) continue;
+      const held = this.#held.get(ws)?.get(queued.topic);
+      if (held !== undefined) {
+        held.push(frame);
+        continue;
+      }
       // A consumer is slow when data from earlier turns is still unsent, not when one turn's
       // burst (bounded by the msgqueue's prefetch) has yet to reach the kernel.
       const sentThisTurn = this.#sentThisTurn.get(ws) ?? 0;
@@ -86,6 +93,38 @@ export class Delivery {
       ws.send(frame, { binary: false });
       this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
     }
+  }
+
+  /** Holds live messages of `topic` for `ws` until `release`, while its history is replayed. */
+  hold(ws: WebSocket, topic: string): void {
+    let topics = this.#held.get(ws);
+    if (topics === undefined) this.#held.set(ws, (topics = new Map()));
+    topics.set(topic, []);
+  }
+
+  /**
+   * Sends what was held, skipping what the replay already covered (same epoch, seq at or
+   * below `replayedTo`), and goes live: no gap and no duplicate at the switch.
+   */
+  release(ws: WebSocket, topic: string, replayed: { epoch: string; seq: number }): void {
+    const topics = this.#held.get(ws);
+    const held = topics?.get(topic);
+    topics?.delete(topic);
+    if (topics?.size === 0) this.#held.delete(ws);
+    for (const frame of held ?? []) {
+      const queued = readQueued(frame.toString());
+      if (queued?.epoch === replayed.epoch && (queued.seq ?? 0) <= replayed.seq) continue;
+      if (ws.readyState === WebSocket.OPEN) ws.send(frame, { binary: false });
+    }
+  }
+
+  forget(ws: WebSocket): void {
+    this.#held.delete(ws);
+  }
+
+  /** The epoch of the msgqueue's history as last seen on a delivery. */
+  get epoch(): string | undefined {
+    return this.#epoch;
   }
 
   /**

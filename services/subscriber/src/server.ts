@@ -7,6 +7,7 @@ import {
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
+import { readCaFile } from '@pubsub/tls';
 import type { WebSocket } from 'ws';
 import type { SubscriberConfig } from './config.js';
 import { Delivery } from './deliver.js';
@@ -23,6 +24,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
 
   const topics = new TopicRegistry();
+  const ca = await readCaFile(config.caFile);
   const upstream = await createQueueUpstream(config, config.queue, { name: 'msgqueue /popmsg', logger: log });
   const connectionLogs = new WeakMap<WebSocket, Logger>();
   const delivery = new Delivery(upstream, topics, {
@@ -43,7 +45,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     endpoints: {
       '/subscribe': (ws, context) => {
         connectionLogs.set(ws, context.log);
-        handleSubscribe(ws, context, topics);
+        handleSubscribe(ws, context, { topics, delivery, history: { hop: config.queue, ca } });
       },
     },
   });
