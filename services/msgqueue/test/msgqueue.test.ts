@@ -203,6 +203,43 @@ describe('msgqueue', () => {
     expect(acked).toBe(20);
   });
 
+  test("GET /history gives a topic's retained frames after a seq, to hop users only", async () => {
+    await using queue = await startMsgqueue();
+    const { ca } = await testCertificate();
+    const push = await queue.client('/pushmsg');
+    for (const id of ['h1', 'h2', 'h3']) push.send(frame(id, 'h'));
+    let acked = 0;
+    while (acked < 3) acked = (await push.next<{ ack: number }>()).ack;
+    const get = (path: string, auth: string | undefined = 'hello:test') =>
+      new Promise<{ status: number; body: string }>((resolveGet, reject) => {
+        request(queue.url(path).replace('wss:', 'https:'), { ca, ...(auth ? { auth } : {}) }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    const page = await get('/history?topic=h&after=1');
+    expect(page.status).toBe(200);
+    const history = JSON.parse(page.body) as {
+      epoch: string;
+      first: number;
+      last: number;
+      more: boolean;
+      messages: string[];
+    };
+    expect(history).toMatchObject({ first: 1, last: 3, more: false });
+    expect(history.messages.map((text) => JSON.parse(text) as { id: string; seq: number })).toMatchObject([
+      { id: 'h2', seq: 2 },
+      { id: 'h3', seq: 3 },
+    ]);
+    expect((await get('/history?topic=h', 'hello:wrong')).status).toBe(401);
+    expect((await get('/history?topic=a%20b')).status).toBe(400);
+    expect((await get('/history?topic=h&after=-1')).status).toBe(400);
+    expect(JSON.parse((await get('/history?topic=none')).body)).toMatchObject({ first: 1, last: 0, messages: [] });
+  });
+
   describe('bad input', () => {
     test('closes a binary push with 1003', async () => {
       await using queue = await startMsgqueue();
