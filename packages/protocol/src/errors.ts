@@ -13,7 +13,6 @@ export const ERRORS = {
   TOO_DEEP: { message: 'message nests objects or arrays deeper than 64 levels' },
   UNKNOWN_COMMAND: { message: 'expected "sub <topic>" or "unsub <topic>"' },
   RESUME_INVALID: { message: 'expected "sub <topic> from <seq> [<epoch>]" with seq a whole number and epoch hex' },
-  HISTORY_UNAVAILABLE: { message: 'the message history could not be read; subscribed live only' },
   UNAVAILABLE: { message: 'the message queue is unreachable and the buffer is full; retry later' },
   SHUTTING_DOWN: { message: 'server shutting down', close: 1001 },
   BINARY_UNSUPPORTED: { message: 'binary frames are not supported; send text', close: 1003 },
