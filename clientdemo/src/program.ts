@@ -80,10 +80,14 @@ function buildProgram(printer: Printer, setExitCode: (code: number) => void): Co
     .description('subscribe to topics and print each delivery as "<[topic] content"')
     .argument('<topic...>', 'topics to subscribe to')
     .addOption(new Option('--count <n>', 'exit after n deliveries').argParser(parsePositiveInt))
-    .option('--json', 'print each delivery frame as received, one per line');
+    .option('--json', 'print each delivery frame as received, one per line')
+    .option(
+      '--reconnect',
+      'when the connection drops, reconnect and resume each topic after the last message received',
+    );
   subscribe.action(async (topics: string[]) => {
-    const opts = subscribe.opts<{ count?: number; json?: true }>();
-    const request = { topics, count: opts.count, json: opts.json === true };
+    const opts = subscribe.opts<{ count?: number; json?: true; reconnect?: true }>();
+    const request = { topics, count: opts.count, json: opts.json === true, reconnect: opts.reconnect === true };
     setExitCode(
       await guard(printer, () => runSubscribe(request, { settings: connectionSettings(subscribe), printer })),
     );

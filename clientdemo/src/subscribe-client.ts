@@ -43,11 +43,14 @@ export class SubscribeClient {
     void connection.closed.then(() => this.#replies.abandon());
   }
 
-  /** Resolves with the reply, or undefined if the connection ends first. */
-  command(op: CommandOp, topic: string): Promise<CommandReply | undefined> {
+  /**
+   * Resolves with the reply, or undefined if the connection ends first. A `sub` with `resume`
+   * asks for the messages after that seq first.
+   */
+  command(op: CommandOp, topic: string, resume?: { from: number; epoch: string }): Promise<CommandReply | undefined> {
     const id = `c${++this.#lastRef}`;
     const reply = this.#replies.expect(id);
-    this.connection.send(JSON.stringify({ topic, content: op, id }));
+    this.connection.send(JSON.stringify({ topic, content: op, id, ...resume }));
     return reply;
   }
 

@@ -1,7 +1,8 @@
-import { Connection, endpoints } from './connection.js';
+import type { ServerFrame } from '@pubsub/protocol';
+import { ConnectError, Connection, endpoints, type Endpoint } from './connection.js';
 import { formatClose, formatDelivery, formatError, type Printer } from './format.js';
 import type { ConnectionSettings } from './options.js';
-import { SubscribeClient } from './subscribe-client.js';
+import { SubscribeClient, type CommandReply, type Delivery } from './subscribe-client.js';
 
 export interface SubscribeRequest {
   readonly topics: readonly string[];
@@ -9,12 +10,23 @@ export interface SubscribeRequest {
   readonly count: number | undefined;
   /** Print each delivery frame as received instead of `<[topic] content`. */
   readonly json: boolean;
+  /** When the connection drops, reconnect and resume each topic after its last seq. */
+  readonly reconnect: boolean;
+}
+
+const RECONNECT_INITIAL_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+/** A pause before the next reconnect attempt: exponential, with full jitter. */
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_INITIAL_MS * 2 ** attempt);
+  return new Promise((resolveWait) => setTimeout(resolveWait, Math.random() * ceiling));
 }
 
 /**
  * `clientdemo subscribe`: subscribes to every topic, then prints deliveries on stdout (and only
  * them, so the output can be piped). Exit code 0 after `count` deliveries or on SIGINT/SIGTERM,
- * 1 on an error reply or when the server closes the connection.
+ * 1 on an error reply or when the server closes the connection (unless `reconnect`).
  */
 export async function runSubscribe(
   request: SubscribeRequest,
@@ -22,7 +34,6 @@ export async function runSubscribe(
 ): Promise<number> {
   const { printer } = context;
   const { subscribe: endpoint } = await endpoints(context.settings);
-  const connection = await Connection.open(endpoint);
   let finished = false;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolveDone) => {
@@ -32,39 +43,78 @@ export async function runSubscribe(
     };
   });
   let received = 0;
-  const client = new SubscribeClient(connection, {
-    onDelivery(text, delivery) {
+  /** The last seq and epoch seen per topic: where a reconnect resumes. */
+  const positions = new Map<string, { from: number; epoch: string }>();
+  const handlers = {
+    onDelivery(text: string, delivery: Delivery) {
       if (finished) return;
+      if (delivery.seq !== undefined && delivery.epoch !== undefined) {
+        positions.set(delivery.topic, { from: delivery.seq, epoch: delivery.epoch });
+      }
       printer.out(request.json ? text : formatDelivery(text, delivery));
       if (++received === request.count) finish(0);
     },
-    onStray(frame) {
+    onStray(frame: ServerFrame | undefined) {
       if (frame?.type === 'error') printer.err(formatError(frame));
     },
-  });
-  void connection.closed.then((info) => {
-    if (info.requested || finished) return;
-    printer.err(formatClose(connection.url, info));
-    finish(1);
-  });
+  };
   const stop = () => finish(0);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  let connection = await Connection.open(endpoint);
   try {
-    for (const topic of request.topics) {
-      const reply = await Promise.race([client.command('sub', topic), done.then(() => undefined)]);
-      if (reply === undefined) break;
-      if (reply.type === 'error') {
-        printer.err(formatError(reply));
+    for (let session = 0; !finished; session++) {
+      const client = new SubscribeClient(connection, handlers);
+      for (const topic of request.topics) {
+        const reply = await Promise.race([
+          client.command('sub', topic, positions.get(topic)),
+          done.then(() => undefined),
+        ]);
+        if (reply === undefined) break;
+        if (reply.type === 'error') {
+          printer.err(formatError(reply));
+          finish(1);
+          break;
+        }
+        printer.err(describeSubscribed(reply));
+      }
+      const info = await Promise.race([connection.closed, done.then(() => undefined)]);
+      if (info === undefined || info.requested || finished) break;
+      printer.err(formatClose(connection.url, info));
+      if (!request.reconnect) {
         finish(1);
         break;
       }
-      printer.err(`subscribed to ${reply.topic}`);
+      connection = await reconnect(endpoint, { printer, done });
     }
     return await done;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await connection.close();
+  }
+}
+
+function describeSubscribed(reply: Exclude<CommandReply, { type: 'error' }>): string {
+  if (reply.type !== 'subscribed' || reply.from === undefined) return `subscribed to ${reply.topic}`;
+  const outcome = reply.recovered ? 'nothing missed' : 'some messages were no longer available';
+  return `resumed ${reply.topic} after seq ${reply.from}: ${reply.replayed ?? 0} replayed, ${outcome}`;
+}
+
+/** Dials until it connects (or the run finishes), saying each time why it could not. */
+async function reconnect(
+  endpoint: Endpoint,
+  context: { printer: Printer; done: Promise<number> },
+): Promise<Connection> {
+  for (let attempt = 0; ; attempt++) {
+    await Promise.race([backoff(attempt), context.done]);
+    try {
+      const connection = await Connection.open(endpoint);
+      context.printer.err('reconnected');
+      return connection;
+    } catch (err) {
+      if (!(err instanceof ConnectError)) throw err;
+      context.printer.err(`${err.message}; retrying`);
+    }
   }
 }

@@ -12,7 +12,13 @@ describe('clientdemo publish', () => {
 
     const cli = spawnCli(['publish', '--id', 'm-1', 'news', 'hello', 'there'], chainEnv(chain));
 
-    expect(await sub.next()).toMatchObject({ type: 'message', topic: 'news', id: 'm-1', content: 'hello there', seq: 1 });
+    expect(await sub.next()).toMatchObject({
+      type: 'message',
+      topic: 'news',
+      id: 'm-1',
+      content: 'hello there',
+      seq: 1,
+    });
     expect(await cli.exited).toEqual({ code: 0, signal: null });
     expect(cli.stdout).toEqual(['published m-1']);
     expect(cli.stderr).toEqual([]);

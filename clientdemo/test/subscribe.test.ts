@@ -32,8 +32,12 @@ describe('clientdemo subscribe', () => {
 
     expect((await cli.exited).code).toBe(0);
     expect(cli.stdout).toEqual([
-      expect.stringMatching(/^\{"type":"message","topic":"sport","id":"s1","content":"goal","seq":1,"epoch":"[0-9a-f]+"\}$/),
-      expect.stringMatching(/^\{"type":"message","topic":"news","id":"n1","content":\[true,null\],"seq":1,"epoch":"[0-9a-f]+"\}$/),
+      expect.stringMatching(
+        /^\{"type":"message","topic":"sport","id":"s1","content":"goal","seq":1,"epoch":"[0-9a-f]+"\}$/,
+      ),
+      expect.stringMatching(
+        /^\{"type":"message","topic":"news","id":"n1","content":\[true,null\],"seq":1,"epoch":"[0-9a-f]+"\}$/,
+      ),
     ]);
   });
 

@@ -12,7 +12,7 @@ export type Env = Record<string, string>;
 export interface Chain {
   readonly ca: string;
   readonly certDir: string;
-  msgqueue: ServiceHandle;
+  readonly msgqueue: ServiceHandle;
   readonly publisher: ServiceHandle;
   readonly subscriber: ServiceHandle;
   publishUrl: string;
@@ -21,6 +21,8 @@ export interface Chain {
   subscribeClient(): Promise<TestClient>;
   /** Closes the msgqueue and starts a new one on the same port. */
   restartMsgqueue(): Promise<void>;
+  /** Closes the subscriber service, runs `whileDown`, and starts a new one on the same port. */
+  restartSubscriber(whileDown?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -47,14 +49,9 @@ export async function startChain(options: { env?: Env; logger?: Logger } = {}): 
     publisher.loadConfig({ ...env, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg` }),
     { logger },
   );
-  const sub = await subscriber.start(
-    subscriber.loadConfig({
-      ...env,
-      SUBSCRIBER_PORT: '0',
-      SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
-    }),
-    { logger },
-  );
+  const subscriberEnv = { ...env, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg` };
+  let sub = await subscriber.start(subscriber.loadConfig(subscriberEnv), { logger });
+  const subscriberPort = sub.port;
   const chain: Chain = {
     ca,
     certDir,
@@ -62,7 +59,9 @@ export async function startChain(options: { env?: Env; logger?: Logger } = {}): 
       return queue;
     },
     publisher: pub,
-    subscriber: sub,
+    get subscriber() {
+      return sub;
+    },
     publishUrl: `wss://localhost:${pub.port}/publish`,
     subscribeUrl: `wss://localhost:${sub.port}/subscribe`,
     publishClient: () => connect(chain.publishUrl, { ca }),
@@ -70,6 +69,16 @@ export async function startChain(options: { env?: Env; logger?: Logger } = {}): 
     async restartMsgqueue() {
       await queue.close();
       queue = await msgqueue.start(msgqueue.loadConfig({ ...queueEnv, MSGQUEUE_PORT: String(queuePort) }), { logger });
+    },
+    async restartSubscriber(whileDown) {
+      await sub.close();
+      await whileDown?.();
+      sub = await subscriber.start(
+        subscriber.loadConfig({ ...subscriberEnv, SUBSCRIBER_PORT: String(subscriberPort) }),
+        {
+          logger,
+        },
+      );
     },
     async close() {
       await Promise.all([pub.close(), sub.close()]);

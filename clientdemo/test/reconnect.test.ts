@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { startChain, type Chain } from '../../tests/support/chain.js';
+import { chainEnv, killAll, spawnCli } from './cli-process.js';
+
+afterEach(killAll);
+
+async function publish(chain: Chain, ...contents: string[]): Promise<void> {
+  const pub = await chain.publishClient();
+  for (const content of contents) pub.send({ topic: 'news', content, id: `${content}-${Math.random()}` });
+  for (const _ of contents) expect(await pub.next()).toMatchObject({ type: 'ack' });
+  await pub.close();
+}
+
+describe('clientdemo subscribe --reconnect', () => {
+  test('resumes after the subscriber service restarts: every message once, in order', async () => {
+    await using chain = await startChain();
+    const cli = spawnCli(['subscribe', '--reconnect', '--count', '4', 'news'], chainEnv(chain));
+    await cli.line('stderr', 'subscribed to news');
+    await publish(chain, 'one', 'two');
+    await cli.line('stdout', '<[news] two');
+
+    // Published while no subscriber service runs: the msgqueue keeps it for the next one.
+    await chain.restartSubscriber(() => publish(chain, 'three'));
+    await cli.line('stderr', 'resumed news after seq 2');
+    await publish(chain, 'four');
+
+    expect((await cli.exited).code).toBe(0);
+    expect(cli.stdout).toEqual(['<[news] one', '<[news] two', '<[news] three', '<[news] four']);
+    expect(cli.stderr.join('\n')).toMatch(/1001/);
+    expect(cli.stderr.join('\n')).toContain('nothing missed');
+  });
+
+  test('without --reconnect, a closed connection ends the command with exit code 1', async () => {
+    await using chain = await startChain();
+    const cli = spawnCli(['subscribe', 'news'], chainEnv(chain));
+    await cli.line('stderr', 'subscribed to news');
+    await chain.restartSubscriber();
+    expect((await cli.exited).code).toBe(1);
+  });
+});
