@@ -7,7 +7,7 @@ afterEach(killAll);
 async function publish(chain: Chain, ...contents: string[]): Promise<void> {
   const pub = await chain.publishClient();
   for (const content of contents) pub.send({ topic: 'news', content, id: `${content}-${Math.random()}` });
-  for (const _ of contents) expect(await pub.next()).toMatchObject({ type: 'ack' });
+  for (let i = 0; i < contents.length; i++) expect(await pub.next()).toMatchObject({ type: 'ack' });
   await pub.close();
 }
 

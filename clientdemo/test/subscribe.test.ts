@@ -27,7 +27,7 @@ describe('clientdemo subscribe', () => {
 
     const pub = await chain.publishClient();
     pub.send({ topic: 'sport', content: 'goal', id: 's1' });
-    expect(await pub.next()).toEqual({ type: 'ack', id: 's1', seq: expect.any(Number) });
+    expect(await pub.next()).toMatchObject({ type: 'ack', id: 's1' });
     pub.send({ topic: 'news', content: [true, null], id: 'n1' });
 
     expect((await cli.exited).code).toBe(0);

@@ -50,7 +50,7 @@ describe('start order and plain HTTP', () => {
     await using queue = await msgqueue.start(msgqueue.loadConfig({ ...env, MSGQUEUE_PORT: String(queuePort) }), {
       logger,
     });
-    expect(await writer.next()).toEqual({ type: 'ack', id: 'early', seq: expect.any(Number) });
+    expect(await writer.next()).toMatchObject({ type: 'ack', id: 'early' });
     expect(await reader.next()).toMatchObject({ id: 'early', content: 'queued before the msgqueue existed' });
     expect(queue.port).toBe(queuePort);
     await Promise.all([reader.close(), writer.close()]);

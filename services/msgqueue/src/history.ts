@@ -22,7 +22,10 @@ export function historyEndpoint(log: MessageLog): HttpHandler {
       if (typeof after !== 'string' || !/^\d+$/.test(after)) throw new Error('after');
     } catch {
       const message = 'expected ?topic=<topic>&after=<seq>';
-      res.status(400).type('application/json').send(errorBody({ status: 400, code: 'BAD_REQUEST', message }));
+      res
+        .status(400)
+        .type('application/json')
+        .send(errorBody({ status: 400, code: 'BAD_REQUEST', message }));
       return;
     }
     const messages = log.topicHistory(valid, Number(after));

@@ -130,7 +130,7 @@ describe('publisher', () => {
         expect(await client.next(), frame).toMatchObject({ type: 'error', code });
       }
       client.send('{"topic":"news","content":"valid","id":"ok"}');
-      expect(await client.next()).toEqual({ type: 'ack', id: 'ok', seq: expect.any(Number) });
+      expect(await client.next()).toMatchObject({ type: 'ack', id: 'ok' });
       // The first and only frame the msgqueue got is the valid one.
       expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'ok' });
     });
@@ -156,7 +156,7 @@ describe('publisher', () => {
       expect((await big.closed()).code).toBe(1009);
       const after = await rig.publishClient();
       after.send('{"topic":"news","content":"still up","id":"after"}');
-      expect(await after.next()).toEqual({ type: 'ack', id: 'after', seq: expect.any(Number) });
+      expect(await after.next()).toMatchObject({ type: 'ack', id: 'after' });
     });
   });
 
@@ -186,8 +186,8 @@ describe('publisher', () => {
     await using queue = await msgqueue.start(msgqueue.loadConfig({ ...queueEnv, MSGQUEUE_PORT: String(queuePort) }), {
       logger,
     });
-    expect(await client.next()).toEqual({ type: 'ack', id: 'a', seq: expect.any(Number) });
-    expect(await client.next()).toEqual({ type: 'ack', id: 'b', seq: expect.any(Number) });
+    expect(await client.next()).toMatchObject({ type: 'ack', id: 'a' });
+    expect(await client.next()).toMatchObject({ type: 'ack', id: 'b' });
     const pop = await connect(`wss://localhost:${queue.port}/popmsg`, { ca });
     expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'a' });
     expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'b' });
@@ -220,7 +220,7 @@ describe('publisher', () => {
     );
     const client = await connect(`wss://localhost:${publisher.port}/publish`, { ca });
     client.send({ topic: 'news', content: 'x', id: 'x' });
-    expect(await client.next()).toEqual({ type: 'ack', id: 'x', seq: expect.any(Number) });
+    expect(await client.next()).toMatchObject({ type: 'ack', id: 'x' });
     const closed = client.closed();
     await publisher.close();
     expect((await closed).code).toBe(1001);

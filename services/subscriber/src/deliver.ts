@@ -98,7 +98,7 @@ export class Delivery {
   /** Holds live messages of `topic` for `ws` until `release`, while its history is replayed. */
   hold(ws: WebSocket, topic: string): void {
     let topics = this.#held.get(ws);
-    if (topics === undefined) this.#held.set(ws, (topics = new Map()));
+    if (topics === undefined) this.#held.set(ws, (topics = new Map<string, Buffer[]>()));
     topics.set(topic, []);
   }
 

@@ -31,16 +31,21 @@ function historyUrl(queueUrl: string, topic: string, after: number): URL {
 function getPage(source: HistorySource, topic: string, after: number): Promise<HistoryPage> {
   const url = historyUrl(source.hop.url, topic, after);
   return new Promise((resolvePage, reject) => {
-    const req = request(url, { ca: source.ca, auth: `${source.hop.user}:${source.hop.password}`, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`history request failed with ${res.statusCode}: ${body.slice(0, 200)}`));
-        else resolvePage(JSON.parse(body) as HistoryPage);
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { ca: source.ca, auth: `${source.hop.user}:${source.hop.password}`, timeout: 10_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          if (res.statusCode !== 200)
+            reject(new Error(`history request failed with ${res.statusCode}: ${body.slice(0, 200)}`));
+          else resolvePage(JSON.parse(body) as HistoryPage);
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('history request timed out')));
     req.on('error', reject);
     req.end();

@@ -19,65 +19,64 @@ export interface SubscribeDeps {
 }
 
 /**
- * `sub <topic> from <seq>`: subscribes at once, holding live messages back, replays the
- * retained history after `seq`, then releases what was held minus what the replay covered.
- * The reply says whether everything after `seq` could be replayed (`recovered`).
- */
-async function resume(ws: WebSocket, command: Command, deps: SubscribeDeps, context: ConnectionContext): Promise<void> {
-  const { topic, ref } = command;
-  const from = command.resume?.seq ?? 0;
-  deps.topics.subscribe(ws, topic);
-  deps.delivery.hold(ws, topic);
-  let replayedTo = { epoch: '', seq: 0 };
-  try {
-    const history = await fetchHistory(deps.history, topic, from);
-    // Another history (the msgqueue's data was reset): the client's seq means nothing in it, so
-    // it gets everything retained and is told it may have missed messages.
-    const sameEpoch = command.resume?.epoch === undefined || command.resume.epoch === history.epoch;
-    const frames = sameEpoch ? history.messages : (await fetchHistory(deps.history, topic, 0)).messages;
-    const recovered = sameEpoch && history.first <= from + 1;
-    if (ws.readyState !== WebSocket.OPEN) return;
-    ws.send(encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }));
-    for (const frame of frames) ws.send(frame);
-    const lastFrame = frames.at(-1);
-    const lastSeq = lastFrame === undefined ? from : (JSON.parse(lastFrame) as { seq: number }).seq;
-    replayedTo = { epoch: history.epoch, seq: sameEpoch ? Math.max(lastSeq, from) : lastSeq };
-  } catch (err) {
-    context.log.warn({ err: (err as Error).message, topic }, 'cannot read history; subscribed live only');
-    if (ws.readyState === WebSocket.OPEN) {
-      ws.send(
-        encodeSubscribed(topic, ref, { from, recovered: false, epoch: deps.delivery.epoch ?? '', replayed: 0 }),
-      );
-    }
-  } finally {
-    deps.delivery.release(ws, topic, replayedTo);
-  }
-}
-
-async function handle(ws: WebSocket, frame: string, deps: SubscribeDeps, context: ConnectionContext): Promise<void> {
-  try {
-    const command = parseCommand(frame);
-    if (command.op === 'sub' && command.resume !== undefined) {
-      await resume(ws, command, deps, context);
-    } else if (command.op === 'sub') {
-      deps.topics.subscribe(ws, command.topic);
-      ws.send(encodeSubscribed(command.topic, command.ref));
-    } else {
-      deps.topics.unsubscribe(ws, command.topic);
-      ws.send(encodeUnsubscribed(command.topic, command.ref));
-    }
-    context.log.debug({ op: command.op, topic: command.topic }, 'command');
-  } catch (err) {
-    if (!(err instanceof ProtocolError)) throw err;
-    ws.send(encodeError(err, err.ref));
-  }
-}
-
-/**
  * A `/subscribe` client: `sub`/`unsub` commands change its subscriptions and are answered in
  * order on the same socket, so once `subscribed` arrives every later message on the topic will.
  */
 export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps: SubscribeDeps): void {
+  /**
+   * `sub <topic> from <seq>`: subscribes at once, holding live messages back, replays the
+   * retained history after `seq`, then releases what was held minus what the replay covered.
+   * The reply says whether everything after `seq` could be replayed (`recovered`).
+   */
+  const resume = async (command: Command): Promise<void> => {
+    const { topic, ref } = command;
+    const from = command.resume?.seq ?? 0;
+    deps.topics.subscribe(ws, topic);
+    deps.delivery.hold(ws, topic);
+    let replayedTo = { epoch: '', seq: 0 };
+    try {
+      const history = await fetchHistory(deps.history, topic, from);
+      // Another history (the msgqueue's data was reset): the client's seq means nothing in it,
+      // so it gets everything retained and is told it may have missed messages.
+      const sameEpoch = command.resume?.epoch === undefined || command.resume.epoch === history.epoch;
+      const frames = sameEpoch ? history.messages : (await fetchHistory(deps.history, topic, 0)).messages;
+      const recovered = sameEpoch && history.first <= from + 1;
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }));
+      for (const frame of frames) ws.send(frame);
+      const lastFrame = frames.at(-1);
+      const lastSeq = lastFrame === undefined ? from : (JSON.parse(lastFrame) as { seq: number }).seq;
+      replayedTo = { epoch: history.epoch, seq: sameEpoch ? Math.max(lastSeq, from) : lastSeq };
+    } catch (err) {
+      context.log.warn({ err: (err as Error).message, topic }, 'cannot read history; subscribed live only');
+      if (ws.readyState === WebSocket.OPEN) {
+        const epoch = deps.delivery.epoch ?? '';
+        ws.send(encodeSubscribed(topic, ref, { from, recovered: false, epoch, replayed: 0 }));
+      }
+    } finally {
+      deps.delivery.release(ws, topic, replayedTo);
+    }
+  };
+
+  const handle = async (frame: string): Promise<void> => {
+    try {
+      const command = parseCommand(frame);
+      if (command.op === 'sub' && command.resume !== undefined) {
+        await resume(command);
+      } else if (command.op === 'sub') {
+        deps.topics.subscribe(ws, command.topic);
+        ws.send(encodeSubscribed(command.topic, command.ref));
+      } else {
+        deps.topics.unsubscribe(ws, command.topic);
+        ws.send(encodeUnsubscribed(command.topic, command.ref));
+      }
+      context.log.debug({ op: command.op, topic: command.topic }, 'command');
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      ws.send(encodeError(err, err.ref));
+    }
+  };
+
   // Commands run one after another, so a resume's replay cannot interleave with later replies.
   let commands = Promise.resolve();
   ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -86,10 +85,12 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
       return;
     }
     const frame = textOf(data);
-    commands = commands.then(() => handle(ws, frame, deps, context)).catch((err: unknown) => {
-      context.log.error({ err }, 'command failed');
-      closeWithError(ws, 'INTERNAL');
-    });
+    commands = commands
+      .then(() => handle(frame))
+      .catch((err: unknown) => {
+        context.log.error({ err }, 'command failed');
+        closeWithError(ws, 'INTERNAL');
+      });
   });
   ws.on('close', () => {
     deps.topics.removeSocket(ws);
