@@ -28,6 +28,21 @@ describe('chain in one process', () => {
     expect(delivery.content).toBe('a<b>&c "q" é');
   });
 
+  test('a message sent twice with the same id is stored once and acknowledged twice with one seq', async () => {
+    await using chain = await startChain();
+    const sub = await chain.subscribeClient();
+    await subscribe(sub, 'orders');
+    const pub = await chain.publishClient();
+    pub.send({ topic: 'orders', content: 'first copy', id: 'order-42' });
+    const first = await pub.next<{ seq: number }>();
+    pub.send({ topic: 'orders', content: 'resent copy', id: 'order-42' });
+    pub.send({ topic: 'orders', content: 'next', id: 'order-43' });
+    expect(await pub.next()).toEqual({ type: 'ack', id: 'order-42', seq: first.seq });
+    expect(await pub.next()).toEqual({ type: 'ack', id: 'order-43', seq: first.seq + 1 });
+    expect(await sub.next()).toMatchObject({ id: 'order-42', content: 'first copy' });
+    expect(await sub.next()).toMatchObject({ id: 'order-43' });
+  });
+
   test('stops deliveries after unsub is acknowledged', async () => {
     await using chain = await startChain();
     const sub = await chain.subscribeClient();
