@@ -65,7 +65,11 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     this.#limits = options.limits;
     this.logger = options.logger;
     for (const [name, floor] of log.groups()) this.#group(name, floor);
-    for (const name of options.declaredGroups) this.#group(name, log.groups().get(name) ?? log.firstOffset);
+    // A group declared for the first time starts at the end of the log, not at its retained
+    // history: in a new data directory that is the very first message.
+    for (const name of options.declaredGroups) {
+      if (!this.#groups.has(name)) this.#group(name, log.nextOffset);
+    }
     this.#leaseTimer = setInterval(() => this.#expireLeases(), Math.max(10, options.limits.leaseMs / 4));
     this.#leaseTimer.unref();
   }
