@@ -1,4 +1,9 @@
-import { check, connect, formatReport, HistoryRecorder, latch, type TestClient } from '@pubsub/testkit';
+/**
+ * Reliability test plan F2: kill -9 of the publisher service mid-stream, then a restart on the same
+ * port. The publishing clients resend what was never acknowledged, by id; the msgqueue's dedupe
+ * window must keep the copies it already stored from reaching subscribers twice.
+ */
+import { check, connect, formatReport, HistoryRecorder, type TestClient } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import {
   childServices,
@@ -10,8 +15,6 @@ import {
 } from '../support/fault.js';
 
 const run = childServices();
-
-/** Reliability test plan F2: kill -9 of the publisher service mid-stream, then a restart on the same port. */
 
 const PER_PUBLISHER = 400;
 /** Messages one publishing client keeps sent and not yet answered. */
@@ -59,7 +62,11 @@ describe('kill -9 of the publisher under load', () => {
     let acked = 0;
     let killed = false;
     const victim = chain.publisher;
-    const deadSockets = latch(2, { name: 'publishing sockets closed after the kill', ms: 10_000 });
+    let killPoint: () => void = () => undefined;
+    const killedAt = new Promise<void>((resolveKill) => (killPoint = resolveKill));
+    let closedSockets = 0;
+    let allClosed: () => void = () => undefined;
+    const deadSockets = new Promise<void>((resolveClosed) => (allClosed = resolveClosed));
     let allAnswered: () => void = () => undefined;
     const answered = new Promise<void>((resolveAnswered) => (allAnswered = resolveAnswered));
 
@@ -94,6 +101,7 @@ describe('kill -9 of the publisher under load', () => {
           if (++acked === killAfterAcks) {
             killed = true;
             victim.child.kill('SIGKILL');
+            killPoint();
           }
         } else {
           history.publishFailed({ publisher: pub.name, id: reply.id });
@@ -107,7 +115,7 @@ describe('kill -9 of the publisher under load', () => {
         pub.closes.push(code);
         // No answer came on this socket: the outcome of each of these is unknown.
         for (const id of pub.unacked.keys()) history.publishUnknown({ publisher: pub.name, id });
-        deadSockets.countDown();
+        if (++closedSockets === publishers.length) allClosed();
       });
     };
     for (const name of ['p1', 'p2']) {
@@ -124,7 +132,8 @@ describe('kill -9 of the publisher under load', () => {
     }
     for (const pub of publishers) pump(pub);
 
-    await deadSockets.done;
+    await within(killedAt, 20_000, () => `only ${acked} of ${killAfterAcks} acks before the kill point`);
+    await within(deadSockets, 10_000, () => `${closedSockets} of ${publishers.length} publishing sockets closed`);
     expect(await victim.exited).toBeNull();
     expect(victim.child.signalCode).toBe('SIGKILL');
     expect(publishers.map((pub) => pub.closes)).toEqual([[1006], [1006]]);
@@ -142,7 +151,9 @@ describe('kill -9 of the publisher under load', () => {
     expect(hopClosed.code).toBe(1006);
 
     chain.publisher = run('publisher', { ...chain.publisherEnv, PUBLISHER_PORT: String(chain.publishPort) });
-    expect(await listening(chain.publisher)).toBe(chain.publishPort);
+    expect(await within(listening(chain.publisher), 20_000, () => 'restarted publisher not listening')).toBe(
+      chain.publishPort,
+    );
     for (const pub of publishers) {
       pub.client = await connect(chain.publishUrl, { ca });
       attach(pub);
@@ -154,7 +165,7 @@ describe('kill -9 of the publisher under load', () => {
       pump(pub);
     }
     checkAnswered();
-    await within(answered, 15_000, () => `not every message answered:\n${formatReport(check(history.events))}`);
+    await within(answered, 20_000, () => `not every message answered:\n${formatReport(check(history.events))}`);
 
     await deliveredAll(history, subscribers.values(), {
       expectedDeliveries: total * subscribers.size,
@@ -171,6 +182,8 @@ describe('kill -9 of the publisher under load', () => {
       if (event.kind === 'publish' && event.outcome === 'invoke' && deliveredSoFar.has(event.id))
         resentAfterDelivery.add(event.id);
     }
+    // Only these resends test the dedupe. It is 0 when every ack of a stored message had left the
+    // publisher before the kill (1 run in about 25 here); the summary line below shows it.
     const alreadyStored = resent.filter((id) => resentAfterDelivery.has(id)).length;
     // Printed before the assertions, so a failing run shows it too.
     process.stderr.write(
@@ -208,5 +221,5 @@ describe('kill -9 of the publisher under load', () => {
     await Promise.all(
       [...subscribers.values(), ...publishers.map((pub) => pub.client)].map((client) => client.close()),
     );
-  }, 60_000);
+  }, 90_000);
 });

@@ -152,15 +152,14 @@ export async function deliveredAll(
   const clients = [...subscribers];
   let deliveries = 0;
   let counted = 0;
-  let onFrame = () => undefined as void;
-  const done = new Promise<void>((resolveAll) => {
-    onFrame = () => {
-      // Counting is cheap; the full check runs only once enough deliveries are in.
-      const { events } = history;
-      for (; counted < events.length; counted++) if (events[counted]?.kind === 'deliver') deliveries++;
-      if (deliveries >= options.expectedDeliveries && check(events).lost.length === 0) resolveAll();
-    };
-  });
+  let resolveAll: () => void = () => undefined;
+  const done = new Promise<void>((resolveDone) => (resolveAll = resolveDone));
+  const onFrame = () => {
+    // Counting is cheap; the full check runs only once enough deliveries are in.
+    const { events } = history;
+    for (; counted < events.length; counted++) if (events[counted]?.kind === 'deliver') deliveries++;
+    if (deliveries >= options.expectedDeliveries && check(events).lost.length === 0) resolveAll();
+  };
   for (const client of clients) client.ws.on('message', onFrame);
   try {
     onFrame();
