@@ -30,6 +30,8 @@ export class Delivery {
   #epoch: string | undefined;
   /** Live frames held back per socket and topic while that socket's history is replayed. */
   readonly #held = new Map<WebSocket, Map<string, Buffer[]>>();
+  /** Per socket and topic, the last seq sent and its epoch: a socket never gets a seq twice. */
+  readonly #sent = new WeakMap<WebSocket, Map<string, { epoch: string; seq: number }>>();
   #received = 0;
   #ackScheduled = false;
   #ws: WebSocket | undefined;
@@ -90,8 +92,33 @@ export class Delivery {
         this.#cutOff(ws);
         continue;
       }
-      ws.send(frame, { binary: false });
-      this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
+      if (this.#sendOnce(ws, queued, frame)) this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
+    }
+  }
+
+  /**
+   * Sends a delivery unless this socket already has that seq of the topic (a replayed message
+   * that the msgqueue also redelivers live, say). Returns whether it was sent.
+   */
+  #sendOnce(ws: WebSocket, queued: QueuedMessage, frame: Buffer | string): boolean {
+    const { topic, seq, epoch } = queued;
+    if (seq !== undefined && epoch !== undefined) {
+      let topics = this.#sent.get(ws);
+      if (topics === undefined) this.#sent.set(ws, (topics = new Map()));
+      const last = topics.get(topic);
+      if (last !== undefined && last.epoch === epoch && seq <= last.seq) return false;
+      topics.set(topic, { epoch, seq });
+    }
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(frame, { binary: false });
+    return true;
+  }
+
+  /** Sends replayed history frames to one socket, oldest first. */
+  replay(ws: WebSocket, frames: readonly string[]): void {
+    for (const frame of frames) {
+      const queued = readQueued(frame);
+      if (queued !== undefined) this.#sendOnce(ws, queued, frame);
     }
   }
 
@@ -103,18 +130,17 @@ export class Delivery {
   }
 
   /**
-   * Sends what was held, skipping what the replay already covered (same epoch, seq at or
-   * below `replayedTo`), and goes live: no gap and no duplicate at the switch.
+   * Sends what was held, minus what the replay already sent, and goes live: no gap and no
+   * duplicate at the switch.
    */
-  release(ws: WebSocket, topic: string, replayed: { epoch: string; seq: number }): void {
+  release(ws: WebSocket, topic: string): void {
     const topics = this.#held.get(ws);
     const held = topics?.get(topic);
     topics?.delete(topic);
     if (topics?.size === 0) this.#held.delete(ws);
     for (const frame of held ?? []) {
       const queued = readQueued(frame.toString());
-      if (queued?.epoch === replayed.epoch && (queued.seq ?? 0) <= replayed.seq) continue;
-      if (ws.readyState === WebSocket.OPEN) ws.send(frame, { binary: false });
+      if (queued !== undefined) this.#sendOnce(ws, queued, frame);
     }
   }
 

@@ -33,7 +33,6 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
     const from = command.resume?.seq ?? 0;
     deps.topics.subscribe(ws, topic);
     deps.delivery.hold(ws, topic);
-    let replayedTo = { epoch: '', seq: 0 };
     try {
       const history = await fetchHistory(deps.history, topic, from);
       // Another history (the msgqueue's data was reset): the client's seq means nothing in it,
@@ -43,10 +42,7 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
       const recovered = sameEpoch && history.first <= from + 1;
       if (ws.readyState !== WebSocket.OPEN) return;
       ws.send(encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }));
-      for (const frame of frames) ws.send(frame);
-      const lastFrame = frames.at(-1);
-      const lastSeq = lastFrame === undefined ? from : (JSON.parse(lastFrame) as { seq: number }).seq;
-      replayedTo = { epoch: history.epoch, seq: sameEpoch ? Math.max(lastSeq, from) : lastSeq };
+      deps.delivery.replay(ws, frames);
     } catch (err) {
       context.log.warn({ err: (err as Error).message, topic }, 'cannot read history; subscribed live only');
       if (ws.readyState === WebSocket.OPEN) {
@@ -54,7 +50,7 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
         ws.send(encodeSubscribed(topic, ref, { from, recovered: false, epoch, replayed: 0 }));
       }
     } finally {
-      deps.delivery.release(ws, topic, replayedTo);
+      deps.delivery.release(ws, topic);
     }
   };
 
