@@ -114,6 +114,16 @@ export class Delivery {
     return true;
   }
 
+  /**
+   * Records that a resuming socket already has everything of `topic` up to `seq`, so a late
+   * redelivery of an older message cannot reach it again.
+   */
+  startAt(ws: WebSocket, topic: string, position: { epoch: string; seq: number }): void {
+    let topics = this.#sent.get(ws);
+    if (topics === undefined) this.#sent.set(ws, (topics = new Map()));
+    topics.set(topic, position);
+  }
+
   /** Sends replayed history frames to one socket, oldest first. */
   replay(ws: WebSocket, frames: readonly string[]): void {
     for (const frame of frames) {

@@ -42,6 +42,7 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
       const recovered = sameEpoch && history.first <= from + 1;
       if (ws.readyState !== WebSocket.OPEN) return;
       ws.send(encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }));
+      if (sameEpoch) deps.delivery.startAt(ws, topic, { epoch: history.epoch, seq: from });
       deps.delivery.replay(ws, frames);
     } catch (err) {
       context.log.warn({ err: (err as Error).message, topic }, 'cannot read history; subscribed live only');

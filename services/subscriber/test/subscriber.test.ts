@@ -190,6 +190,40 @@ describe('subscriber', () => {
     expect(logs.lines.some((line) => line.msg === 'msgqueue history was reset')).toBe(true);
   });
 
+  test('a resumed socket never gets a seq at or below its resume point, even if redelivered later', () => {
+    const logs = captureLogs('subscriber');
+    const topics = new TopicRegistry();
+    const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
+      maxBufferedBytes: 1024,
+      logger: logs.logger,
+      logFor: () => logs.logger,
+    });
+    const sent: string[] = [];
+    const socket = {
+      readyState: WebSocket.OPEN,
+      bufferedAmount: 0,
+      send: (data: Buffer | string) => sent.push(data.toString()),
+    };
+    const ws = socket as unknown as WebSocket;
+    const stamped = (id: string, seq: number) => `${message('news', id).slice(0, -1)},"seq":${seq},"epoch":"e1"}`;
+    topics.subscribe(ws, 'news');
+    delivery.hold(ws, 'news');
+    delivery.startAt(ws, 'news', { epoch: 'e1', seq: 7 });
+    // Up to date: nothing to replay.
+    delivery.replay(ws, []);
+    delivery.release(ws, 'news');
+    // The msgqueue redelivers what the previous subscriber service had not acknowledged.
+    for (const [id, seq] of [
+      ['six', 6],
+      ['seven', 7],
+      ['eight', 8],
+      ['nine', 9],
+    ] as const) {
+      delivery.route(Buffer.from(stamped(id, seq)));
+    }
+    expect(sent.map((frame) => (JSON.parse(frame) as { seq: number }).seq)).toEqual([8, 9]);
+  });
+
   describe('bad input', () => {
     test('answers each bad command with its error code and keeps the subscriptions as they were', async () => {
       await using rig = await startRig();
