@@ -31,8 +31,11 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
     const frames = batch;
     batch = [];
     const valid = frames.filter((input): input is AppendInput => input !== undefined);
+    // Appended at once, so batches from every pusher can share one fsync (the log keeps their
+    // order); only the acks wait for the batches before them.
+    const appended = queue.push(valid);
     chain = chain
-      .then(() => queue.push(valid))
+      .then(() => appended)
       .then(
         (results) => {
           let next = 0;

@@ -8,7 +8,7 @@ import type { AppendInput, AppendResult, MessageLog } from './store/log.js';
 export interface QueueLimits {
   /** Above this many messages not yet acknowledged by every group, pushers are paused until 90 %. */
   maxMessages: number;
-  /** The same bound in retained bytes. */
+  /** The same bound in bytes of those messages. */
   maxBytes: number;
   /** Most messages one consumer may hold unacknowledged. */
   prefetch: number;
@@ -82,9 +82,13 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
 
   /** Messages some group has not acknowledged yet. */
   get backlog(): number {
+    return this.#log.nextOffset - this.#neededFrom();
+  }
+
+  #neededFrom(): number {
     let needed = this.#log.nextOffset;
     for (const group of this.#groups.values()) needed = Math.min(needed, group.floor);
-    return this.#log.nextOffset - needed;
+    return needed;
   }
 
   get consumerCount(): number {
@@ -97,7 +101,10 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     const results = await this.#log.append(inputs);
     if (!this.#full && this.#overLimit(1)) {
       this.#full = true;
-      this.logger.warn({ backlog: this.backlog, bytes: this.#log.bytes }, 'queue full, pausing pushers');
+      this.logger.warn(
+        { backlog: this.backlog, backlogBytes: this.#log.bytesFrom(this.#neededFrom()) },
+        'queue full, pausing pushers',
+      );
       this.emit('full');
     }
     for (const group of this.#groups.values()) this.#dispatch(group);
@@ -183,7 +190,13 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   }
 
   #overLimit(ratio: number): boolean {
-    return this.backlog >= this.#limits.maxMessages * ratio || this.#log.bytes >= this.#limits.maxBytes * ratio;
+    // Only what some group still needs counts: acknowledged messages kept for history are
+    // bounded by retention, not by these limits.
+    const needed = this.#neededFrom();
+    return (
+      this.#log.nextOffset - needed >= this.#limits.maxMessages * ratio ||
+      this.#log.bytesFrom(needed) >= this.#limits.maxBytes * ratio
+    );
   }
 
   #settled(): void {

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFi
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { encodeDelivery } from '@pubsub/protocol';
 import { loadConfig, start } from '../src/server.js';
 import { openFileLog, StoreCorruptError, type FileLogOptions } from '../src/store/file-log.js';
@@ -194,8 +194,12 @@ describe('file log', () => {
     push.ws.ping();
     await pong;
     expect(push.buffered).toEqual([]);
+    // A second push is appended while the first fsync is still running, so it can share the next.
+    push.send(encodeDelivery({ topic: 't', id: 'second', content: '2' }));
+    await vi.waitFor(() => expect(log.nextOffset).toBe(3));
     releaseSync();
     expect(await push.next()).toEqual({ ack: 1, seq: [1] });
+    expect(await push.next()).toEqual({ ack: 2, seq: [2] });
     await push.close();
   });
 });

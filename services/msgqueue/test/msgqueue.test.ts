@@ -240,6 +240,20 @@ describe('msgqueue', () => {
     expect(JSON.parse((await get('/history?topic=none')).body)).toMatchObject({ first: 1, last: 0, messages: [] });
   });
 
+  test('delivered messages kept as history do not count toward the limits that pause pushers', async () => {
+    await using queue = await startMsgqueue({ MSGQUEUE_MAX_BYTES: '2000', MSGQUEUE_MAX_MESSAGES: '10' });
+    const pop = await queue.client('/popmsg');
+    const push = await queue.client('/pushmsg');
+    // 60 messages, ~6 KB in all, acknowledged as they arrive: far over both limits in total.
+    for (let i = 0; i < 60; i++) {
+      push.send(frame(`m${i}`));
+      expect(await popped(pop)).toMatchObject({ id: `m${i}` });
+      pop.send(JSON.stringify({ ack: i + 1 }));
+      let acked = 0;
+      while (acked < i + 1) acked = (await push.next<{ ack: number }>()).ack;
+    }
+  });
+
   describe('bad input', () => {
     test('closes a binary push with 1003', async () => {
       await using queue = await startMsgqueue();

@@ -260,6 +260,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
         if (!flushing) void flush();
       });
     },
+    bytesFrom: (offset) => state.bytesFrom(offset),
     read: (offset) => state.read(offset),
     topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
     topicRange: (topic) => state.topicRange(topic),

@@ -16,6 +16,9 @@ export interface LogStateOptions {
 export class LogState {
   readonly epoch: string;
   readonly #entries = new Denque<LogEntry>();
+  /** For each retained entry, the bytes appended before it: backlog sizes without a scan. */
+  readonly #bytesBefore = new Denque<number>();
+  #appendedBytes = 0;
   readonly #topics = new Map<string, { last: number; entries: Denque<LogEntry> }>();
   readonly #recentIds = new Map<string, LogEntry>();
   readonly #idOrder = new Denque<{ id: string; time: number }>();
@@ -77,6 +80,8 @@ export class LogState {
   /** Adds an entry that already has its offset and seq (on assign, and on recovery). */
   add(entry: LogEntry, id: string | undefined): void {
     this.#entries.push(entry);
+    this.#bytesBefore.push(this.#appendedBytes);
+    this.#appendedBytes += entry.frame.length;
     const topic = this.#topic(entry.topic);
     topic.entries.push(entry);
     topic.last = Math.max(topic.last, entry.seq);
@@ -93,6 +98,13 @@ export class LogState {
     // Denque reads negative indexes from the back, so an offset below the first must stop here.
     if (first === undefined || offset < first.offset) return undefined;
     return this.#entries.peekAt(offset - first.offset);
+  }
+
+  bytesFrom(offset: number): number {
+    const first = this.#entries.peekFront();
+    if (first === undefined || offset >= this.#nextOffset) return 0;
+    const before = this.#bytesBefore.peekAt(Math.max(0, offset - first.offset)) ?? this.#appendedBytes;
+    return this.#appendedBytes - before;
   }
 
   topicHistory(topic: string, afterSeq: number): LogEntry[] {
@@ -129,6 +141,7 @@ export class LogState {
       entry = this.#entries.peekFront()
     ) {
       this.#entries.shift();
+      this.#bytesBefore.shift();
       this.#bytes -= entry.frame.length;
       const topic = this.#topics.get(entry.topic);
       topic?.entries.shift();

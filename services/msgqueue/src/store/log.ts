@@ -38,6 +38,8 @@ export interface MessageLog {
   readonly nextOffset: number;
   /** Bytes of retained frames. */
   readonly bytes: number;
+  /** Bytes of the retained frames at `offset` and after. */
+  bytesFrom(offset: number): number;
   /**
    * Appends in order and resolves once the entries are kept (on disk and fsync'd, for a
    * durable log). An id seen within the dedupe window resolves to the earlier entry instead.

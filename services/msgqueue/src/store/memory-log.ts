@@ -33,6 +33,7 @@ export function createMemoryLog(options: MemoryLogOptions): MessageLog {
       state.retain(options);
       return Promise.resolve(results);
     },
+    bytesFrom: (offset) => state.bytesFrom(offset),
     read: (offset) => state.read(offset),
     topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
     topicRange: (topic) => state.topicRange(topic),
