@@ -1,0 +1,188 @@
+import { once } from 'node:events';
+import { request } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { cpuTimeOf, parseLogLine, ROOT, TsChild, type CpuTime } from './process.js';
+import { FSYNC_PREFIX, type FsyncCounters } from './types.js';
+
+export type Store = 'file' | 'memory';
+export type ServiceName = 'msgqueue' | 'publisher' | 'subscriber';
+const SERVICES: readonly ServiceName[] = ['msgqueue', 'publisher', 'subscriber'];
+
+export interface SuiteOptions {
+  store: Store;
+  /** WS_CERT_DIR: holds the generated server.crt / server.key. */
+  certDir: string;
+  ca: string;
+  /** MSGQUEUE_DATA_DIR, fresh and empty. */
+  dataDir: string;
+  /** LOG_LEVEL of every service. */
+  logLevel: string;
+  /** When set, the msgqueue runs with --cpu-prof and writes its profile here on exit. */
+  profileDir?: string;
+}
+
+/** Lines at warn level or above that every start prints (development users, in-memory store). */
+const EXPECTED_WARNINGS = [/development user/i, /in-memory store/i, /default.*(user|credential|password)/i];
+const READY_TIMEOUT_MS = 30_000;
+
+/** The three services as child processes, and how to observe them. */
+export class Suite {
+  readonly options: SuiteOptions;
+  readonly children: Record<ServiceName, TsChild>;
+  readonly publishPort: number;
+  readonly subscribePort: number;
+
+  private constructor(
+    options: SuiteOptions,
+    children: Record<ServiceName, TsChild>,
+    ports: { publish: number; subscribe: number },
+  ) {
+    this.options = options;
+    this.children = children;
+    this.publishPort = ports.publish;
+    this.subscribePort = ports.subscribe;
+  }
+
+  /**
+   * Starts msgqueue, then publisher and subscriber pointed at it. At LOG_LEVEL info or lower the
+   * ports are 0 and read from each `listening` line, as the tests do. That line is info level, so
+   * at warn (the default here) the driver picks free ports itself and waits until each service
+   * answers HTTPS on its port (a WebSocket path without upgrade: 426).
+   */
+  static async start(options: SuiteOptions): Promise<Suite> {
+    const verbose = ['info', 'debug', 'trace'].includes(options.logLevel);
+    const fixed = verbose ? undefined : await freePorts(3);
+    const base = { WS_CERT_DIR: options.certDir, LOG_LEVEL: options.logLevel };
+    const portOf = (index: number) => String(fixed?.[index] ?? 0);
+    const counter = pathToFileURL(join(ROOT, 'bench', 'fsync-counter.ts')).href;
+    const profile = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
+    const msgqueue = new TsChild(
+      'msgqueue',
+      { entry: 'services/msgqueue/src/main.ts', nodeArgs: ['--import', counter, ...profile] },
+      { ...base, MSGQUEUE_PORT: portOf(0), MSGQUEUE_STORE: options.store, MSGQUEUE_DATA_DIR: options.dataDir },
+    );
+    const started: TsChild[] = [msgqueue];
+    try {
+      const queuePort = await ready(msgqueue, fixed?.[0], options.ca);
+      const publisher = new TsChild(
+        'publisher',
+        { entry: 'services/publisher/src/main.ts' },
+        { ...base, PUBLISHER_PORT: portOf(1), PUBLISHER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/pushmsg` },
+      );
+      started.push(publisher);
+      const subscriber = new TsChild(
+        'subscriber',
+        { entry: 'services/subscriber/src/main.ts' },
+        { ...base, SUBSCRIBER_PORT: portOf(2), SUBSCRIBER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/popmsg` },
+      );
+      started.push(subscriber);
+      const [publish, subscribe] = await Promise.all([
+        ready(publisher, fixed?.[1], options.ca),
+        ready(subscriber, fixed?.[2], options.ca),
+      ]);
+      return new Suite(options, { msgqueue, publisher, subscriber }, { publish, subscribe });
+    } catch (err) {
+      await Promise.all(started.map((child) => child.stop('SIGKILL')));
+      throw err;
+    }
+  }
+
+  /** CPU ms used so far by each service process. */
+  async cpuTime(): Promise<Partial<Record<ServiceName, CpuTime>>> {
+    const entries = await Promise.all(
+      SERVICES.map(async (name) => [name, await cpuTimeOf(this.children[name].pid)] as const),
+    );
+    return Object.fromEntries(entries.filter(([, ms]) => ms !== undefined));
+  }
+
+  /** The msgqueue's fsync/writev counters (from the preloaded fsync-counter.ts). */
+  async fsyncCounters(): Promise<FsyncCounters | undefined> {
+    const msgqueue = this.children.msgqueue;
+    const line = msgqueue.nextLine((text) => text.startsWith(FSYNC_PREFIX), 'stderr');
+    msgqueue.child.kill('SIGWINCH');
+    const reply = await Promise.race([line, delay(2_000).then(() => undefined)]);
+    return reply === undefined ? undefined : (JSON.parse(reply.slice(FSYNC_PREFIX.length)) as FsyncCounters);
+  }
+
+  /** Log lines at warn or above that are not the usual start-up warnings, per service. */
+  unexpectedLogLines(): Partial<Record<ServiceName, string[]>> {
+    const found: Partial<Record<ServiceName, string[]>> = {};
+    for (const name of SERVICES) {
+      const lines = this.children[name].lines.filter((line) => {
+        const parsed = parseLogLine(line);
+        if (parsed === undefined || !['warn', 'error', 'fatal'].includes(String(parsed.level))) return false;
+        return !EXPECTED_WARNINGS.some((pattern) => pattern.test(String(parsed.msg)));
+      });
+      const stderr = this.children[name].stderr.filter((line) => !line.startsWith(FSYNC_PREFIX));
+      if (lines.length + stderr.length > 0) found[name] = [...lines, ...stderr].slice(0, 20);
+    }
+    return found;
+  }
+
+  /** Stops publisher and subscriber, then the msgqueue (SIGTERM: graceful, writes a CPU profile). */
+  async stop(): Promise<Record<ServiceName, number | null>> {
+    const [publisher, subscriber] = await Promise.all([
+      this.children.publisher.stop(),
+      this.children.subscriber.stop(),
+    ]);
+    const msgqueue = await this.children.msgqueue.stop();
+    return { msgqueue, publisher, subscriber };
+  }
+}
+
+async function ready(child: TsChild, fixedPort: number | undefined, ca: string): Promise<number> {
+  if (fixedPort === undefined) {
+    const timeout = delay(READY_TIMEOUT_MS).then(() => {
+      throw new Error(`${child.name}: no listening line within ${READY_TIMEOUT_MS} ms`);
+    });
+    return (await Promise.race([child.waitForLog('listening'), timeout])).port as number;
+  }
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const exited = child.exited.then((code) => code ?? -1);
+  let exitCode: number | undefined;
+  void exited.then((code) => (exitCode = code));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new Error(
+        `${child.name} exited (${exitCode}) while starting:\n${[...child.lines, ...child.stderr].slice(-20).join('\n')}`,
+      );
+    }
+    if (await answersHttps(fixedPort, ca)) return fixedPort;
+    await delay(50);
+  }
+  throw new Error(`${child.name} did not answer on port ${fixedPort} within ${READY_TIMEOUT_MS} ms`);
+}
+
+/** Whether a TLS server with our certificate answers an HTTP request on the port. */
+async function answersHttps(port: number, ca: string): Promise<boolean> {
+  const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', ca, timeout: 1_000 });
+  req.on('timeout', () => req.destroy(new Error('timed out')));
+  req.end();
+  try {
+    const [res] = (await once(req, 'response')) as [{ resume(): void }];
+    res.resume();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    req.destroy();
+  }
+}
+
+/** Distinct free ports on 127.0.0.1 (held open together so they differ, then released). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return server;
+    }),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolveClose) => server.close(resolveClose))));
+  return ports;
+}

@@ -1,0 +1,127 @@
+/** What the driver (run.ts) and the load generator child (load.ts) exchange. */
+
+export type ScenarioSpec =
+  | {
+      readonly kind: 'throughput';
+      /** Unique within one msgqueue run (ids are deduplicated for minutes): no `-` in it. */
+      readonly label: string;
+      /** Publisher connections on /publish; messages are split evenly between them. */
+      readonly publishers: number;
+      /** Messages in all. */
+      readonly count: number;
+      /** Most unacknowledged publishes per connection. */
+      readonly window: number;
+    }
+  | {
+      readonly kind: 'latency';
+      readonly label: string;
+      /** Messages per second on one publisher connection, on a fixed timetable. */
+      readonly rate: number;
+      readonly durationMs: number;
+    };
+
+export interface LoadConfig {
+  readonly scenario: ScenarioSpec;
+  readonly publishUrl: string;
+  readonly subscribeUrl: string;
+  /** PEM file the clients trust (the generated self-signed certificate). */
+  readonly caFile: string;
+  /** `user:password` for both client endpoints. */
+  readonly auth: string;
+  /** Messages sent (split between the publishers) and seen delivered before measuring. */
+  readonly warmup: number;
+  /** Most unacknowledged warm-up publishes per connection. */
+  readonly warmupWindow: number;
+  /** Bound on the whole scenario after warm-up; what is missing then counts as lost. */
+  readonly timeoutMs: number;
+}
+
+/** Delivery bookkeeping: each acked message must arrive exactly once, in its publisher's order. */
+export interface Integrity {
+  readonly sent: number;
+  readonly acked: number;
+  /** Publishes answered with an error frame, by code. */
+  readonly refused: Record<string, number>;
+  /** Sent, never answered before the deadline. */
+  readonly unanswered: number;
+  readonly delivered: number;
+  /** Acked but never delivered. */
+  readonly lost: number;
+  /** Extra copies delivered. */
+  readonly duplicated: number;
+  /** Deliveries whose number is not above the previous one of the same publisher. */
+  readonly reordered: number;
+  /** Delivered without having been acked (e.g. refused or unanswered, yet stored). */
+  readonly deliveredUnacked: number;
+  readonly timedOut: boolean;
+}
+
+/** Latency percentiles in milliseconds (exact, from sorted samples). */
+export interface LatencySummary {
+  readonly samples: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export interface ThroughputResult {
+  readonly kind: 'throughput';
+  readonly spec: ScenarioSpec;
+  /** Acked publishes per second, first send to last ack. */
+  readonly ackedPerSec: number;
+  /** Deliveries per second at the subscribing client, first send to last delivery. */
+  readonly deliveredPerSec: number;
+  readonly firstSendToLastAckMs: number;
+  readonly firstSendToLastDeliveryMs: number;
+  readonly integrity: Integrity;
+  /** CPU the load generator used during the measurement, in ms. */
+  readonly loadCpuMs: number;
+}
+
+export interface LatencyResult {
+  readonly kind: 'latency';
+  readonly spec: ScenarioSpec;
+  /** Rate actually achieved by the timetable (sent / duration). */
+  readonly sentPerSec: number;
+  /** Intended send time → delivery at the subscribing client (coordinated-omission corrected). */
+  readonly delivery: LatencySummary;
+  /** Actual send time → delivery (excludes the generator's own timer lag). */
+  readonly deliveryFromActualSend: LatencySummary;
+  /** Intended send time → ack to the publisher (the durable commit on the way). */
+  readonly ack: LatencySummary;
+  /** How late the generator actually sent, vs the timetable. */
+  readonly sendLag: LatencySummary;
+  readonly integrity: Integrity;
+  readonly loadCpuMs: number;
+}
+
+export type LoadResult = ThroughputResult | LatencyResult;
+
+export const TOPIC = 'bench';
+/** 100 characters of text: the `content` JSON value of every message is this string (102 bytes of JSON). */
+export const CONTENT = JSON.stringify(
+  '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789abcdefghijklmnopqrstuvwxyz.',
+);
+
+/** Line prefixes on the load child's stdout. */
+export const EVENT_PREFIX = 'BENCH_EVENT ';
+export const RESULT_PREFIX = 'BENCH_RESULT ';
+/** Line prefix on the msgqueue's stderr when the fsync counter preload reports. */
+export const FSYNC_PREFIX = 'BENCH_FSYNC ';
+
+/** Counters kept by fsync-counter.ts inside the msgqueue process. */
+export interface FsyncCounters {
+  /** FileHandle.datasync() calls (the log's group commits) and the ms they took in all. */
+  datasync: number;
+  datasyncMs: number;
+  /** FileHandle.sync() calls (meta.json, groups.json, directories). */
+  sync: number;
+  syncMs: number;
+  /** FileHandle.writev() calls, buffers (one per log record) and bytes written. */
+  writev: number;
+  writevBuffers: number;
+  writevBytes: number;
+}
