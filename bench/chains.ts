@@ -5,10 +5,9 @@ import type { ChainRecord, ScenarioRecord } from './report.js';
 import { Suite, type Store } from './services.js';
 
 /**
- * Messages one msgqueue takes before the driver replaces its chain with a fresh one. The
- * msgqueue counts retained (already delivered) messages against MSGQUEUE_MAX_BYTES (64 MiB), and
- * with the default retention (24 h, 256 MiB) it never drops below it again: after ~290k
- * messages of this size it pauses pushers for good. 200k messages (~46 MB) stays clear of that.
+ * Messages one msgqueue takes before the driver replaces its chain with a fresh one, so every
+ * scenario starts from a comparable state: a retained history (kept in memory, up to
+ * MSGQUEUE_RETENTION_BYTES) and a log that grow without bound would skew later runs.
  */
 export const CHAIN_MESSAGE_BUDGET = 200_000;
 
