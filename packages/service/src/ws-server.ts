@@ -78,7 +78,13 @@ function createHttpApp(options: SecureWsServerOptions): express.Express {
           .status(401)
           .set('WWW-Authenticate', challengeHeader(name))
           .type('application/json')
-          .send(errorBody({ status: 401, code: 'AUTH_FAILED', message: 'missing or invalid credentials (HTTP Basic Auth)' }));
+          .send(
+            errorBody({
+              status: 401,
+              code: 'AUTH_FAILED',
+              message: 'missing or invalid credentials (HTTP Basic Auth)',
+            }),
+          );
       }, next);
     });
   }

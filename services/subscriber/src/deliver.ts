@@ -103,8 +103,7 @@ export class Delivery {
   #sendOnce(ws: WebSocket, queued: QueuedMessage, frame: Buffer | string): boolean {
     const { topic, seq, epoch } = queued;
     if (seq !== undefined && epoch !== undefined) {
-      let topics = this.#sent.get(ws);
-      if (topics === undefined) this.#sent.set(ws, (topics = new Map()));
+      const topics = this.#positions(ws);
       const last = topics.get(topic);
       if (last !== undefined && last.epoch === epoch && seq <= last.seq) return false;
       topics.set(topic, { epoch, seq });
@@ -119,9 +118,13 @@ export class Delivery {
    * redelivery of an older message cannot reach it again.
    */
   startAt(ws: WebSocket, topic: string, position: { epoch: string; seq: number }): void {
+    this.#positions(ws).set(topic, position);
+  }
+
+  #positions(ws: WebSocket): Map<string, { epoch: string; seq: number }> {
     let topics = this.#sent.get(ws);
-    if (topics === undefined) this.#sent.set(ws, (topics = new Map()));
-    topics.set(topic, position);
+    if (topics === undefined) this.#sent.set(ws, (topics = new Map<string, { epoch: string; seq: number }>()));
+    return topics;
   }
 
   /** Sends replayed history frames to one socket, oldest first. */
