@@ -17,6 +17,8 @@ let stopping = false;
 
 /** Starts one service and resolves with the port from its `listening` log line. */
 function launch(service: string, env: NodeJS.ProcessEnv): Promise<number> {
+  // Stopping already (Ctrl-C during startup): start nothing more; the process is about to exit.
+  if (stopping) return new Promise<number>(() => undefined);
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', service, 'src', 'main.ts')], {
     cwd: root,
     env: { ...process.env, ...env },
