@@ -58,6 +58,24 @@ async function startRig(env: Record<string, string> = {}, logger: Logger = silen
 
 const message = (topic: string, id: string, content = `"${id}"`) => encodeDelivery({ topic, id, content });
 
+/** Delivery on its own, with a stand-in socket that records what it is sent. */
+function deliveryRig() {
+  const logs = captureLogs('subscriber');
+  const topics = new TopicRegistry();
+  const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
+    maxBufferedBytes: 1024,
+    logger: logs.logger,
+    logFor: () => logs.logger,
+  });
+  const sent: string[] = [];
+  const socket = {
+    readyState: WebSocket.OPEN,
+    bufferedAmount: 0,
+    send: (data: Buffer | string) => sent.push(data.toString()),
+  };
+  return { logs, topics, delivery, sent, ws: socket as unknown as WebSocket };
+}
+
 async function send(client: TestClient, command: string): Promise<Record<string, unknown>> {
   client.send(command);
   return client.next();
@@ -138,20 +156,8 @@ describe('subscriber', () => {
 
   test('drops a queued frame without a valid topic and goes on delivering', () => {
     // The msgqueue refuses such frames; this guards the subscriber should one get through.
-    const logs = captureLogs('subscriber');
-    const topics = new TopicRegistry();
-    const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
-      maxBufferedBytes: 1024,
-      logger: logs.logger,
-      logFor: () => logs.logger,
-    });
-    const sent: string[] = [];
-    const socket = {
-      readyState: WebSocket.OPEN,
-      bufferedAmount: 0,
-      send: (data: Buffer) => sent.push(data.toString()),
-    };
-    topics.subscribe(socket as unknown as WebSocket, 'news');
+    const { logs, topics, delivery, sent, ws } = deliveryRig();
+    topics.subscribe(ws, 'news');
     for (const frame of ['hello not json', '{"content":"no topic"}', message('news', 'after')]) {
       delivery.route(Buffer.from(frame));
     }
@@ -160,20 +166,8 @@ describe('subscriber', () => {
   });
 
   test('routes a redelivered message once, and starts counting again when the epoch changes', () => {
-    const logs = captureLogs('subscriber');
-    const topics = new TopicRegistry();
-    const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
-      maxBufferedBytes: 1024,
-      logger: logs.logger,
-      logFor: () => logs.logger,
-    });
-    const sent: string[] = [];
-    const socket = {
-      readyState: WebSocket.OPEN,
-      bufferedAmount: 0,
-      send: (data: Buffer) => sent.push(data.toString()),
-    };
-    topics.subscribe(socket as unknown as WebSocket, 'news');
+    const { logs, topics, delivery, sent, ws } = deliveryRig();
+    topics.subscribe(ws, 'news');
     const stamped = (id: string, seq: number, epoch: string) =>
       `${message('news', id).slice(0, -1)},"seq":${seq},"epoch":"${epoch}"}`;
     for (const frame of [
@@ -191,20 +185,7 @@ describe('subscriber', () => {
   });
 
   test('a resumed socket never gets a seq at or below its resume point, even if redelivered later', () => {
-    const logs = captureLogs('subscriber');
-    const topics = new TopicRegistry();
-    const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
-      maxBufferedBytes: 1024,
-      logger: logs.logger,
-      logFor: () => logs.logger,
-    });
-    const sent: string[] = [];
-    const socket = {
-      readyState: WebSocket.OPEN,
-      bufferedAmount: 0,
-      send: (data: Buffer | string) => sent.push(data.toString()),
-    };
-    const ws = socket as unknown as WebSocket;
+    const { topics, delivery, sent, ws } = deliveryRig();
     const stamped = (id: string, seq: number) => `${message('news', id).slice(0, -1)},"seq":${seq},"epoch":"e1"}`;
     topics.subscribe(ws, 'news');
     delivery.hold(ws, 'news');
