@@ -7,6 +7,7 @@ export {
   type ConnectionContext,
   type ConnectionHandler,
   type HttpHandler,
+  type Readiness,
   type SecureWsServer,
   type SecureWsServerOptions,
 } from './ws-server.js';

@@ -25,6 +25,9 @@ export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => v
 /** A plain HTTPS GET endpoint, reached after Basic Auth like the WebSocket ones. */
 export type HttpHandler = (req: express.Request, res: express.Response, user: string) => void;
 
+/** Answer of `GET /ready`: ready, or not with the reason. */
+export type Readiness = { ready: true } | { ready: false; reason: string };
+
 export interface SecureWsServerOptions {
   /** Service name: the Basic Auth realm and the `service` of log lines. */
   name: string;
@@ -36,6 +39,8 @@ export interface SecureWsServerOptions {
   endpoints: Record<string, ConnectionHandler>;
   /** GET endpoints by exact path, e.g. `{ '/history': onHistory }`. */
   httpEndpoints?: Record<string, HttpHandler>;
+  /** Whether the service can do its work now (its hops connected, its store writable). */
+  readiness: () => Readiness;
   maxPayloadBytes: number;
   heartbeatIntervalMs: number;
   logger: Logger;
@@ -65,11 +70,20 @@ function urlOf(req: IncomingMessage): URL | undefined {
   }
 }
 
-function createHttpApp(options: SecureWsServerOptions): express.Express {
+function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean): express.Express {
   const { name } = options;
   const paths = Object.keys(options.endpoints);
   const app = express();
   app.disable('x-powered-by');
+  // Probes for orchestrators: no credentials needed, nothing revealed but the state.
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: name });
+  });
+  app.get('/ready', (_req, res) => {
+    const readiness: Readiness = accepting() ? options.readiness() : { ready: false, reason: 'shutting down' };
+    if (readiness.ready) res.json({ status: 'ready', service: name });
+    else res.status(503).json({ status: 'not ready', service: name, reason: readiness.reason });
+  });
   for (const [path, handler] of Object.entries(options.httpEndpoints ?? {})) {
     app.get(path, (req, res, next) => {
       authenticate(req, options.users).then((user) => {
@@ -109,6 +123,7 @@ function createHttpApp(options: SecureWsServerOptions): express.Express {
 
 export async function startSecureWsServer(options: SecureWsServerOptions): Promise<SecureWsServer> {
   const { logger: log, name } = options;
+  let accepting = true;
   const server: Server = createServer(
     {
       cert: options.tls.cert,
@@ -116,7 +131,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       minVersion: 'TLSv1.2',
       handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     },
-    createHttpApp(options),
+    createHttpApp(options, () => accepting),
   );
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = HEADERS_TIMEOUT_MS * 3;
@@ -127,7 +142,6 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     perMessageDeflate: false,
   });
   const clients = new Set<WebSocket>();
-  let accepting = true;
   let nextConnId = 1;
 
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {

@@ -67,6 +67,8 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       '/popmsg': (ws, context) => handlePop(ws, context, queue),
     },
     httpEndpoints: { '/history': historyEndpoint(store) },
+    readiness: () =>
+      store.failure === undefined ? { ready: true } : { ready: false, reason: `store: ${store.failure.message}` },
   });
   log.info({ port: server.port, host: config.host }, 'listening');
 

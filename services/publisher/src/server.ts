@@ -45,6 +45,7 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
+    readiness: () => (upstream.connected ? { ready: true } : { ready: false, reason: 'msgqueue unreachable' }),
     endpoints: {
       '/publish': (ws, context) => {
         ws.on('close', () => paused.delete(ws));

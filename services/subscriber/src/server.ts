@@ -42,6 +42,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
+    readiness: () => (upstream.connected ? { ready: true } : { ready: false, reason: 'msgqueue unreachable' }),
     endpoints: {
       '/subscribe': (ws, context) => {
         connectionLogs.set(ws, context.log);

@@ -245,6 +245,9 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
     get bytes() {
       return state.bytes;
     },
+    get failure() {
+      return failure;
+    },
     append(inputs) {
       if (closed) return Promise.reject(new Error('log is closed'));
       if (failure) return Promise.reject(failure);

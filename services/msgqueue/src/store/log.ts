@@ -36,6 +36,8 @@ export interface MessageLog {
   readonly firstOffset: number;
   /** Offset the next appended entry will get. */
   readonly nextOffset: number;
+  /** Set once a write has failed: the log then refuses appends (readiness reports it). */
+  readonly failure: Error | undefined;
   /** Bytes of retained frames. */
   readonly bytes: number;
   /** Bytes of the retained frames at `offset` and after. */

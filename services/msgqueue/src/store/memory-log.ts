@@ -28,6 +28,7 @@ export function createMemoryLog(options: MemoryLogOptions): MessageLog {
     get bytes() {
       return state.bytes;
     },
+    failure: undefined,
     append(inputs) {
       const { results } = state.assign(inputs);
       state.retain(options);
