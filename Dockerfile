@@ -6,14 +6,15 @@ COPY packages ./packages
 COPY services ./services
 COPY clientdemo ./clientdemo
 RUN npx --yes pnpm@10.34.9 install --frozen-lockfile --prod \
- && mkdir /certs && chown node:node /certs
+ && mkdir /certs /data && chown node:node /certs /data
 ENV NODE_ENV=production \
     WS_CERT_DIR=/certs
 USER node
 
 FROM base AS msgqueue
 WORKDIR /app/services/msgqueue
-ENV MSGQUEUE_HOST=0.0.0.0
+ENV MSGQUEUE_HOST=0.0.0.0 \
+    MSGQUEUE_DATA_DIR=/data
 EXPOSE 8080
 CMD ["node", "--import", "tsx", "src/main.ts"]
 

@@ -12,6 +12,7 @@ const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 
 interface ComposeService {
   build: { context: string; target: string };
+  healthcheck: { test: string[] };
   environment: Record<string, string>;
   ports: string[];
   volumes: string[];
@@ -51,6 +52,16 @@ describe('docker-compose.yml', () => {
       expect(service.environment.TLS_DEV_CERT_HOSTS?.split(',')).toContain('msgqueue');
     }
     expect(compose.volumes).toHaveProperty('certs');
+  });
+
+  test('every service is health-checked on its own /ready, and the msgqueue keeps its log in a volume', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      const port = service.environment[`${name.toUpperCase()}_PORT`];
+      expect(service.healthcheck.test.join(' ')).toContain(`port:${port},path:'/ready'`);
+    }
+    const queue = compose.services.msgqueue;
+    expect(queue?.volumes).toContain(`msgqueue-data:${queue?.environment.MSGQUEUE_DATA_DIR}`);
+    expect(compose.volumes).toHaveProperty('msgqueue-data');
   });
 
   test('sets only variables the services read', () => {
