@@ -9,7 +9,7 @@ import {
   encodeSubscribed,
   encodeUnsubscribed,
 } from './frames.js';
-import { parsePublish, readTopic } from './publish.js';
+import { parsePublish, readQueued } from './publish.js';
 
 // Fixed seed so every run checks the same inputs; set FC_SEED to explore others.
 const FC = { seed: Number(process.env.FC_SEED ?? 8_675_309), numRuns: 300 } as const;
@@ -58,7 +58,7 @@ describe('encodeDelivery', () => {
       topic: 'news',
       content: { n: parseJson('12345678901234567890'), s: 'A' },
     });
-    expect(readTopic(frame)).toBe('news');
+    expect(readQueued(frame)?.topic).toBe('news');
   });
 
   test('for any topic, id and content, decoders see the publisher values', () => {
@@ -75,7 +75,7 @@ describe('encodeDelivery', () => {
           const frame = encodeDelivery({ topic, id, content: contentText });
           expect(parseJson(frame)).toEqual({ type: 'message', topic, id, content: parseJson(contentText) });
           expect(goStyleDecode(frame)).toEqual({ topic, content: parseJson(contentText) });
-          expect(readTopic(frame)).toBe(topic);
+          expect(readQueued(frame)?.topic).toBe(topic);
           expect(decodeServerFrame(frame)).toEqual(parseJson(frame));
         },
       ),

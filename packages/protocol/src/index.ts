@@ -20,13 +20,5 @@ export {
   MAX_JSON_DEPTH,
   MAX_TOPIC_BYTES,
 } from './limits.js';
-export {
-  parsePublish,
-  readQueued,
-  readRouting,
-  readTopic,
-  validateId,
-  type Publish,
-  type QueuedMessage,
-} from './publish.js';
+export { parsePublish, readQueued, readRouting, validateId, type Publish, type QueuedMessage } from './publish.js';
 export { validateTopic } from './topic.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { ProtocolError, type ErrorCode } from './errors.js';
 import { MAX_ID_BYTES, MAX_JSON_DEPTH, MAX_TOPIC_BYTES } from './limits.js';
-import { parsePublish, readTopic } from './publish.js';
+import { parsePublish, readQueued } from './publish.js';
 
 // Fixed seed so every run checks the same inputs; set FC_SEED to explore others.
 const FC = { seed: Number(process.env.FC_SEED ?? 8_675_309), numRuns: 400 } as const;
@@ -286,13 +286,13 @@ describe('parsePublish', () => {
   });
 });
 
-describe('readTopic', () => {
+describe('readQueued topic', () => {
   test('reads the topic of a delivery frame without parsing its content', () => {
-    expect(readTopic('{"type":"message","topic":"news","id":"m1","content":{"topic":"inner"}}')).toBe('news');
+    expect(readQueued('{"type":"message","topic":"news","id":"m1","content":{"topic":"inner"}}')?.topic).toBe('news');
   });
 
   test('reads a Go-style frame', () => {
-    expect(readTopic('{"Topic":"x","Content":"y"}')).toBe('x');
+    expect(readQueued('{"Topic":"x","Content":"y"}')?.topic).toBe('x');
   });
 
   test.each([
@@ -311,13 +311,13 @@ describe('readTopic', () => {
     '{"topic":"news"}trailing',
     JSON.stringify({ topic: 'x'.repeat(257) }),
   ])('returns undefined for %j', (frame) => {
-    expect(readTopic(frame)).toBeUndefined();
+    expect(readQueued(frame)?.topic).toBeUndefined();
   });
 
-  test('for any string, readTopic never throws', () => {
+  test('for any string, readQueued never throws', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: anyCodeUnit }), fc.json({ maxDepth: 3 })), (frame) => {
-        const topic = readTopic(frame);
+        const topic = readQueued(frame)?.topic;
         expect(topic === undefined || typeof topic === 'string').toBe(true);
       }),
       FC,

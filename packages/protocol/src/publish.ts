@@ -108,17 +108,3 @@ export function readQueued(frame: string): QueuedMessage | undefined {
     return undefined;
   }
 }
-
-/**
- * The topic of a message coming off the queue, found without parsing the content. Undefined when
- * the frame has no valid topic, so the subscriber can drop it instead of stalling delivery.
- */
-export function readTopic(frame: string): string | undefined {
-  const scan = scanObject(frame);
-  if (scan === undefined) return undefined;
-  try {
-    return validateTopic(readMember(frame, scan, 'topic'));
-  } catch {
-    return undefined;
-  }
-}
