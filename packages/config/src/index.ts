@@ -41,12 +41,14 @@ export const port = (fallback: number) => wholeNumber().pipe(z.number().max(6553
 export const positiveInt = (fallback: number) =>
   wholeNumber().pipe(z.number().positive().max(Number.MAX_SAFE_INTEGER)).default(fallback);
 
-/** "true"/"false" (also 1/0, yes/no). */
-export const flag = (fallback: boolean) =>
+/** "true"/"false" (also 1/0, yes/no), with no default: `.optional()` tells unset from false. */
+export const booleanFlag = () =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-    .transform((value) => value === 'true' || value === '1' || value === 'yes')
-    .default(fallback);
+    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** A boolean flag with a default. */
+export const flag = (fallback: boolean) => booleanFlag().default(fallback);
 
 /** A wss:// URL. */
 export const wssUrl = (fallback: string) =>

@@ -2,7 +2,6 @@ import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = LevelWithSilent;
 
 /** Paths pino replaces with "[redacted]": credentials must never reach a log line. */

@@ -1,5 +1,5 @@
 import { parseUsers, type UserTable } from '@pubsub/auth';
-import { LOG_LEVEL, positiveInt, z } from '@pubsub/config';
+import { booleanFlag, LOG_LEVEL, positiveInt, z } from '@pubsub/config';
 import type { LogLevel } from '@pubsub/log';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '@pubsub/protocol';
 import { DEFAULT_CERT_DIR } from '@pubsub/tls';
@@ -27,9 +27,7 @@ export const usersList = () =>
 export const commonEnv = {
   LOG_LEVEL,
   WS_CERT_DIR: z.string().optional(),
-  TLS_GENERATE_DEV_CERT: z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-    .optional(),
+  TLS_GENERATE_DEV_CERT: booleanFlag().optional(),
   TLS_DEV_CERT_HOSTS: z.string().default(''),
   WS_CA_FILE: z.string().optional(),
   MAX_PAYLOAD_BYTES: positiveInt(DEFAULT_MAX_PAYLOAD_BYTES),
@@ -56,10 +54,7 @@ export function commonConfig(env: CommonEnv): CommonConfig {
   const certDir = env.WS_CERT_DIR ?? DEFAULT_CERT_DIR;
   // An explicit directory must already hold a certificate unless generation is asked for, so a
   // typo in WS_CERT_DIR fails loudly instead of minting a new, untrusted certificate.
-  const generate =
-    env.TLS_GENERATE_DEV_CERT === undefined
-      ? env.WS_CERT_DIR === undefined
-      : ['true', '1', 'yes'].includes(env.TLS_GENERATE_DEV_CERT);
+  const generate = env.TLS_GENERATE_DEV_CERT ?? env.WS_CERT_DIR === undefined;
   return {
     logLevel: env.LOG_LEVEL,
     tls: {

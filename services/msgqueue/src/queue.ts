@@ -91,12 +91,6 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     return needed;
   }
 
-  get consumerCount(): number {
-    let count = 0;
-    for (const group of this.#groups.values()) count += group.consumers.size;
-    return count;
-  }
-
   async push(inputs: readonly AppendInput[]): Promise<AppendResult[]> {
     const results = await this.#log.append(inputs);
     if (!this.#full && this.#overLimit(1)) {

@@ -43,8 +43,4 @@ export class TopicRegistry {
   subscribers(topic: string): ReadonlySet<WebSocket> | undefined {
     return this.#sockets.get(topic);
   }
-
-  get topicCount(): number {
-    return this.#sockets.size;
-  }
 }
