@@ -12,6 +12,12 @@ export function trackPongs(ws: WebSocket): void {
  * otherwise sends a new ping. A peer is thus dropped within two intervals of going silent.
  */
 export function heartbeat(ws: WebSocket): boolean {
+  // A socket paused for backpressure is not being read, so its pongs cannot arrive: silence
+  // from it says nothing about the peer. Judge it again once it is resumed.
+  if (ws.isPaused) {
+    awaitingPong.delete(ws);
+    return true;
+  }
   if (awaitingPong.has(ws)) {
     ws.terminate();
     return false;
