@@ -1,16 +1,8 @@
+import { thrown } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { ConfigError, flag, LOG_LEVEL, loadEnv, port, positiveInt, wssUrl, z } from './index.js';
 
-/** The ConfigError `fn` throws; any other outcome fails the test. */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError, but nothing was thrown');
-}
+const configError = (fn: () => unknown): ConfigError => thrown(ConfigError, fn);
 
 const schema = z.object({
   APP_PORT: port(8080),

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { thrown } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { parseCommand } from './command.js';
 import { ProtocolError, type ErrorCode } from './errors.js';
@@ -6,16 +7,7 @@ import { ProtocolError, type ErrorCode } from './errors.js';
 // Fixed seed so every run checks the same inputs; set FC_SEED to explore others.
 const FC = { seed: Number(process.env.FC_SEED ?? 8_675_309), numRuns: 400 } as const;
 
-/** The ProtocolError `fn` throws; any other outcome fails the test. */
-function protocolError(fn: () => unknown): ProtocolError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ProtocolError) return err;
-    throw err;
-  }
-  throw new Error('expected a ProtocolError, but nothing was thrown');
-}
+const protocolError = (fn: () => unknown): ProtocolError => thrown(ProtocolError, fn);
 
 function codeOf(text: string): ErrorCode {
   return protocolError(() => parseCommand(text)).code;

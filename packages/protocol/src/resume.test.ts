@@ -1,17 +1,11 @@
+import { thrown } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { parseCommand } from './command.js';
 import { ProtocolError } from './errors.js';
 import { encodeSubscribed } from './frames.js';
 import { readQueued } from './publish.js';
 
-function codeOf(text: string): string | undefined {
-  try {
-    parseCommand(text);
-    return undefined;
-  } catch (err) {
-    return err instanceof ProtocolError ? err.code : 'not a ProtocolError';
-  }
-}
+const codeOf = (text: string): string => thrown(ProtocolError, () => parseCommand(text)).code;
 
 describe('resuming sub', () => {
   test('text form: from a seq, with or without the epoch', () => {

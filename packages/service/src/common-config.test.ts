@@ -2,6 +2,7 @@ import { ConfigError, loadEnv, z } from '@pubsub/config';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '@pubsub/protocol';
 import { DEFAULT_CERT_DIR } from '@pubsub/tls';
 import { basename, join } from 'node:path';
+import { thrown } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { commonConfig, commonEnv, DEV_USER, DEV_USERS, usersList } from './common-config.js';
 
@@ -10,16 +11,7 @@ function configFrom(env: Record<string, string | undefined>) {
   return commonConfig(loadEnv(z.object(commonEnv), env));
 }
 
-/** The ConfigError `fn` throws; any other outcome fails the test. */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError, but nothing was thrown');
-}
+const configError = (fn: () => unknown): ConfigError => thrown(ConfigError, fn);
 
 describe('commonConfig', () => {
   test('defaults: the repository certs/ directory, generated on demand', () => {

@@ -34,3 +34,4 @@ export {
 } from './client.js';
 export { latch } from './latch.js';
 export { captureLogs, type CapturedLogs } from './logs.js';
+export { thrown } from './thrown.js';
