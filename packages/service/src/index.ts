@@ -25,3 +25,4 @@ export { createQueueUpstream, loadServiceTls, warnOnDevUsers, type QueueHop } fr
 export { closeWithError } from './close.js';
 export { eventWithin } from './wait.js';
 export { bufferOf, textOf } from './raw-data.js';
+export { ServiceMetrics } from './metrics.js';

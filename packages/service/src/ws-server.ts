@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { heartbeat, trackPongs } from './heartbeat.js';
+import type { ServiceMetrics } from './metrics.js';
 import { errorBody, rejectUpgrade } from './reject.js';
 
 /** What a connection handler learns about its client. */
@@ -18,6 +19,7 @@ export interface ConnectionContext {
   /** The upgrade request's URL, for query parameters. */
   readonly url: URL;
   readonly log: Logger;
+  readonly metrics: ServiceMetrics;
 }
 
 export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
@@ -41,6 +43,8 @@ export interface SecureWsServerOptions {
   httpEndpoints?: Record<string, HttpHandler>;
   /** Whether the service can do its work now (its hops connected, its store writable). */
   readiness: () => Readiness;
+  /** Served on `GET /metrics`, behind the same Basic Auth as the endpoints. */
+  metrics: ServiceMetrics;
   maxPayloadBytes: number;
   heartbeatIntervalMs: number;
   logger: Logger;
@@ -84,10 +88,12 @@ function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean)
     if (readiness.ready) res.json({ status: 'ready', service: name });
     else res.status(503).json({ status: 'not ready', service: name, reason: readiness.reason });
   });
-  for (const [path, handler] of Object.entries(options.httpEndpoints ?? {})) {
+  const httpEndpoints = { ...options.httpEndpoints, '/metrics': options.metrics.endpoint() };
+  for (const [path, handler] of Object.entries(httpEndpoints)) {
     app.get(path, (req, res, next) => {
       authenticate(req, options.users).then((user) => {
         if (user !== undefined) return handler(req, res, user);
+        options.metrics.authFailures.inc();
         res
           .status(401)
           .set('WWW-Authenticate', challengeHeader(name))
@@ -159,6 +165,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     const user = await authenticate(req, options.users);
     if (user === undefined) {
       log.info({ path, remoteAddress: req.socket.remoteAddress }, 'authentication failed');
+      options.metrics.authFailures.inc();
       rejectUpgrade(socket, {
         status: 401,
         code: 'AUTH_FAILED',
@@ -176,13 +183,16 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
         remoteAddress: req.socket.remoteAddress,
         url,
         log: log.child({ connId, path, user }),
+        metrics: options.metrics,
       };
       clients.add(ws);
+      options.metrics.connections.inc({ path });
       trackPongs(ws);
       // Without an 'error' listener one invalid frame would crash the process.
       ws.on('error', (err) => context.log.info({ err: err.message }, 'client socket error'));
       ws.on('close', (code, reason) => {
         clients.delete(ws);
+        options.metrics.connections.dec({ path });
         context.log.info({ code, reason: reason.toString() }, 'connection closed');
       });
       context.log.info({ remoteAddress: context.remoteAddress }, 'connection opened');

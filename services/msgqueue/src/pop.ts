@@ -20,6 +20,7 @@ export function handlePop(ws: WebSocket, context: ConnectionContext, queue: Mess
   const consumer = queue.addConsumer(ws, group);
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
+      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
       closeWithError(ws, 'BINARY_UNSUPPORTED');
       return;
     }

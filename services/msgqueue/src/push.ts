@@ -54,6 +54,7 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (stopped) return;
     if (isBinary) {
+      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
       closeWithError(ws, 'BINARY_UNSUPPORTED');
       return;
     }

@@ -44,6 +44,10 @@ interface QueueEvents {
   drain: [];
   /** Messages were acknowledged or a consumer left. */
   settled: [];
+  /** A push was appended: new messages and deduplicated resends. */
+  stored: [added: number, duplicates: number];
+  /** Messages handed back for delivery again (consumer gone, lease expired). */
+  requeued: [count: number];
 }
 
 const RESUME_RATIO = 0.9;
@@ -91,8 +95,16 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     return needed;
   }
 
+  get consumerCount(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) count += group.consumers.size;
+    return count;
+  }
+
   async push(inputs: readonly AppendInput[]): Promise<AppendResult[]> {
     const results = await this.#log.append(inputs);
+    const duplicates = results.filter((result) => result.duplicate).length;
+    this.emit('stored', results.length - duplicates, duplicates);
     if (!this.#full && this.#overLimit(1)) {
       this.#full = true;
       this.logger.warn(
@@ -125,6 +137,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
       released++;
     }
     if (released > 0) {
+      this.emit('requeued', released);
       group.redeliver.sort((a, b) => a - b);
       this.logger.info({ group: group.name, count: released }, 'requeued unacknowledged messages');
     }
@@ -247,6 +260,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
         expired++;
       }
       if (expired > 0) {
+        this.emit('requeued', expired);
         group.redeliver.sort((a, b) => a - b);
         this.logger.warn({ group: group.name, count: expired }, 'leases expired; delivering again');
         this.#dispatch(group);

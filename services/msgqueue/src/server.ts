@@ -2,6 +2,7 @@ import { createLogger, type Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
   loadServiceTls,
+  ServiceMetrics,
   serviceHandle,
   startSecureWsServer,
   warnOnDevUsers,
@@ -42,6 +43,31 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
   }
 
   const queue = new MessageQueue(store, { limits: config, declaredGroups: config.groups, logger: log });
+  const metrics = new ServiceMetrics('msgqueue');
+  const stored = metrics.counter({ name: 'pubsub_msgqueue_stored_total', help: 'Messages appended to the log' });
+  const duplicates = metrics.counter({
+    name: 'pubsub_msgqueue_duplicates_total',
+    help: 'Pushed messages whose id was already stored (acknowledged, not stored again)',
+  });
+  const redelivered = metrics.counter({
+    name: 'pubsub_msgqueue_redelivered_total',
+    help: 'Messages delivered again because a consumer left or its lease expired',
+  });
+  queue.on('stored', (added, duplicated) => {
+    stored.inc(added);
+    duplicates.inc(duplicated);
+  });
+  queue.on('requeued', (count) => redelivered.inc(count));
+  metrics.gauge({
+    name: 'pubsub_msgqueue_backlog',
+    help: 'Messages not yet acknowledged by every consumer group (consumer lag)',
+    read: () => queue.backlog,
+  });
+  metrics.gauge({
+    name: 'pubsub_msgqueue_consumers',
+    help: 'Connected /popmsg consumers',
+    read: () => queue.consumerCount,
+  });
   const pushers = new Set<Pusher>();
   queue.on('full', () => pushers.forEach((pusher) => pusher.ws.pause()));
   queue.on('drain', () => pushers.forEach((pusher) => pusher.ws.resume()));
@@ -67,6 +93,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       '/popmsg': (ws, context) => handlePop(ws, context, queue),
     },
     httpEndpoints: { '/history': historyEndpoint(store) },
+    metrics,
     readiness: () =>
       store.failure === undefined ? { ready: true } : { ready: false, reason: `store: ${store.failure.message}` },
   });

@@ -1,6 +1,7 @@
 import { encodeAck, encodeDelivery, encodeError, parsePublish, ProtocolError, type Publish } from '@pubsub/protocol';
 import { closeWithError, type ConnectionContext, textOf } from '@pubsub/service';
 import { randomUUID } from 'node:crypto';
+import type { Counter } from 'prom-client';
 import { WebSocket, type RawData } from 'ws';
 import type { Forwarder, Outcome } from './forwarder.js';
 
@@ -15,10 +16,12 @@ function reply(ws: WebSocket, frame: string): void {
 export function handlePublish(
   ws: WebSocket,
   context: ConnectionContext,
-  deps: { forwarder: Forwarder; onBackpressure: (ws: WebSocket) => void; closing: () => boolean },
+  deps: { forwarder: Forwarder; onBackpressure: (ws: WebSocket) => void; closing: () => boolean; acked: Counter },
 ): void {
+  const { rejected } = context.metrics;
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
+      rejected.inc({ code: 'BINARY_UNSUPPORTED' });
       closeWithError(ws, 'BINARY_UNSUPPORTED');
       return;
     }
@@ -27,20 +30,27 @@ export function handlePublish(
       publish = parsePublish(textOf(data));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
+      rejected.inc({ code: err.code });
       context.log.debug({ code: err.code }, 'rejected publish');
       reply(ws, encodeError(err, err.ref));
       return;
     }
     const id = publish.id ?? randomUUID();
     if (deps.closing()) {
+      rejected.inc({ code: 'SHUTTING_DOWN' });
       reply(ws, encodeError({ code: 'SHUTTING_DOWN' }, id));
       return;
     }
     const frame = encodeDelivery({ topic: publish.topic, id, content: publish.content });
-    const settle = (outcome: Outcome) =>
+    const settle = (outcome: Outcome) => {
+      if (outcome.ok) deps.acked.inc();
+      else rejected.inc({ code: outcome.code });
       reply(ws, outcome.ok ? encodeAck(id, outcome.seq) : encodeError({ code: outcome.code }, id));
+    };
     const result = deps.forwarder.submit(frame, settle);
-    if (result === 'unavailable') reply(ws, encodeError({ code: 'UNAVAILABLE' }, id));
-    else if (result === 'backpressure') deps.onBackpressure(ws);
+    if (result === 'unavailable') {
+      rejected.inc({ code: 'UNAVAILABLE' });
+      reply(ws, encodeError({ code: 'UNAVAILABLE' }, id));
+    } else if (result === 'backpressure') deps.onBackpressure(ws);
   });
 }

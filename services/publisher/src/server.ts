@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from '@pubsub/log';
 import {
   createQueueUpstream,
+  ServiceMetrics,
   eventWithin,
   loadServiceTls,
   serviceHandle,
@@ -30,6 +31,18 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     for (const ws of paused) ws.resume();
     paused.clear();
   });
+  const metrics = new ServiceMetrics('publisher');
+  const acked = metrics.counter({ name: 'pubsub_publisher_acked_total', help: 'Publishes acknowledged to clients' });
+  metrics.gauge({
+    name: 'pubsub_publisher_buffered',
+    help: 'Messages held until the msgqueue acknowledges them',
+    read: () => forwarder.pending,
+  });
+  metrics.gauge({
+    name: 'pubsub_publisher_upstream_connected',
+    help: '1 while the msgqueue hop is connected',
+    read: () => (upstream.connected ? 1 : 0),
+  });
   let closing = false;
   const onBackpressure = (ws: WebSocket) => {
     ws.pause();
@@ -46,10 +59,11 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
     readiness: () => (upstream.connected ? { ready: true } : { ready: false, reason: 'msgqueue unreachable' }),
+    metrics,
     endpoints: {
       '/publish': (ws, context) => {
         ws.on('close', () => paused.delete(ws));
-        handlePublish(ws, context, { forwarder, onBackpressure, closing: () => closing });
+        handlePublish(ws, context, { forwarder, onBackpressure, closing: () => closing, acked });
       },
     },
   });

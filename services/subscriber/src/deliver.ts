@@ -1,4 +1,5 @@
 import type { Logger } from '@pubsub/log';
+import type { Counter } from 'prom-client';
 import { encodeHopAck, readQueued } from '@pubsub/protocol';
 import { bufferOf, closeWithError, type Upstream } from '@pubsub/service';
 import { WebSocket, type RawData } from 'ws';
@@ -11,6 +12,18 @@ export interface DeliveryOptions {
   logger: Logger;
   /** The connection's own logger (with its connId and user), for per-client events. */
   logFor(ws: WebSocket): Logger;
+  counters: DeliveryCounters;
+}
+
+/** What delivery counts for /metrics. */
+export interface DeliveryCounters {
+  /** Messages taken from the msgqueue and routed. */
+  readonly routed: Counter;
+  /** Frames sent to client sockets (one message to three sockets counts three). */
+  readonly deliveries: Counter;
+  /** Messages the msgqueue delivered again that had already been routed. */
+  readonly redeliveriesDropped: Counter;
+  readonly slowConsumers: Counter;
 }
 
 // A slow consumer's close frame sits behind the data it is not reading: do not wait for it long.
@@ -75,7 +88,11 @@ export class Delivery {
       );
       return;
     }
-    if (this.#isRedelivery(queued)) return;
+    if (this.#isRedelivery(queued)) {
+      this.#options.counters.redeliveriesDropped.inc();
+      return;
+    }
+    this.#options.counters.routed.inc();
     const sockets = this.#topics.subscribers(queued.topic);
     if (sockets === undefined) return;
     for (const ws of sockets) {
@@ -110,6 +127,7 @@ export class Delivery {
     }
     if (ws.readyState !== WebSocket.OPEN) return false;
     ws.send(frame, { binary: false });
+    this.#options.counters.deliveries.inc();
     return true;
   }
 
@@ -190,6 +208,7 @@ export class Delivery {
 
   #cutOff(ws: WebSocket): void {
     this.#options.logFor(ws).warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
+    this.#options.counters.slowConsumers.inc();
     this.#topics.removeSocket(ws);
     closeWithError(ws, 'SLOW_CONSUMER');
     setTimeout(() => ws.terminate(), SLOW_CONSUMER_TERMINATE_MS).unref();

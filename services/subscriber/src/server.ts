@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from '@pubsub/log';
 import {
   createQueueUpstream,
+  ServiceMetrics,
   loadServiceTls,
   serviceHandle,
   startSecureWsServer,
@@ -26,11 +27,46 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   const topics = new TopicRegistry();
   const ca = await readCaFile(config.caFile);
   const upstream = await createQueueUpstream(config, config.queue, { name: 'msgqueue /popmsg', logger: log });
+  const metrics = new ServiceMetrics('subscriber');
+  metrics.gauge({
+    name: 'pubsub_subscriber_topics',
+    help: 'Topics with at least one subscriber',
+    read: () => topics.topicCount,
+  });
+  metrics.gauge({
+    name: 'pubsub_subscriber_subscriptions',
+    help: 'Socket subscriptions, summed over topics',
+    read: () => topics.subscriptionCount,
+  });
+  metrics.gauge({
+    name: 'pubsub_subscriber_upstream_connected',
+    help: '1 while the msgqueue hop is connected',
+    read: () => (upstream.connected ? 1 : 0),
+  });
+  const counters = {
+    routed: metrics.counter({
+      name: 'pubsub_subscriber_routed_total',
+      help: 'Messages taken from the msgqueue and routed',
+    }),
+    deliveries: metrics.counter({
+      name: 'pubsub_subscriber_deliveries_total',
+      help: 'Frames sent to subscribing clients',
+    }),
+    redeliveriesDropped: metrics.counter({
+      name: 'pubsub_subscriber_redeliveries_dropped_total',
+      help: 'Messages the msgqueue delivered again that had already been routed',
+    }),
+    slowConsumers: metrics.counter({
+      name: 'pubsub_subscriber_slow_consumers_total',
+      help: 'Clients closed with 4100 for not reading',
+    }),
+  };
   const connectionLogs = new WeakMap<WebSocket, Logger>();
   const delivery = new Delivery(upstream, topics, {
     maxBufferedBytes: config.maxBufferedBytes,
     logger: log,
     logFor: (ws) => connectionLogs.get(ws) ?? log,
+    counters,
   });
 
   const server = await startSecureWsServer({
@@ -43,6 +79,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
     readiness: () => (upstream.connected ? { ready: true } : { ready: false, reason: 'msgqueue unreachable' }),
+    metrics,
     endpoints: {
       '/subscribe': (ws, context) => {
         connectionLogs.set(ws, context.log);

@@ -70,6 +70,7 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
       context.log.debug({ op: command.op, topic: command.topic }, 'command');
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
+      context.metrics.rejected.inc({ code: err.code });
       ws.send(encodeError(err, err.ref));
     }
   };
@@ -78,6 +79,7 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
   let commands = Promise.resolve();
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
+      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
       closeWithError(ws, 'BINARY_UNSUPPORTED');
       return;
     }

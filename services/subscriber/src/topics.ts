@@ -43,4 +43,14 @@ export class TopicRegistry {
   subscribers(topic: string): ReadonlySet<WebSocket> | undefined {
     return this.#sockets.get(topic);
   }
+
+  get topicCount(): number {
+    return this.#sockets.size;
+  }
+
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const sockets of this.#sockets.values()) count += sockets.size;
+    return count;
+  }
 }

@@ -7,7 +7,7 @@ import { captureLogs, connect, handshakeRejection, testCertificate, type TestCli
 import { describe, expect, test } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { WebSocket } from 'ws';
-import type { Upstream } from '@pubsub/service';
+import { ServiceMetrics, type Upstream } from '@pubsub/service';
 import { Delivery } from '../src/deliver.js';
 import { loadConfig, start } from '../src/server.js';
 import { TopicRegistry } from '../src/topics.js';
@@ -62,10 +62,17 @@ const message = (topic: string, id: string, content = `"${id}"`) => encodeDelive
 function deliveryRig() {
   const logs = captureLogs('subscriber');
   const topics = new TopicRegistry();
+  const metrics = new ServiceMetrics('test');
   const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
     maxBufferedBytes: 1024,
     logger: logs.logger,
     logFor: () => logs.logger,
+    counters: {
+      routed: metrics.counter({ name: 'routed', help: 'routed' }),
+      deliveries: metrics.counter({ name: 'deliveries', help: 'deliveries' }),
+      redeliveriesDropped: metrics.counter({ name: 'dropped', help: 'dropped' }),
+      slowConsumers: metrics.counter({ name: 'slow', help: 'slow' }),
+    },
   });
   const sent: string[] = [];
   const socket = {

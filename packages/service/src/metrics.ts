@@ -1,0 +1,76 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { HttpHandler } from './ws-server.js';
+
+/**
+ * One Prometheus registry per service instance (several run in one test process), with the
+ * metrics every service has; services add their own through `counter` and `gauge`.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  /** Open WebSocket connections by endpoint path. */
+  readonly connections: Gauge<'path'>;
+  /** Upgrade requests refused for missing or wrong credentials. */
+  readonly authFailures: Counter;
+  /** Client mistakes and refusals, by error code (docs/protocol.md). */
+  readonly rejected: Counter<'code'>;
+
+  constructor(service: string) {
+    this.registry.setDefaultLabels({ service });
+    // Process metrics, including event-loop lag (pubsub_nodejs_eventloop_lag_seconds).
+    collectDefaultMetrics({ register: this.registry, prefix: 'pubsub_' });
+    this.connections = this.gauge({
+      name: 'pubsub_connections',
+      help: 'Open WebSocket connections',
+      labelNames: ['path'],
+    });
+    this.authFailures = this.counter({
+      name: 'pubsub_auth_failures_total',
+      help: 'Upgrades refused for bad credentials',
+    });
+    this.rejected = this.counter({
+      name: 'pubsub_rejected_total',
+      help: 'Inputs refused, by error code',
+      labelNames: ['code'],
+    });
+  }
+
+  counter<L extends string = never>(options: { name: string; help: string; labelNames?: readonly L[] }): Counter<L> {
+    return new Counter({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+  }
+
+  /** A gauge; with `read`, its value is read from the service at each scrape. */
+  gauge<L extends string = never>(options: {
+    name: string;
+    help: string;
+    labelNames?: readonly L[];
+    read?: () => number;
+  }): Gauge<L> {
+    const { read, ...rest } = options;
+    return new Gauge({
+      ...rest,
+      labelNames: options.labelNames ?? [],
+      registers: [this.registry],
+      ...(read
+        ? {
+            collect(this: Gauge<L>) {
+              this.set(read());
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** `GET /metrics` in the Prometheus text format (behind the service's Basic Auth). */
+  endpoint(): HttpHandler {
+    return (_req, res) => {
+      this.registry.metrics().then(
+        (text) => res.type(this.registry.contentType).send(text),
+        (err: unknown) =>
+          res
+            .status(500)
+            .type('text/plain')
+            .send(`cannot collect metrics: ${String(err)}`),
+      );
+    };
+  }
+}
