@@ -95,6 +95,7 @@ export class Delivery {
     this.#options.counters.routed.inc();
     const sockets = this.#topics.subscribers(queued.topic);
     if (sockets === undefined) return;
+    let sent = 0;
     for (const ws of sockets) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       const held = this.#held.get(ws)?.get(queued.topic);
@@ -109,8 +110,13 @@ export class Delivery {
         this.#cutOff(ws);
         continue;
       }
-      if (this.#sendOnce(ws, queued, frame)) this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
+      if (this.#sendOnce(ws, queued, frame)) {
+        this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
+        sent++;
+      }
     }
+    // One update per message, not per socket: fan-out is the hot path.
+    this.#options.counters.deliveries.inc(sent);
   }
 
   /**
@@ -127,7 +133,6 @@ export class Delivery {
     }
     if (ws.readyState !== WebSocket.OPEN) return false;
     ws.send(frame, { binary: false });
-    this.#options.counters.deliveries.inc();
     return true;
   }
 
@@ -147,10 +152,12 @@ export class Delivery {
 
   /** Sends replayed history frames to one socket, oldest first. */
   replay(ws: WebSocket, frames: readonly string[]): void {
+    let sent = 0;
     for (const frame of frames) {
       const queued = readQueued(frame);
-      if (queued !== undefined) this.#sendOnce(ws, queued, frame);
+      if (queued !== undefined && this.#sendOnce(ws, queued, frame)) sent++;
     }
+    this.#options.counters.deliveries.inc(sent);
   }
 
   /** Holds live messages of `topic` for `ws` until `release`, while its history is replayed. */
@@ -169,10 +176,12 @@ export class Delivery {
     const held = topics?.get(topic);
     topics?.delete(topic);
     if (topics?.size === 0) this.#held.delete(ws);
+    let sent = 0;
     for (const frame of held ?? []) {
       const queued = readQueued(frame.toString());
-      if (queued !== undefined) this.#sendOnce(ws, queued, frame);
+      if (queued !== undefined && this.#sendOnce(ws, queued, frame)) sent++;
     }
+    this.#options.counters.deliveries.inc(sent);
   }
 
   forget(ws: WebSocket): void {
