@@ -9,8 +9,8 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((proc) => proc.kill('SIGKILL')));
 });
 
-function run(entry: string, env: Record<string, string>): TsProcess {
-  const proc = new TsProcess(entry, env);
+function run(entry: string, env: Record<string, string>, args: readonly string[] = []): TsProcess {
+  const proc = new TsProcess(entry, env, args);
   started.push(proc);
   return proc;
 }
@@ -61,6 +61,15 @@ describe('as real processes', () => {
     expect(await proc.exited).toBe(2);
     const report = proc.stderr.join('\n');
     for (const variable of ['PUBLISHER_PORT', 'PUBLISHER_QUEUE_URL', 'LOG_LEVEL']) expect(report).toContain(variable);
+  });
+
+  test('--check-config validates and exits without starting: 0 when valid, 2 with the problems', async () => {
+    const ok = run('services/subscriber/src/main.ts', { SUBSCRIBER_PORT: '9999' }, ['--check-config']);
+    expect(await ok.exited).toBe(0);
+    expect(ok.lines).toEqual(['configuration ok']);
+    const bad = run('services/subscriber/src/main.ts', { SUBSCRIBER_MAX_BUFFERED_BYTES: '0' }, ['--check-config']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr.join('\n')).toContain('SUBSCRIBER_MAX_BUFFERED_BYTES');
   });
 
   test('a port already in use fails the start with exit code 1 and says why', async () => {

@@ -13,13 +13,14 @@ export class TsProcess {
   readonly #waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(entry: string, env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  constructor(entry: string, env: Record<string, string>, args: readonly string[] = []) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
+    // 'close', not 'exit': by then stdout and stderr have been read to the end.
+    this.exited = once(this.child, 'close').then(([code]) => code as number | null);
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.lines.push(line);
       for (const waiter of [...this.#waiters]) {

@@ -57,15 +57,22 @@ export const wssUrl = (fallback: string) =>
 export const LOG_LEVEL = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
 /**
- * Loads the config or, on error, prints every problem to stderr and exits with status 2. For
+ * Loads the config or, on error, prints every problem to stderr and exits with status 2. With
+ * `--check-config` on the command line it stops there: "configuration ok" and exit 0. For
  * `main.ts` only: library code throws ConfigError instead.
  */
-export function loadConfigOrExit<T>(load: () => T): T {
+export function loadConfigOrExit<T>(load: () => T, argv: readonly string[] = process.argv): T {
+  let config: T;
   try {
-    return load();
+    config = load();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
+  if (argv.includes('--check-config')) {
+    process.stdout.write('configuration ok\n');
+    process.exit(0);
+  }
+  return config;
 }
