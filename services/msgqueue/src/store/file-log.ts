@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'nod
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AppendResult, LogEntry, MessageLog } from './log.js';
-import { LogState } from './log-state.js';
+import { LogState, stateReads } from './log-state.js';
 
 export interface FileLogOptions {
   dir: string;
@@ -263,11 +263,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
         if (!flushing) void flush();
       });
     },
-    bytesFrom: (offset) => state.bytesFrom(offset),
-    read: (offset) => state.read(offset),
-    topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
-    topicRange: (topic) => state.topicRange(topic),
-    groups: () => state.groups(),
+    ...stateReads(state),
     setGroupFloor(group, floor) {
       if (state.groups().get(group) === floor) return;
       state.setGroupFloor(group, floor);

@@ -1,6 +1,6 @@
 import Denque from 'denque';
 import { stampFrame } from './frame-seq.js';
-import type { AppendInput, AppendResult, LogEntry } from './log.js';
+import type { AppendInput, AppendResult, LogEntry, MessageLog } from './log.js';
 
 export interface LogStateOptions {
   epoch: string;
@@ -186,4 +186,17 @@ export class LogState {
       if (entry !== undefined && entry.time === first.time) this.#recentIds.delete(first.id);
     }
   }
+}
+
+/** The read side of a MessageLog, answered by the state itself: the same for every store. */
+export function stateReads(
+  state: LogState,
+): Pick<MessageLog, 'bytesFrom' | 'read' | 'topicHistory' | 'topicRange' | 'groups'> {
+  return {
+    bytesFrom: (offset) => state.bytesFrom(offset),
+    read: (offset) => state.read(offset),
+    topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
+    topicRange: (topic) => state.topicRange(topic),
+    groups: () => state.groups(),
+  };
 }

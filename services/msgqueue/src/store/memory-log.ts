@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { MessageLog } from './log.js';
-import { LogState } from './log-state.js';
+import { LogState, stateReads } from './log-state.js';
 
 export interface MemoryLogOptions {
   dedupeWindowMs: number;
@@ -34,11 +34,7 @@ export function createMemoryLog(options: MemoryLogOptions): MessageLog {
       state.retain(options);
       return Promise.resolve(results);
     },
-    bytesFrom: (offset) => state.bytesFrom(offset),
-    read: (offset) => state.read(offset),
-    topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
-    topicRange: (topic) => state.topicRange(topic),
-    groups: () => state.groups(),
+    ...stateReads(state),
     setGroupFloor: (group, floor) => state.setGroupFloor(group, floor),
     close: () => Promise.resolve(),
   };
