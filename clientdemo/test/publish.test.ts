@@ -48,7 +48,7 @@ describe('clientdemo publish', () => {
     );
 
     expect(await sub.nextText()).toMatch(
-      /^\{"type":"message","topic":"news","id":"j1","content":\{"n": 12345678901234567890, "s": "é<&>"\},"seq":1,"epoch":"[0-9a-f]+"\}$/,
+      /^\{"type":"message","topic":"news","id":"j1","time":\d{13},"content":\{"n": 12345678901234567890, "s": "é<&>"\},"seq":1,"epoch":"[0-9a-f]+"\}$/,
     );
     expect((await cli.exited).code).toBe(0);
   });

@@ -33,10 +33,10 @@ describe('clientdemo subscribe', () => {
     expect((await cli.exited).code).toBe(0);
     expect(cli.stdout).toEqual([
       expect.stringMatching(
-        /^\{"type":"message","topic":"sport","id":"s1","content":"goal","seq":1,"epoch":"[0-9a-f]+"\}$/,
+        /^\{"type":"message","topic":"sport","id":"s1","time":\d{13},"content":"goal","seq":1,"epoch":"[0-9a-f]+"\}$/,
       ),
       expect.stringMatching(
-        /^\{"type":"message","topic":"news","id":"n1","content":\[true,null\],"seq":1,"epoch":"[0-9a-f]+"\}$/,
+        /^\{"type":"message","topic":"news","id":"n1","time":\d{13},"content":\[true,null\],"seq":1,"epoch":"[0-9a-f]+"\}$/,
       ),
     ]);
   });

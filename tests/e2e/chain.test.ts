@@ -11,7 +11,7 @@ describe('chain in one process', () => {
     pub.send('{"topic":"news","content":{"n":12345678901234567890,"s":"é<&>"},"id":"m1"}');
     expect(await pub.next()).toEqual({ type: 'ack', id: 'm1', seq: 1 });
     expect(await sub.nextText()).toMatch(
-      /^\{"type":"message","topic":"news","id":"m1","content":\{"n":12345678901234567890,"s":"é<&>"\},"seq":1,"epoch":"[0-9a-f]+"\}$/,
+      /^\{"type":"message","topic":"news","id":"m1","time":\d{13},"content":\{"n":12345678901234567890,"s":"é<&>"\},"seq":1,"epoch":"[0-9a-f]+"\}$/,
     );
   });
 

@@ -45,6 +45,12 @@ describe('encodeDelivery', () => {
     }
   });
 
+  test('carries the publish time before the content', () => {
+    const frame = encodeDelivery({ topic: 't', id: 'm', content: '1', time: 1_732_000_000_000 });
+    expect(frame).toBe('{"type":"message","topic":"t","id":"m","time":1732000000000,"content":1}');
+    expect(readQueued(frame)?.time).toBe(1_732_000_000_000);
+  });
+
   test('escapes topic and id', () => {
     const frame = encodeDelivery({ topic: 'a"b\\c', id: 'x\u2028"', content: '1' });
     expect(parseJson(frame)).toEqual({ type: 'message', topic: 'a"b\\c', id: 'x\u2028"', content: 1 });

@@ -3,9 +3,13 @@ import { ERRORS, type ErrorCode } from './errors.js';
 // Frames are assembled from strings: the content is already JSON text and must pass unchanged.
 const str = JSON.stringify;
 
-/** The frame a subscriber receives; also the envelope that travels through the msgqueue. */
-export function encodeDelivery(message: { topic: string; id: string; content: string }): string {
-  return `{"type":"message","topic":${str(message.topic)},"id":${str(message.id)},"content":${message.content}}`;
+/**
+ * The frame a subscriber receives; also the envelope that travels through the msgqueue. `time`
+ * is when the publisher accepted the message (ms since 1970), for publish-to-delivery latency.
+ */
+export function encodeDelivery(message: { topic: string; id: string; content: string; time?: number }): string {
+  const time = message.time === undefined ? '' : `"time":${message.time},`;
+  return `{"type":"message","topic":${str(message.topic)},"id":${str(message.id)},${time}"content":${message.content}}`;
 }
 
 /** The publisher's answer once the msgqueue holds a message: its id and seq within the topic. */
@@ -45,7 +49,7 @@ function withRef(head: string, ref: string | undefined): string {
 
 /** Every frame a service sends to a client, as a client decodes it. */
 export type ServerFrame =
-  | { type: 'message'; topic: string; id: string; content: unknown; seq?: number; epoch?: string }
+  | { type: 'message'; topic: string; id: string; content: unknown; time?: number; seq?: number; epoch?: string }
   | { type: 'ack'; id: string; seq?: number }
   | {
       type: 'subscribed';

@@ -84,9 +84,11 @@ export function readRouting(frame: string): { topic: string; id: string | undefi
   }
 }
 
-/** What the subscriber needs of a queued frame: its topic, and the msgqueue's seq and epoch. */
+/** What the subscriber needs of a queued frame: its topic, the msgqueue's seq and epoch, and when it was published. */
 export interface QueuedMessage {
   readonly topic: string;
+  /** When the publisher accepted it (ms since 1970). */
+  readonly time: number | undefined;
   readonly seq: number | undefined;
   readonly epoch: string | undefined;
 }
@@ -99,8 +101,10 @@ export function readQueued(frame: string): QueuedMessage | undefined {
     const topic = validateTopic(readMember(frame, scan, 'topic'));
     const seq = readMember(frame, scan, 'seq');
     const epoch = readMember(frame, scan, 'epoch');
+    const time = readMember(frame, scan, 'time');
     return {
       topic,
+      time: typeof time === 'number' && Number.isSafeInteger(time) ? time : undefined,
       seq: typeof seq === 'number' && Number.isSafeInteger(seq) ? seq : undefined,
       epoch: typeof epoch === 'string' ? epoch : undefined,
     };

@@ -60,15 +60,19 @@ describe('resuming sub', () => {
 });
 
 describe('readQueued', () => {
-  test('reads topic, seq and epoch, the last duplicate winning', () => {
-    expect(readQueued('{"type":"message","topic":"news","id":"m","content":{"seq":9},"seq":3,"epoch":"ab"}')).toEqual({
+  test('reads topic, time, seq and epoch, the last duplicate winning', () => {
+    expect(
+      readQueued('{"type":"message","topic":"news","id":"m","time":17,"content":{"seq":9},"seq":3,"epoch":"ab"}'),
+    ).toEqual({ topic: 'news', time: 17, seq: 3, epoch: 'ab' });
+    expect(readQueued('{"Topic":"news","Content":"m1"}')).toEqual({
       topic: 'news',
-      seq: 3,
-      epoch: 'ab',
+      time: undefined,
+      seq: undefined,
+      epoch: undefined,
     });
-    expect(readQueued('{"Topic":"news","Content":"m1"}')).toEqual({ topic: 'news', seq: undefined, epoch: undefined });
-    expect(readQueued('{"topic":"news","seq":"3","epoch":4}')).toEqual({
+    expect(readQueued('{"topic":"news","seq":"3","epoch":4,"time":1.5}')).toEqual({
       topic: 'news',
+      time: undefined,
       seq: undefined,
       epoch: undefined,
     });

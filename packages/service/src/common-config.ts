@@ -1,9 +1,13 @@
 import { parseUsers, type UserTable } from '@pubsub/auth';
-import { booleanFlag, LOG_LEVEL, positiveInt, z } from '@pubsub/config';
+import { booleanFlag, flag, LOG_LEVEL, positiveInt, z } from '@pubsub/config';
 import type { LogLevel } from '@pubsub/log';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '@pubsub/protocol';
 import { DEFAULT_CERT_DIR } from '@pubsub/tls';
 import { join } from 'node:path';
+
+// Enough to amortise a frame's write over many messages, small enough to keep frames well
+// under the hops' max payload for small messages (the packer also splits by bytes).
+const DEFAULT_HOP_BATCH_MESSAGES = 256;
 
 /** The development user of every endpoint until `*_USERS` is set. */
 export const DEV_USERS = 'hello:test';
@@ -35,6 +39,8 @@ export const commonEnv = {
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   UPSTREAM_BACKOFF_INITIAL_MS: positiveInt(100),
   UPSTREAM_BACKOFF_MAX_MS: positiveInt(5_000),
+  HOP_BATCH_MESSAGES: positiveInt(DEFAULT_HOP_BATCH_MESSAGES),
+  COALESCE_WRITES: flag(true),
 };
 
 export interface CommonConfig {
@@ -46,6 +52,10 @@ export interface CommonConfig {
   readonly heartbeatIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly backoff: { initialMs: number; maxMs: number };
+  /** Most messages per frame on the internal hops; 1 sends one text frame per message. */
+  readonly hopBatchMessages: number;
+  /** Whether frames for one client socket within one event-loop turn go out in one write. */
+  readonly coalesceWrites: boolean;
 }
 
 type CommonEnv = z.infer<z.ZodObject<typeof commonEnv>>;
@@ -69,6 +79,8 @@ export function commonConfig(env: CommonEnv): CommonConfig {
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     backoff: { initialMs: env.UPSTREAM_BACKOFF_INITIAL_MS, maxMs: env.UPSTREAM_BACKOFF_MAX_MS },
+    hopBatchMessages: env.HOP_BATCH_MESSAGES,
+    coalesceWrites: env.COALESCE_WRITES,
   };
 }
 

@@ -25,4 +25,5 @@ export { createQueueUpstream, loadServiceTls, warnOnDevUsers, type QueueHop } fr
 export { closeWithError } from './close.js';
 export { eventWithin } from './wait.js';
 export { bufferOf, textOf } from './raw-data.js';
+export { Outbox, serverTextFrame } from './outbox.js';
 export { ServiceMetrics } from './metrics.js';

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HttpHandler } from './ws-server.js';
 
 /**
@@ -11,6 +11,8 @@ export class ServiceMetrics {
   readonly connections: Gauge<'path'>;
   /** Upgrade requests refused for missing or wrong credentials. */
   readonly authFailures: Counter;
+  /** Logins refused unchecked after repeated failures, by what was throttled (address or user). */
+  readonly authThrottled: Counter<'scope'>;
   /** Client mistakes and refusals, by error code (docs/protocol.md). */
   readonly rejected: Counter<'code'>;
 
@@ -27,6 +29,11 @@ export class ServiceMetrics {
       name: 'pubsub_auth_failures_total',
       help: 'Upgrades refused for bad credentials',
     });
+    this.authThrottled = this.counter({
+      name: 'pubsub_auth_throttled_total',
+      help: 'Logins refused (429) without checking, after repeated failures from one address or for one user',
+      labelNames: ['scope'],
+    });
     this.rejected = this.counter({
       name: 'pubsub_rejected_total',
       help: 'Inputs refused, by error code',
@@ -36,6 +43,10 @@ export class ServiceMetrics {
 
   counter<L extends string = never>(options: { name: string; help: string; labelNames?: readonly L[] }): Counter<L> {
     return new Counter({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+  }
+
+  histogram(options: { name: string; help: string; buckets: number[] }): Histogram {
+    return new Histogram({ ...options, registers: [this.registry] });
   }
 
   /** A gauge; with `read`, its value is read from the service at each scrape. */

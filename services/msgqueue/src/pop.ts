@@ -1,23 +1,35 @@
-import { decodeHopAck } from '@pubsub/protocol';
+import { CloseCode, decodeHopAck } from '@pubsub/protocol';
 import { closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
 import type { MessageQueue } from './queue.js';
 
 const GROUP_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const BATCH_PATTERN = /^[1-9][0-9]{0,5}$/;
 export const DEFAULT_GROUP = 'default';
 
 /**
- * A `/popmsg?group=<name>` consumer: receives up to `prefetch` unacknowledged messages, one per
- * text frame, and acknowledges with cumulative `{"ack":n}`. Whatever it has not acknowledged
- * when it goes away, or within the lease, is delivered again to its group.
+ * A `/popmsg?group=<name>&batch=<n>` consumer: receives up to `prefetch` unacknowledged
+ * messages, one per text frame, or with `batch` above 1 up to that many per binary batch frame
+ * (see packBatches), and acknowledges messages with cumulative `{"ack":n}`. Whatever it has not
+ * acknowledged when it goes away, or within the lease, is delivered again to its group.
  */
-export function handlePop(ws: WebSocket, context: ConnectionContext, queue: MessageQueue): void {
+export function handlePop(
+  ws: WebSocket,
+  context: ConnectionContext,
+  queue: MessageQueue,
+  options: { maxFrameBytes: number },
+): void {
   const group = context.url.searchParams.get('group') ?? DEFAULT_GROUP;
   if (!GROUP_PATTERN.test(group)) {
-    ws.close(1008, 'group must be 1-64 characters of A-Z a-z 0-9 . _ -');
+    ws.close(CloseCode.POLICY_VIOLATION, 'group must be 1-64 characters of A-Z a-z 0-9 . _ -');
     return;
   }
-  const consumer = queue.addConsumer(ws, group);
+  const batch = context.url.searchParams.get('batch') ?? '1';
+  if (!BATCH_PATTERN.test(batch)) {
+    ws.close(CloseCode.POLICY_VIOLATION, 'batch must be a whole number from 1 to 999999');
+    return;
+  }
+  const consumer = queue.addConsumer(ws, group, { maxMessages: Number(batch), maxBytes: options.maxFrameBytes });
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
       context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });

@@ -1,5 +1,6 @@
-import { encodeHopAck, readRouting } from '@pubsub/protocol';
-import { closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
+import { CloseCode, encodeHopAck, readRouting, unpackBatch } from '@pubsub/protocol';
+import { bufferOf, closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
+import { isUtf8 } from 'node:buffer';
 import { WebSocket, type RawData } from 'ws';
 import type { MessageQueue } from './queue.js';
 import type { AppendInput } from './store/log.js';
@@ -15,7 +16,8 @@ export interface Pusher {
 }
 
 /**
- * Appends each text frame as one message. Frames read in the same tick are appended as one
+ * Appends each text frame as one message, and each binary frame as the batch of messages it
+ * packs (acknowledged one by one, as if they had come as text frames). Frames read in the same tick are appended as one
  * batch and acknowledged with one cumulative `{"ack":n,"seq":[…]}`, sent only once the log has
  * them (fsync'd, for the file log). A frame without a valid topic is refused (seq null).
  */
@@ -51,18 +53,28 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
       );
   };
 
-  ws.on('message', (data: RawData, isBinary: boolean) => {
-    if (stopped) return;
-    if (isBinary) {
-      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
-      closeWithError(ws, 'BINARY_UNSUPPORTED');
-      return;
-    }
-    const frame = textOf(data);
+  const take = (frame: string) => {
     const routing = readRouting(frame);
     if (routing === undefined)
       context.log.warn({ frame: frame.slice(0, 64) }, 'refused a pushed frame without a valid topic');
     batch.push(routing === undefined ? undefined : { ...routing, frame });
+  };
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (stopped) return;
+    if (isBinary) {
+      // A binary frame is a batch of messages (see packBatches); ws checks UTF-8 of text frames only.
+      const buffer = bufferOf(data);
+      const frames = isUtf8(buffer) ? unpackBatch(buffer) : undefined;
+      if (frames === undefined) {
+        context.metrics.rejected.inc({ code: 'BAD_BATCH' });
+        ws.close(CloseCode.INVALID_PAYLOAD, 'binary frames must be message batches of UTF-8 frames');
+        return;
+      }
+      for (const frame of frames) take(frame.toString());
+    } else {
+      take(textOf(data));
+    }
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);

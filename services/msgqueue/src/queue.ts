@@ -1,4 +1,5 @@
 import type { Logger } from '@pubsub/log';
+import { packBatches, type BatchLimits } from '@pubsub/protocol';
 import { eventWithin } from '@pubsub/service';
 import Denque from 'denque';
 import { EventEmitter } from 'node:events';
@@ -23,6 +24,8 @@ export interface Consumer {
   /** Offsets sent on this connection and not yet acknowledged, in order (acks count frames). */
   readonly sent: Denque<number>;
   acked: number;
+  /** How many messages, in how many bytes, one frame to this consumer may carry. */
+  readonly batch: BatchLimits;
 }
 
 /** Consumers that share the work: each message goes to one of them; each group gets every message. */
@@ -117,9 +120,9 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     return results;
   }
 
-  addConsumer(ws: WebSocket, groupName: string): Consumer {
+  addConsumer(ws: WebSocket, groupName: string, batch: BatchLimits): Consumer {
     const group = this.#groups.get(groupName) ?? this.#group(groupName, this.#log.nextOffset);
-    const consumer: Consumer = { ws, group, sent: new Denque(), acked: 0 };
+    const consumer: Consumer = { ws, group, sent: new Denque(), acked: 0, batch };
     group.consumers.add(consumer);
     this.#dispatch(group);
     return consumer;
@@ -225,7 +228,16 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     return undefined;
   }
 
+  /** Sends each consumer of the group what its credit allows, batched per consumer. */
   #dispatch(group: Group): void {
+    const outgoing = new Map<Consumer, string[]>();
+    this.#assign(group, outgoing);
+    for (const [consumer, frames] of outgoing) {
+      for (const frame of packBatches(frames, consumer.batch)) consumer.ws.send(frame);
+    }
+  }
+
+  #assign(group: Group, outgoing: Map<Consumer, string[]>): void {
     const deadline = Date.now() + this.#limits.leaseMs;
     let progressed = true;
     while (progressed) {
@@ -243,7 +255,9 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
         }
         consumer.sent.push(offset);
         group.inFlight.set(offset, { consumer, deadline });
-        consumer.ws.send(entry.frame);
+        const frames = outgoing.get(consumer);
+        if (frames === undefined) outgoing.set(consumer, [entry.frame]);
+        else frames.push(entry.frame);
         progressed = true;
       }
     }

@@ -74,14 +74,15 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
   // Paused sockets cannot read the peer's close frame, so shutdown resumes them first.
   const resumeAll = () => pushers.forEach((pusher) => pusher.ws.resume());
 
+  // Hops carry the client's frame plus an envelope, so they accept a little more.
+  const hopPayloadBytes = config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES;
   const server = await startSecureWsServer({
     name: 'msgqueue',
     host: config.host,
     port: config.port,
     tls,
     users: config.users.table,
-    // Hops carry the client's frame plus an envelope, so they accept a little more.
-    maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
+    maxPayloadBytes: hopPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
     endpoints: {
@@ -90,7 +91,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
         pushers.add(pusher);
         ws.on('close', () => pushers.delete(pusher));
       },
-      '/popmsg': (ws, context) => handlePop(ws, context, queue),
+      '/popmsg': (ws, context) => handlePop(ws, context, queue, { maxFrameBytes: hopPayloadBytes }),
     },
     httpEndpoints: { '/history': historyEndpoint(store) },
     metrics,

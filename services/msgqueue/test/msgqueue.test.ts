@@ -4,7 +4,8 @@ import { captureLogs, connect, handshakeRejection, testCertificate, type TestCli
 import { once } from 'node:events';
 import { request } from 'node:https';
 import { describe, expect, test } from 'vitest';
-import { encodeDelivery } from '@pubsub/protocol';
+import { encodeDelivery, packBatches, unpackBatch } from '@pubsub/protocol';
+import { WebSocket } from 'ws';
 import { loadConfig, start } from '../src/server.js';
 import { startMsgqueue } from './helpers.js';
 
@@ -98,6 +99,39 @@ describe('msgqueue', () => {
     expect(seqs.slice(0, 4)).toEqual([1, 1, 2, 2]);
     const pop = await queue.client('/popmsg');
     for (let i = 0; i < 500; i++) expect(await popped(pop)).toMatchObject({ id: `m${i}`, seq: Math.floor(i / 2) + 1 });
+  });
+
+  test('a binary push is a batch: its messages are stored and acknowledged as if sent one by one', async () => {
+    await using queue = await startMsgqueue();
+    const push = await queue.client('/pushmsg');
+    const [batch] = packBatches([frame('a'), 'no topic', frame('b')], { maxMessages: 10, maxBytes: 10_000 });
+    push.ws.send(batch as Buffer, { binary: true });
+    expect(await push.next()).toEqual({ ack: 3, seq: [1, null, 2] });
+    const pop = await queue.client('/popmsg');
+    expect(await popped(pop)).toMatchObject({ id: 'a', seq: 1 });
+    expect(await popped(pop)).toMatchObject({ id: 'b', seq: 2 });
+  });
+
+  test('a consumer asking for batches gets up to that many messages per binary frame', async () => {
+    await using queue = await startMsgqueue();
+    const push = await queue.client('/pushmsg');
+    for (let i = 0; i < 5; i++) push.send(frame(`m${i}`));
+    let acked = 0;
+    while (acked < 5) acked = (await push.next<{ ack: number }>()).ack;
+    const pop = await queue.client('/popmsg?batch=3');
+    const batches: string[][] = [];
+    await new Promise<void>((resolveAll) => {
+      pop.ws.on('message', (data: Buffer, isBinary: boolean) => {
+        batches.push(isBinary ? (unpackBatch(data) ?? []).map(String) : [data.toString()]);
+        if (batches.flat().length === 5) resolveAll();
+      });
+    });
+    expect(batches.map((batch) => batch.length)).toEqual([3, 2]);
+    expect(batches.flat().map((text) => (JSON.parse(text) as { id: string }).id)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    // Acks count messages, not frames.
+    pop.send('{"ack":5}');
+    await roundTrip(pop);
+    expect(pop.ws.readyState).toBe(WebSocket.OPEN);
   });
 
   test('refuses a frame without a valid topic (seq null) and takes the next', async () => {
@@ -255,12 +289,20 @@ describe('msgqueue', () => {
   });
 
   describe('bad input', () => {
-    test('closes a binary push with 1003', async () => {
+    test.each([
+      ['lengths that do not add up', Buffer.from('x')],
+      ['invalid UTF-8', Buffer.from([0, 0, 0, 2, 0xc0, 0xaf])],
+    ])('closes a binary push with %s with 1007', async (_name, data) => {
       await using queue = await startMsgqueue();
       const push = await queue.client('/pushmsg');
-      push.ws.send(Buffer.from('x'), { binary: true });
-      expect(await push.next()).toMatchObject({ type: 'error', code: 'BINARY_UNSUPPORTED' });
-      expect((await push.closed()).code).toBe(1003);
+      push.ws.send(data, { binary: true });
+      expect(await push.closed()).toEqual({ code: 1007, reason: 'binary frames must be message batches of UTF-8 frames' });
+    });
+
+    test.each(['0', 'x', '1000000'])('refuses a consumer asking for batch=%s with 1008', async (batch) => {
+      await using queue = await startMsgqueue();
+      const pop = await queue.client(`/popmsg?batch=${batch}`);
+      expect(await pop.closed()).toEqual({ code: 1008, reason: 'batch must be a whole number from 1 to 999999' });
     });
 
     test('closes invalid UTF-8 with 1007 and keeps serving others', async () => {

@@ -1,5 +1,5 @@
 import type { Logger } from '@pubsub/log';
-import { decodeHopAck, type ErrorCode } from '@pubsub/protocol';
+import { decodeHopAck, packBatches, type BatchLimits, type ErrorCode } from '@pubsub/protocol';
 import { textOf, type Upstream } from '@pubsub/service';
 import Denque from 'denque';
 import { EventEmitter } from 'node:events';
@@ -27,21 +27,26 @@ const RESUME_RATIO = 0.9;
 
 /**
  * Carries messages to the msgqueue's `/pushmsg` in order and settles each one when the msgqueue
- * acknowledges it. Everything unacknowledged stays buffered and is sent again, in order, after
- * a reconnect, so an accepted message is never dropped when the hop fails.
+ * acknowledges it. Messages submitted in one event-loop turn travel in as few batch frames as
+ * `batch` allows. Everything unacknowledged stays buffered and is sent again, in order, after a
+ * reconnect, so an accepted message is never dropped when the hop fails.
  */
 export class Forwarder extends EventEmitter<ForwarderEvents> {
   readonly #pending = new Denque<PendingMessage>();
   readonly #upstream: Upstream;
   readonly #maxBuffered: number;
   readonly #log: Logger;
+  readonly #batch: BatchLimits;
+  /** Frames submitted in this turn, sent together at its end. */
+  #unsent: string[] = [];
   #acked = 0;
   #full = false;
 
-  constructor(upstream: Upstream, options: { maxBuffered: number; logger: Logger }) {
+  constructor(upstream: Upstream, options: { maxBuffered: number; batch: BatchLimits; logger: Logger }) {
     super();
     this.#upstream = upstream;
     this.#maxBuffered = options.maxBuffered;
+    this.#batch = options.batch;
     this.#log = options.logger;
     upstream.on('open', (ws) => this.#onOpen(ws));
   }
@@ -54,7 +59,10 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
     const ws = this.#upstream.socket;
     if (ws === undefined && this.#pending.length >= this.#maxBuffered) return 'unavailable';
     this.#pending.push({ frame, settle });
-    ws?.send(frame);
+    if (ws !== undefined) {
+      if (this.#unsent.length === 0) setImmediate(() => this.#sendUnsent());
+      this.#unsent.push(frame);
+    }
     if (this.#pending.length < this.#maxBuffered) return 'accepted';
     this.#full = true;
     return 'backpressure';
@@ -68,12 +76,26 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
     this.emit('idle');
   }
 
+  #sendUnsent(): void {
+    const frames = this.#unsent;
+    this.#unsent = [];
+    // Not connected any more: the frames stay pending and go out with the resend on reconnect.
+    const ws = this.#upstream.socket;
+    if (ws !== undefined) this.#send(ws, frames);
+  }
+
+  #send(ws: WebSocket, frames: readonly string[]): void {
+    for (const frame of packBatches(frames, this.#batch)) ws.send(frame);
+  }
+
   #onOpen(ws: WebSocket): void {
     this.#acked = 0;
+    // The resend below covers everything pending, including what this turn has not sent yet.
+    this.#unsent = [];
     ws.on('message', (data: RawData) => this.#onAck(ws, textOf(data)));
-    const resend = this.#pending.toArray();
+    const resend = this.#pending.toArray().map((message) => message.frame);
     if (resend.length > 0) this.#log.info({ count: resend.length }, 'resending unacknowledged messages');
-    for (const message of resend) ws.send(message.frame);
+    this.#send(ws, resend);
   }
 
   #onAck(ws: WebSocket, frame: string): void {

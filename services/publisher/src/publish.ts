@@ -1,13 +1,9 @@
 import { encodeAck, encodeDelivery, encodeError, parsePublish, ProtocolError, type Publish } from '@pubsub/protocol';
-import { closeWithError, type ConnectionContext, textOf } from '@pubsub/service';
+import { closeWithError, type ConnectionContext, type Outbox, textOf } from '@pubsub/service';
 import { randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';
-import { WebSocket, type RawData } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Forwarder, Outcome } from './forwarder.js';
-
-function reply(ws: WebSocket, frame: string): void {
-  if (ws.readyState === WebSocket.OPEN) ws.send(frame);
-}
 
 /**
  * A `/publish` client: each text frame is validated, wrapped with its id and forwarded. The
@@ -16,9 +12,17 @@ function reply(ws: WebSocket, frame: string): void {
 export function handlePublish(
   ws: WebSocket,
   context: ConnectionContext,
-  deps: { forwarder: Forwarder; onBackpressure: (ws: WebSocket) => void; closing: () => boolean; acked: Counter },
+  deps: {
+    forwarder: Forwarder;
+    outbox: Outbox;
+    onBackpressure: (ws: WebSocket) => void;
+    closing: () => boolean;
+    acked: Counter;
+  },
 ): void {
   const { rejected } = context.metrics;
+  // Replies share the outbox, so acks and errors reach the client in the order they were settled.
+  const reply = (target: WebSocket, frame: string) => deps.outbox.send(target, frame);
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
       rejected.inc({ code: 'BINARY_UNSUPPORTED' });
@@ -41,7 +45,7 @@ export function handlePublish(
       reply(ws, encodeError({ code: 'SHUTTING_DOWN' }, id));
       return;
     }
-    const frame = encodeDelivery({ topic: publish.topic, id, content: publish.content });
+    const frame = encodeDelivery({ topic: publish.topic, id, content: publish.content, time: Date.now() });
     const settle = (outcome: Outcome) => {
       if (outcome.ok) deps.acked.inc();
       else rejected.inc({ code: outcome.code });

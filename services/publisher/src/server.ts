@@ -1,9 +1,11 @@
 import { createLogger, type Logger } from '@pubsub/log';
+import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
   createQueueUpstream,
   ServiceMetrics,
   eventWithin,
   loadServiceTls,
+  Outbox,
   serviceHandle,
   startSecureWsServer,
   warnOnDevUsers,
@@ -24,7 +26,12 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
   warnOnDevUsers(config.users, 'PUBLISHER_USERS', log);
 
   const upstream = await createQueueUpstream(config, config.queue, { name: 'msgqueue /pushmsg', logger: log });
-  const forwarder = new Forwarder(upstream, { maxBuffered: config.bufferMessages, logger: log });
+  const forwarder = new Forwarder(upstream, {
+    maxBuffered: config.bufferMessages,
+    batch: { maxMessages: config.hopBatchMessages, maxBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES },
+    logger: log,
+  });
+  const outbox = new Outbox({ coalesce: config.coalesceWrites });
   // Clients that filled the buffer stop being read until the msgqueue catches up.
   const paused = new Set<WebSocket>();
   forwarder.on('drain', () => {
@@ -63,7 +70,7 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     endpoints: {
       '/publish': (ws, context) => {
         ws.on('close', () => paused.delete(ws));
-        handlePublish(ws, context, { forwarder, onBackpressure, closing: () => closing, acked });
+        handlePublish(ws, context, { forwarder, outbox, onBackpressure, closing: () => closing, acked });
       },
     },
   });
@@ -84,6 +91,8 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
       log.error({ count: forwarder.pending }, 'msgqueue did not acknowledge every message; clients are told');
       forwarder.failAll('SHUTTING_DOWN');
     }
+    // The last acks and errors go out before the close frames.
+    outbox.flush();
     await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
     await upstream.stop();
     await server.close();

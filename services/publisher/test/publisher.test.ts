@@ -84,9 +84,10 @@ describe('publisher', () => {
     client.send('{"Topic":"news","Content":"hello team!","id":"m1"}');
     expect(await client.next()).toEqual({ type: 'ack', id: 'm1', seq: 1 });
     const forwarded = await pop.nextText();
-    // What the publisher pushed, plus the seq and epoch the msgqueue adds at the end.
+    // What the publisher pushed (with the time it accepted it), plus the seq and epoch the
+    // msgqueue adds at the end.
     expect(forwarded).toMatch(
-      /^\{"type":"message","topic":"news","id":"m1","content":"hello team!","seq":1,"epoch":"[0-9a-f]+"\}$/,
+      /^\{"type":"message","topic":"news","id":"m1","time":\d{13},"content":"hello team!","seq":1,"epoch":"[0-9a-f]+"\}$/,
     );
   });
 

@@ -1,9 +1,8 @@
 import type { Logger } from '@pubsub/log';
-import type { Counter } from 'prom-client';
-import { encodeHopAck, readQueued } from '@pubsub/protocol';
-import { bufferOf, closeWithError, type Upstream } from '@pubsub/service';
+import { encodeHopAck, readQueued, unpackBatch, type QueuedMessage } from '@pubsub/protocol';
+import { bufferOf, closeWithError, serverTextFrame, type Outbox, type Upstream } from '@pubsub/service';
+import type { Counter, Histogram } from 'prom-client';
 import { WebSocket, type RawData } from 'ws';
-import type { QueuedMessage } from '@pubsub/protocol';
 import type { TopicRegistry } from './topics.js';
 
 export interface DeliveryOptions {
@@ -13,6 +12,8 @@ export interface DeliveryOptions {
   /** The connection's own logger (with its connId and user), for per-client events. */
   logFor(ws: WebSocket): Logger;
   counters: DeliveryCounters;
+  /** Every frame to a client goes through it, replies included, so each socket's order holds. */
+  outbox: Outbox;
 }
 
 /** What delivery counts for /metrics. */
@@ -24,20 +25,22 @@ export interface DeliveryCounters {
   /** Messages the msgqueue delivered again that had already been routed. */
   readonly redeliveriesDropped: Counter;
   readonly slowConsumers: Counter;
+  /** From the publisher accepting a message to its routing here, in seconds. */
+  readonly latency: Histogram;
 }
 
 // A slow consumer's close frame sits behind the data it is not reading: do not wait for it long.
 const SLOW_CONSUMER_TERMINATE_MS = 1_000;
 
 /**
- * Drains `/popmsg`: each message is routed to every socket on its topic, as the same frame, and
- * acknowledged once routed. Acks are cumulative and sent once per tick.
+ * Drains `/popmsg`: each message is routed to every socket on its topic, as one prebuilt frame
+ * written to all of them, and acknowledged once routed. Acks are cumulative and sent once per
+ * turn; the outbox writes each socket's frames of a turn at once.
  */
 export class Delivery {
   readonly #topics: TopicRegistry;
   readonly #options: DeliveryOptions;
-  /** Bytes sent to each socket in this event-loop turn: a burst, not a backlog. */
-  readonly #sentThisTurn = new Map<WebSocket, number>();
+  readonly #outbox: Outbox;
   /** The last seq routed per topic in the msgqueue's current epoch, to drop redeliveries. */
   readonly #lastSeq = new Map<string, number>();
   #epoch: string | undefined;
@@ -52,6 +55,7 @@ export class Delivery {
   constructor(upstream: Upstream, topics: TopicRegistry, options: DeliveryOptions) {
     this.#topics = topics;
     this.#options = options;
+    this.#outbox = options.outbox;
     upstream.on('open', (ws) => this.#onOpen(ws));
   }
 
@@ -60,9 +64,11 @@ export class Delivery {
     this.#received = 0;
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (ws !== this.#ws) return;
-      this.#received++;
-      if (isBinary) this.#options.logger.warn('dropping a binary message from the queue');
-      else this.route(bufferOf(data));
+      if (isBinary) this.#routeBatch(ws, bufferOf(data));
+      else {
+        this.#received++;
+        this.route(bufferOf(data));
+      }
       if (!this.#ackScheduled) {
         this.#ackScheduled = true;
         setImmediate(() => this.flushAck());
@@ -70,14 +76,26 @@ export class Delivery {
     });
   }
 
+  /** A binary frame from the msgqueue packs several messages (see packBatches). */
+  #routeBatch(ws: WebSocket, batch: Buffer): void {
+    const frames = unpackBatch(batch);
+    if (frames === undefined) {
+      // The ack count would no longer match: start over on a fresh connection.
+      this.#options.logger.error('invalid batch from the msgqueue');
+      ws.terminate();
+      return;
+    }
+    this.#received += frames.length;
+    for (const frame of frames) this.route(frame);
+  }
+
   /** Sends the pending cumulative ack now (also used on shutdown). */
   flushAck(): void {
     this.#ackScheduled = false;
-    this.#sentThisTurn.clear();
     if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(encodeHopAck(this.#received));
   }
 
-  /** Sends the frame as it came, one shared buffer for every socket: it is already a delivery. */
+  /** Sends the frame as it came, framed once for every socket: it is already a delivery. */
   route(frame: Buffer): void {
     const queued = readQueued(frame.toString());
     if (queued === undefined) {
@@ -92,9 +110,12 @@ export class Delivery {
       this.#options.counters.redeliveriesDropped.inc();
       return;
     }
-    this.#options.counters.routed.inc();
+    const { counters } = this.#options;
+    counters.routed.inc();
+    if (queued.time !== undefined) counters.latency.observe(Math.max(0, Date.now() - queued.time) / 1000);
     const sockets = this.#topics.subscribers(queued.topic);
     if (sockets === undefined) return;
+    let wire: Buffer | undefined;
     let sent = 0;
     for (const ws of sockets) {
       if (ws.readyState !== WebSocket.OPEN) continue;
@@ -103,17 +124,14 @@ export class Delivery {
         held.push(frame);
         continue;
       }
-      // A consumer is slow when data from earlier turns is still unsent, not when one turn's
-      // burst (bounded by the msgqueue's prefetch) has yet to reach the kernel.
-      const sentThisTurn = this.#sentThisTurn.get(ws) ?? 0;
-      if (ws.bufferedAmount - sentThisTurn > this.#options.maxBufferedBytes) {
+      // A consumer is slow when data from earlier turns is still unsent: this turn's frames
+      // wait in the outbox, not in the socket, until the turn ends.
+      if (ws.bufferedAmount > this.#options.maxBufferedBytes) {
         this.#cutOff(ws);
         continue;
       }
-      if (this.#sendOnce(ws, queued, frame)) {
-        this.#sentThisTurn.set(ws, sentThisTurn + frame.length);
-        sent++;
-      }
+      wire ??= serverTextFrame(frame);
+      if (this.#sendOnce(ws, queued, wire)) sent++;
     }
     // One update per message, not per socket: fan-out is the hot path.
     this.#options.counters.deliveries.inc(sent);
@@ -123,7 +141,7 @@ export class Delivery {
    * Sends a delivery unless this socket already has that seq of the topic (a replayed message
    * that the msgqueue also redelivers live, say). Returns whether it was sent.
    */
-  #sendOnce(ws: WebSocket, queued: QueuedMessage, frame: Buffer | string): boolean {
+  #sendOnce(ws: WebSocket, queued: QueuedMessage, wire: Buffer): boolean {
     const { topic, seq, epoch } = queued;
     if (seq !== undefined && epoch !== undefined) {
       const topics = this.#positions(ws);
@@ -132,7 +150,7 @@ export class Delivery {
       topics.set(topic, { epoch, seq });
     }
     if (ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(frame, { binary: false });
+    this.#outbox.write(ws, wire);
     return true;
   }
 
@@ -155,7 +173,7 @@ export class Delivery {
     let sent = 0;
     for (const frame of frames) {
       const queued = readQueued(frame);
-      if (queued !== undefined && this.#sendOnce(ws, queued, frame)) sent++;
+      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame))) sent++;
     }
     this.#options.counters.deliveries.inc(sent);
   }
@@ -179,7 +197,7 @@ export class Delivery {
     let sent = 0;
     for (const frame of held ?? []) {
       const queued = readQueued(frame.toString());
-      if (queued !== undefined && this.#sendOnce(ws, queued, frame)) sent++;
+      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame))) sent++;
     }
     this.#options.counters.deliveries.inc(sent);
   }

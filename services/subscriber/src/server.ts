@@ -3,6 +3,7 @@ import {
   createQueueUpstream,
   ServiceMetrics,
   loadServiceTls,
+  Outbox,
   serviceHandle,
   startSecureWsServer,
   warnOnDevUsers,
@@ -26,7 +27,14 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
 
   const topics = new TopicRegistry();
   const ca = await readCaFile(config.caFile);
-  const upstream = await createQueueUpstream(config, config.queue, { name: 'msgqueue /popmsg', logger: log });
+  // The msgqueue packs up to this many messages per frame for us.
+  const popUrl = new URL(config.queue.url);
+  popUrl.searchParams.set('batch', String(config.hopBatchMessages));
+  const upstream = await createQueueUpstream(
+    config,
+    { ...config.queue, url: popUrl.toString() },
+    { name: 'msgqueue /popmsg', logger: log },
+  );
   const metrics = new ServiceMetrics('subscriber');
   metrics.gauge({
     name: 'pubsub_subscriber_topics',
@@ -60,13 +68,20 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       name: 'pubsub_subscriber_slow_consumers_total',
       help: 'Clients closed with 4100 for not reading',
     }),
+    latency: metrics.histogram({
+      name: 'pubsub_subscriber_delivery_latency_seconds',
+      help: 'From the publisher accepting a message to its routing to subscribed sockets (clocks of both hosts)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
   };
+  const outbox = new Outbox({ coalesce: config.coalesceWrites });
   const connectionLogs = new WeakMap<WebSocket, Logger>();
   const delivery = new Delivery(upstream, topics, {
     maxBufferedBytes: config.maxBufferedBytes,
     logger: log,
     logFor: (ws) => connectionLogs.get(ws) ?? log,
     counters,
+    outbox,
   });
 
   const server = await startSecureWsServer({
@@ -83,7 +98,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     endpoints: {
       '/subscribe': (ws, context) => {
         connectionLogs.set(ws, context.log);
-        handleSubscribe(ws, context, { topics, delivery, history: { hop: config.queue, ca } });
+        handleSubscribe(ws, context, { topics, delivery, outbox, history: { hop: config.queue, ca } });
       },
     },
   });
@@ -97,6 +112,8 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     // Acknowledge what was routed; whatever the msgqueue sent after that it will send again.
     delivery.flushAck();
     await upstream.stop();
+    // What was routed reaches the clients before their close frames.
+    outbox.flush();
     await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
     await server.close();
     log.info('closed');

@@ -6,7 +6,7 @@ import {
   ProtocolError,
   type Command,
 } from '@pubsub/protocol';
-import { closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
+import { closeWithError, textOf, type ConnectionContext, type Outbox } from '@pubsub/service';
 import { WebSocket, type RawData } from 'ws';
 import type { Delivery } from './deliver.js';
 import { fetchHistory, type HistorySource } from './history.js';
@@ -15,6 +15,8 @@ import type { TopicRegistry } from './topics.js';
 export interface SubscribeDeps {
   topics: TopicRegistry;
   delivery: Delivery;
+  /** Replies go out through the deliveries' outbox, so they keep their place among deliveries. */
+  outbox: Outbox;
   history: HistorySource;
 }
 
@@ -41,14 +43,14 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
       const frames = sameEpoch ? history.messages : (await fetchHistory(deps.history, topic, 0)).messages;
       const recovered = sameEpoch && history.first <= from + 1;
       if (ws.readyState !== WebSocket.OPEN) return;
-      ws.send(encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }));
+      deps.outbox.send(ws, encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }));
       if (sameEpoch) deps.delivery.startAt(ws, topic, { epoch: history.epoch, seq: from });
       deps.delivery.replay(ws, frames);
     } catch (err) {
       context.log.warn({ err: (err as Error).message, topic }, 'cannot read history; subscribed live only');
       if (ws.readyState === WebSocket.OPEN) {
         const epoch = deps.delivery.epoch ?? '';
-        ws.send(encodeSubscribed(topic, ref, { from, recovered: false, epoch, replayed: 0 }));
+        deps.outbox.send(ws, encodeSubscribed(topic, ref, { from, recovered: false, epoch, replayed: 0 }));
       }
     } finally {
       deps.delivery.release(ws, topic);
@@ -62,16 +64,16 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
         await resume(command);
       } else if (command.op === 'sub') {
         deps.topics.subscribe(ws, command.topic);
-        ws.send(encodeSubscribed(command.topic, command.ref));
+        deps.outbox.send(ws, encodeSubscribed(command.topic, command.ref));
       } else {
         deps.topics.unsubscribe(ws, command.topic);
-        ws.send(encodeUnsubscribed(command.topic, command.ref));
+        deps.outbox.send(ws, encodeUnsubscribed(command.topic, command.ref));
       }
       context.log.debug({ op: command.op, topic: command.topic }, 'command');
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       context.metrics.rejected.inc({ code: err.code });
-      ws.send(encodeError(err, err.ref));
+      deps.outbox.send(ws, encodeError(err, err.ref));
     }
   };
 

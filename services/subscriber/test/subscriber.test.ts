@@ -7,7 +7,7 @@ import { captureLogs, connect, handshakeRejection, testCertificate, type TestCli
 import { describe, expect, test } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { WebSocket } from 'ws';
-import { ServiceMetrics, type Upstream } from '@pubsub/service';
+import { Outbox, ServiceMetrics, type Upstream } from '@pubsub/service';
 import { Delivery } from '../src/deliver.js';
 import { loadConfig, start } from '../src/server.js';
 import { TopicRegistry } from '../src/topics.js';
@@ -72,13 +72,17 @@ function deliveryRig() {
       deliveries: metrics.counter({ name: 'deliveries', help: 'deliveries' }),
       redeliveriesDropped: metrics.counter({ name: 'dropped', help: 'dropped' }),
       slowConsumers: metrics.counter({ name: 'slow', help: 'slow' }),
+      latency: metrics.histogram({ name: 'latency', help: 'latency', buckets: [1] }),
     },
+    // Uncoalesced, every frame is one write: the stand-in socket sees frames one by one.
+    outbox: new Outbox({ coalesce: false }),
   });
   const sent: string[] = [];
   const socket = {
     readyState: WebSocket.OPEN,
     bufferedAmount: 0,
-    send: (data: Buffer | string) => sent.push(data.toString()),
+    // The outbox writes prebuilt frames under ws; these test frames are short (2-byte header).
+    _socket: { write: (frame: Buffer) => sent.push(frame.subarray(2).toString()) },
   };
   return { logs, topics, delivery, sent, ws: socket as unknown as WebSocket };
 }

@@ -1,0 +1,104 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { afterEach, describe, expect, test } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { Outbox, serverTextFrame } from './outbox.js';
+
+/** A server-side socket and the client talking to it, plus what the client received. */
+async function pair() {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[WebSocket]>;
+  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const received: string[] = [];
+  client.on('message', (data: Buffer, isBinary: boolean) => received.push(isBinary ? '<binary>' : data.toString()));
+  await once(client, 'open');
+  const [ws] = await accepted;
+  // Counts the socket writes under the server-side WebSocket.
+  const socket = (ws as unknown as { _socket: Duplex })._socket;
+  const writes = { count: 0 };
+  const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+  socket.write = ((chunk: Buffer) => {
+    writes.count++;
+    return write(chunk);
+  }) as typeof socket.write;
+  cleanups.push(async () => {
+    client.terminate();
+    await new Promise((resolveClose) => server.close(resolveClose));
+  });
+  /** Resolves once the client has `count` messages; a ping round trip proves nothing else came. */
+  const receivedAll = async (count: number) => {
+    while (received.length < count) await once(client, 'message');
+    const pong = once(client, 'pong');
+    client.ping();
+    await pong;
+    return received;
+  };
+  return { ws, client, writes, receivedAll };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+describe('serverTextFrame', () => {
+  test.each([0, 1, 125, 126, 65_535, 65_536, 70_000])('frames a %d-byte text a ws client reads back', async (size) => {
+    const { ws, receivedAll } = await pair();
+    const text = 'é'.repeat(Math.floor(size / 2)) + 'x'.repeat(size % 2);
+    new Outbox({ coalesce: true }).write(ws, serverTextFrame(text));
+    expect(await receivedAll(1)).toEqual([text]);
+  });
+});
+
+describe('Outbox', () => {
+  test('writes the frames one socket gets in a turn with one write, in order', async () => {
+    const { ws, client, writes, receivedAll } = await pair();
+    const outbox = new Outbox({ coalesce: true });
+    const shared = serverTextFrame('shared');
+    outbox.write(ws, shared);
+    outbox.send(ws, 'reply');
+    outbox.write(ws, shared);
+    expect(writes.count).toBe(0);
+    await once(client, 'message');
+    expect(writes.count).toBe(1);
+    expect(await receivedAll(3)).toEqual(['shared', 'reply', 'shared']);
+  });
+
+  test('without coalescing, writes each frame at once', async () => {
+    const { ws, writes, receivedAll } = await pair();
+    const outbox = new Outbox({ coalesce: false });
+    outbox.send(ws, 'a');
+    outbox.send(ws, 'b');
+    expect(writes.count).toBe(2);
+    expect(await receivedAll(2)).toEqual(['a', 'b']);
+  });
+
+  test('flushSocket writes one socket now, so a close frame can follow its data', async () => {
+    const { ws, client } = await pair();
+    const received: string[] = [];
+    client.on('message', (data: Buffer) => received.push(data.toString()));
+    const outbox = new Outbox({ coalesce: true });
+    outbox.send(ws, 'last words');
+    outbox.flushSocket(ws);
+    ws.close(4000, 'bye');
+    const [code] = (await once(client, 'close')) as [number];
+    expect(code).toBe(4000);
+    expect(received).toEqual(['last words']);
+  });
+
+  test('drops what is queued for a socket that closed before the end of the turn', async () => {
+    const { ws, client, writes } = await pair();
+    const received: string[] = [];
+    client.on('message', (data: Buffer) => received.push(data.toString()));
+    const outbox = new Outbox({ coalesce: true });
+    outbox.send(ws, 'too late');
+    ws.close(4000, 'bye');
+    const before = writes.count;
+    outbox.flush();
+    expect(writes.count).toBe(before);
+    await once(client, 'close');
+    expect(received).toEqual([]);
+  });
+});
