@@ -64,9 +64,8 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
     if (stopped) return;
     if (isBinary) {
       // A binary frame is a batch of messages (see packBatches); ws checks UTF-8 of text frames only.
-      const buffer = bufferOf(data);
-      const frames = isUtf8(buffer) ? unpackBatch(buffer) : undefined;
-      if (frames === undefined) {
+      const frames = unpackBatch(bufferOf(data));
+      if (frames === undefined || !frames.every((frame) => isUtf8(frame))) {
         context.metrics.rejected.inc({ code: 'BAD_BATCH' });
         ws.close(CloseCode.INVALID_PAYLOAD, 'binary frames must be message batches of UTF-8 frames');
         return;
