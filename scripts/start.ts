@@ -94,16 +94,17 @@ const urls = {
   subscribeUrl: `wss://localhost:${subscriberPort}/subscribe`,
   msgqueueUrl: `wss://localhost:${queuePort}`,
 };
-const caFile = env.WS_CA_FILE ?? join(env.WS_CERT_DIR ?? DEFAULT_CERT_DIR, 'server.crt');
+// The services' own default (docs/configuration.md): the served certificate trusts itself.
+const caFile = env.WS_CA_FILE ?? env.TLS_CERT_FILE ?? join(env.WS_CERT_DIR ?? DEFAULT_CERT_DIR, 'server.crt');
 log.info({ ...urls, caFile }, 'suite ready');
-const devUser = [env.PUBLISHER_USERS, env.SUBSCRIBER_USERS].every((users) => users === undefined);
+const devUser = [env.PUBLISHER_USERS, env.SUBSCRIBER_USERS, env.USERS_FILE].every((users) => users === undefined);
 process.stdout.write(`
   pub/sub suite running (Ctrl-C stops it)
     publish    ${urls.publishUrl}
     subscribe  ${urls.subscribeUrl}
     msgqueue   ${urls.msgqueueUrl}  (/pushmsg, /popmsg: services only)
     CA file    ${caFile}
-${devUser ? '    user       hello / test  (development default: set PUBLISHER_USERS and SUBSCRIBER_USERS)\n' : ''}
+${devUser ? '    user       hello / test  (development default: set USERS_FILE, or PUBLISHER_USERS and SUBSCRIBER_USERS)\n' : ''}
   In another terminal:
     npx -y pnpm@10 clientdemo subscribe news
     npx -y pnpm@10 clientdemo publish news "hello there"

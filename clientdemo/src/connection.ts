@@ -55,7 +55,9 @@ export function describeConnectFailure(error: Error | undefined, endpoint: Endpo
   const status = /^Unexpected server response: (\d+)$/.exec(error.message)?.[1];
   if (status === '401') return 'authentication failed (401): check --user/--password';
   if (status === '404') return 'the server has no WebSocket endpoint at this path (404): check the URL';
-  if (status === '503') return 'the service is shutting down (503)';
+  if (status === '403') return 'this user may not use this endpoint, or this origin may not connect (403)';
+  if (status === '429') return 'too many failed logins or connections for this user or address (429): retry later';
+  if (status === '503') return 'the service is shutting down or has too many connections (503)';
   if (status !== undefined) return `the server refused the WebSocket upgrade (HTTP ${status})`;
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && CERTIFICATE_ERROR.test(code)) {

@@ -16,12 +16,18 @@ interface ComposeService {
   environment: Record<string, string>;
   ports: string[];
   volumes: string[];
+  profiles?: string[];
 }
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  const parsed = parse(read('docker-compose.yml'), { merge: true }) as {
     services: Record<string, ComposeService>;
     volumes: Record<string, unknown>;
+  };
+  // The services themselves; the monitoring profile's Prometheus and Grafana are checked below.
+  const compose = {
+    ...parsed,
+    services: Object.fromEntries(Object.entries(parsed.services).filter(([, service]) => !service.profiles)),
   };
   const dockerfile = read('Dockerfile');
 
@@ -62,6 +68,26 @@ describe('docker-compose.yml', () => {
     const queue = compose.services.msgqueue;
     expect(queue?.volumes).toContain(`msgqueue-data:${queue?.environment.MSGQUEUE_DATA_DIR}`);
     expect(compose.volumes).toHaveProperty('msgqueue-data');
+  });
+
+  test('Prometheus and Grafana run only with the monitoring profile, from the files in deploy/', () => {
+    const { prometheus, grafana } = parsed.services;
+    expect(prometheus?.profiles).toEqual(['monitoring']);
+    expect(grafana?.profiles).toEqual(['monitoring']);
+    expect(prometheus?.volumes).toContain('./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    expect(prometheus?.volumes).toContain('certs:/certs:ro');
+    const scrape = parse(read('deploy/prometheus.yml')) as {
+      scrape_configs: { scheme: string; tls_config: { ca_file: string }; static_configs: { targets: string[] }[] }[];
+    };
+    const [job] = scrape.scrape_configs;
+    expect(job?.scheme).toBe('https');
+    expect(job?.tls_config.ca_file).toBe('/certs/server.crt');
+    // Every service, by compose name, on the port it listens on.
+    const targets = Object.entries(compose.services).map(
+      ([name, service]) => `${name}:${service.environment[`${name.toUpperCase()}_PORT`]}`,
+    );
+    expect(job?.static_configs.flatMap((config) => config.targets).sort()).toEqual(targets.sort());
+    expect(grafana?.volumes).toContain('./deploy/grafana:/var/lib/grafana/dashboards:ro');
   });
 
   test('sets only variables the services read', () => {

@@ -33,9 +33,12 @@ export class TsProcess {
     createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
   }
 
-  /** The first stdout line (seen or to come) that matches; rejects if the process exits first. */
-  waitForLine(match: (line: string) => boolean): Promise<string> {
-    const seen = this.lines.find(match);
+  /**
+   * The first stdout line (seen or to come) that matches, from line index `from` on; rejects if
+   * the process exits first.
+   */
+  waitForLine(match: (line: string) => boolean, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return Promise.race([
       new Promise<string>((resolveLine) => this.#waiters.push({ match, resolve: resolveLine })),
@@ -45,15 +48,15 @@ export class TsProcess {
     ]);
   }
 
-  /** The first JSON log line whose `msg` is `msg`. */
-  async waitForLog(msg: string): Promise<Record<string, unknown>> {
+  /** The first JSON log line whose `msg` is `msg`, from line index `from` on (`lines.length`: the next one). */
+  async waitForLog(msg: string, from = 0): Promise<Record<string, unknown>> {
     const line = await this.waitForLine((text) => {
       try {
         return (JSON.parse(text) as { msg?: unknown }).msg === msg;
       } catch {
         return false;
       }
-    });
+    }, from);
     return JSON.parse(line) as Record<string, unknown>;
   }
 

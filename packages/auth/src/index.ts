@@ -1,3 +1,3 @@
-export { authenticate, challengeHeader } from './basic.js';
-export { hashPassword } from './password.js';
-export { parseUsers, UserTable } from './users.js';
+export { authenticate, challengeHeader, credentialsOf, type Credentials } from './basic.js';
+export { hashPassword, parseSecret } from './password.js';
+export { parseUserEntries, parseUsers, UserTable } from './users.js';

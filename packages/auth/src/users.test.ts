@@ -129,6 +129,24 @@ describe('UserTable.verify', () => {
     expect(await users.verify('a\0', 'b')).toBe(false);
   });
 
+  test('remembers a verified pair, and only that pair', async () => {
+    const users = parseUsers(`carol:${scryptSecret}`);
+    expect(users.remembers('carol', 's3cret pass')).toBe(false);
+    expect(await users.verify('carol', 'wrong')).toBe(false);
+    expect(users.remembers('carol', 'wrong')).toBe(false);
+    expect(await users.verify('carol', 's3cret pass')).toBe(true);
+    expect(users.remembers('carol', 's3cret pass')).toBe(true);
+    expect(users.remembers('carol', 's3cret pas')).toBe(false);
+  });
+
+  test('concurrent checks of one pair share one scrypt; other pairs get their own', async () => {
+    const users = parseUsers(`carol:${scryptSecret}`);
+    const first = users.verify('carol', 's3cret pass');
+    expect(users.verify('carol', 's3cret pass')).toBe(first);
+    expect(users.verify('carol', 'other')).not.toBe(first);
+    expect(await first).toBe(true);
+  });
+
   test('checks scrypt users against their hash', async () => {
     const users = parseUsers(`carol:${scryptSecret}`);
     expect(await users.verify('carol', 's3cret pass')).toBe(true);

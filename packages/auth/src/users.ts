@@ -16,6 +16,8 @@ const CACHE_LIMIT = 1024;
 export class UserTable {
   readonly #users = new Map<string, UserEntry>();
   readonly #verified = new Set<string>();
+  /** Checks under way, so concurrent identical attempts (a reconnect storm) share one scrypt. */
+  readonly #checking = new Map<string, Promise<boolean>>();
   // Unknown names are checked against this entry so they take the same path as known ones.
   readonly #decoy: UserEntry = { nameDigest: sha256('\0decoy'), secret: parseSecret('\0decoy') };
 
@@ -29,11 +31,30 @@ export class UserTable {
     return [...this.#users.keys()];
   }
 
+  has(name: string): boolean {
+    return this.#users.has(name);
+  }
+
+  /**
+   * True when this exact pair was verified before (a cheap digest lookup, no scrypt): a login
+   * that needs no check, which auth-failure throttling lets through.
+   */
+  remembers(name: string, password: string): boolean {
+    return this.#verified.has(cacheKeyOf(name, password));
+  }
+
   /** True when `name` and `password` match a user; compares digests in constant time. */
-  async verify(name: string, password: string): Promise<boolean> {
-    // JSON keeps the boundary between name and password: "a\0b"+"c" and "a"+"b\0c" differ.
-    const cacheKey = sha256(JSON.stringify([name, password])).toString('base64');
-    if (this.#verified.has(cacheKey)) return true;
+  verify(name: string, password: string): Promise<boolean> {
+    const cacheKey = cacheKeyOf(name, password);
+    if (this.#verified.has(cacheKey)) return Promise.resolve(true);
+    const pending = this.#checking.get(cacheKey);
+    if (pending !== undefined) return pending;
+    const check = this.#check(name, password, cacheKey).finally(() => this.#checking.delete(cacheKey));
+    this.#checking.set(cacheKey, check);
+    return check;
+  }
+
+  async #check(name: string, password: string, cacheKey: string): Promise<boolean> {
     const known = this.#users.get(name);
     const entry = known ?? this.#decoy;
     const nameOk = timingSafeEqual(sha256(name), entry.nameDigest);
@@ -46,11 +67,21 @@ export class UserTable {
   }
 }
 
+function cacheKeyOf(name: string, password: string): string {
+  // JSON keeps the boundary between name and password: "a\0b"+"c" and "a"+"b\0c" differ.
+  return sha256(JSON.stringify([name, password])).toString('base64');
+}
+
 /**
  * Parses a users list. Throws a TypeError naming the faulty entry by position, never by content,
  * since the content holds a password.
  */
 export function parseUsers(spec: string): UserTable {
+  return new UserTable(parseUserEntries(spec));
+}
+
+/** The `[name, secret]` pairs of a users list, checked as parseUsers does. */
+export function parseUserEntries(spec: string): (readonly [name: string, secret: string])[] {
   const entries: (readonly [string, string])[] = [];
   const seen = new Set<string>();
   spec.split(',').forEach((raw, index) => {
@@ -70,5 +101,5 @@ export function parseUsers(spec: string): UserTable {
     seen.add(name);
     entries.push([name, secret]);
   });
-  return new UserTable(entries);
+  return entries;
 }

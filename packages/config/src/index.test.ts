@@ -1,6 +1,9 @@
 import { thrown } from '@pubsub/testkit';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ConfigError, flag, LOG_LEVEL, loadEnv, port, positiveInt, wssUrl, z } from './index.js';
+import { ConfigError, flag, LOG_LEVEL, loadEnv, port, positiveInt, readableFile, wssUrl, z } from './index.js';
 
 const configError = (fn: () => unknown): ConfigError => thrown(ConfigError, fn);
 
@@ -138,4 +141,24 @@ describe('wssUrl', () => {
       expect(err.issues[0]).toMatch(/^URL:/);
     },
   );
+});
+
+describe('readableFile', () => {
+  const files = z.object({ FILE: readableFile().optional() });
+  const dir = mkdtempSync(join(tmpdir(), 'pubsub-config-'));
+  const file = join(dir, 'cert.pem');
+  writeFileSync(file, 'PEM');
+
+  test('accepts a readable file and leaves it unset when empty', () => {
+    expect(loadEnv(files, { FILE: file }).FILE).toBe(file);
+    expect(loadEnv(files, { FILE: '' }).FILE).toBeUndefined();
+  });
+
+  test.each([
+    [join(dir, 'missing.pem'), 'ENOENT'],
+    [dir, 'not a regular file'],
+  ])('rejects %s (%s), naming the variable and the path', (path, reason) => {
+    const err = configError(() => loadEnv(files, { FILE: path }));
+    expect(err.issues).toEqual([`FILE: cannot read ${path} (${reason})`]);
+  });
 });

@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 
 export { z };
@@ -53,6 +54,22 @@ export const flag = (fallback: boolean) => booleanFlag().default(fallback);
 /** A wss:// URL. */
 export const wssUrl = (fallback: string) =>
   z.url({ protocol: /^wss$/, message: 'expected a wss:// URL' }).default(fallback);
+
+/**
+ * A path to a regular file this process can read, checked when the configuration loads, so a
+ * typo or a permission problem is reported with the variable's name before anything starts.
+ */
+export const readableFile = () =>
+  z.string().superRefine((path, ctx) => {
+    let problem: string | undefined;
+    try {
+      if (statSync(path).isFile()) accessSync(path, constants.R_OK);
+      else problem = 'not a regular file';
+    } catch (err) {
+      problem = (err as NodeJS.ErrnoException).code ?? String(err);
+    }
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `cannot read ${path} (${problem})` });
+  });
 
 export const LOG_LEVEL = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 

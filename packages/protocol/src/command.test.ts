@@ -30,6 +30,22 @@ describe('parseCommand', () => {
     test('keeps the topic exactly, including non-ASCII characters', () => {
       expect(parseCommand('sub héllo.wörld/😀').topic).toBe('héllo.wörld/😀');
     });
+
+    test.each(['orders.*', 'orders.>', '*', '>', '*.new.>', 'a..*'])('accepts the pattern %j in sub and unsub', (p) => {
+      expect(parseCommand(`sub ${p}`)).toEqual({ op: 'sub', topic: p, ref: undefined });
+      expect(parseCommand(`unsub ${p}`)).toEqual({ op: 'unsub', topic: p, ref: undefined });
+      expect(parseCommand(JSON.stringify({ topic: p, content: 'sub', id: 'r' }))).toEqual({
+        op: 'sub',
+        topic: p,
+        ref: 'r',
+      });
+    });
+
+    test('resuming a pattern is refused with a message that says why', () => {
+      const err = protocolError(() => parseCommand('sub orders.* from 3'));
+      expect(err.code).toBe('RESUME_INVALID');
+      expect(err.message).toMatch(/exact topic/);
+    });
   });
 
   describe('JSON form', () => {
@@ -72,8 +88,12 @@ describe('parseCommand', () => {
       ['sub', 'TOPIC_MISSING'],
       ['unsub  \r\n', 'TOPIC_MISSING'],
       ['sub a b', 'TOPIC_INVALID'],
-      ['sub news.*', 'TOPIC_INVALID'],
-      ['sub >', 'TOPIC_INVALID'],
+      ['sub news*', 'TOPIC_INVALID'],
+      ['sub news.>.eu', 'TOPIC_INVALID'],
+      ['sub news.*x', 'TOPIC_INVALID'],
+      ['sub news.* from 3', 'RESUME_INVALID'],
+      ['sub > from 0 ab', 'RESUME_INVALID'],
+      ['{"topic":"news.>","content":"sub","from":1}', 'RESUME_INVALID'],
       ['sub a\u0000b', 'TOPIC_INVALID'],
       [`sub ${'x'.repeat(257)}`, 'TOPIC_TOO_LONG'],
       ['{"topic":"news",', 'BAD_JSON'],

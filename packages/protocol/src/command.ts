@@ -1,6 +1,6 @@
 import { ProtocolError } from './errors.js';
 import { parseObjectFrame, readMember, validateId } from './publish.js';
-import { validateTopic } from './topic.js';
+import { isPattern, validatePattern } from './pattern.js';
 
 export type CommandOp = 'sub' | 'unsub';
 
@@ -13,6 +13,7 @@ export interface ResumePoint {
 /** A subscription command; `ref` is the optional id of a JSON command, echoed in its reply. */
 export interface Command {
   readonly op: CommandOp;
+  /** A topic, or a pattern with `*` / `>` tokens (see pattern.ts). */
   readonly topic: string;
   readonly ref: string | undefined;
   /** Only on `sub`: replay the retained messages after this point before going live. */
@@ -21,7 +22,11 @@ export interface Command {
 
 const EPOCH_PATTERN = /^[0-9a-f]{1,64}$/;
 
-function toResume(seq: unknown, epoch: unknown): ResumePoint {
+function toResume(topic: string, seq: unknown, epoch: unknown): ResumePoint {
+  // History is kept per topic, and a pattern has none of its own to resume from.
+  if (isPattern(topic)) {
+    throw new ProtocolError('RESUME_INVALID', 'resuming ("from") needs an exact topic, not a pattern with * or >');
+  }
   const number = typeof seq === 'string' && /^\d+$/.test(seq) ? Number(seq) : seq;
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
     throw new ProtocolError('RESUME_INVALID');
@@ -42,9 +47,10 @@ function parseJsonCommand(text: string): Command {
   const ref = validateId(readMember(text, scan, 'id'));
   try {
     const op = toOp(readMember(text, scan, 'content'));
-    const topic = validateTopic(readMember(text, scan, 'topic'));
+    const topic = validatePattern(readMember(text, scan, 'topic'));
     const from = readMember(text, scan, 'from');
-    const resume = op === 'sub' && from !== undefined ? toResume(from, readMember(text, scan, 'epoch')) : undefined;
+    const resume =
+      op === 'sub' && from !== undefined ? toResume(topic, from, readMember(text, scan, 'epoch')) : undefined;
     return { op, topic, ref, resume };
   } catch (err) {
     // Keep the ref so the client can match the error to its command.
@@ -57,18 +63,19 @@ function parseTextCommand(text: string): Command {
   const words = text.trim().split(/\s+/u);
   const op = toOp(words[0]);
   if (words.length < 2) throw new ProtocolError('TOPIC_MISSING');
-  const topic = validateTopic(words[1]);
+  const topic = validatePattern(words[1]);
   if (words.length === 2) return { op, topic, ref: undefined, resume: undefined };
   // `sub <topic> from <seq> [<epoch>]`
   if (op !== 'sub' || words[2] !== 'from') throw new ProtocolError('TOPIC_INVALID');
   if (words.length < 4 || words.length > 5) throw new ProtocolError('RESUME_INVALID');
-  return { op, topic, ref: undefined, resume: toResume(words[3], words[4]) };
+  return { op, topic, ref: undefined, resume: toResume(topic, words[3], words[4]) };
 }
 
 /**
  * Parses a `/subscribe` frame: the text form `sub <topic>` / `unsub <topic>` (surrounding
- * whitespace ignored), or the original JSON form `{"Topic": "news", "Content": "sub"}`. A `sub`
- * may resume: `sub <topic> from <seq> [<epoch>]`, or `"from"` / `"epoch"` in the JSON form.
+ * whitespace ignored), or the original JSON form `{"Topic": "news", "Content": "sub"}`. The topic
+ * may be a pattern (`orders.*`, `orders.>`). A `sub` of an exact topic may resume:
+ * `sub <topic> from <seq> [<epoch>]`, or `"from"` / `"epoch"` in the JSON form.
  * Throws ProtocolError; a JSON command's error carries its `ref`.
  */
 export function parseCommand(text: string): Command {

@@ -6,7 +6,10 @@ export const ERRORS = {
   BAD_JSON: { message: 'frame is not valid JSON' },
   BAD_MESSAGE: { message: 'frame must be a JSON object' },
   TOPIC_MISSING: { message: 'message has no topic' },
-  TOPIC_INVALID: { message: 'topic must be a non-empty string without whitespace, control characters, "*" or ">"' },
+  TOPIC_INVALID: {
+    message:
+      'topic must be a non-empty string without whitespace or control characters; "*" and ">" only as whole tokens of a subscription pattern',
+  },
   TOPIC_TOO_LONG: { message: 'topic is longer than 256 bytes' },
   CONTENT_MISSING: { message: 'message has no content' },
   ID_INVALID: { message: 'id must be a non-empty string of at most 128 bytes without control characters' },
@@ -14,6 +17,9 @@ export const ERRORS = {
   UNKNOWN_COMMAND: { message: 'expected "sub <topic>" or "unsub <topic>"' },
   RESUME_INVALID: { message: 'expected "sub <topic> from <seq> [<epoch>]" with seq a whole number and epoch hex' },
   UNAVAILABLE: { message: 'the message queue is unreachable and the buffer is full; retry later' },
+  TOPIC_FORBIDDEN: { message: 'this user has no right to this topic' },
+  TOO_MANY_SUBSCRIPTIONS: { message: 'this connection has as many subscriptions as it may have' },
+  RATE_LIMITED: { message: 'publishing faster than this connection may; the message was not taken, retry later' },
   SHUTTING_DOWN: { message: 'server shutting down', close: 1001 },
   BINARY_UNSUPPORTED: { message: 'binary frames are not supported; send text', close: 1003 },
   SLOW_CONSUMER: { message: 'slow consumer: send buffer limit exceeded', close: 4100 },

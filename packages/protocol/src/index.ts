@@ -22,4 +22,15 @@ export {
   MAX_TOPIC_BYTES,
 } from './limits.js';
 export { parsePublish, readQueued, readRouting, validateId, type Publish, type QueuedMessage } from './publish.js';
+export {
+  isPattern,
+  matchTokens,
+  ONE_TOKEN,
+  patternCovers,
+  patternMatches,
+  TAIL_TOKENS,
+  tokensOf,
+  TopicRights,
+  validatePattern,
+} from './pattern.js';
 export { validateTopic } from './topic.js';

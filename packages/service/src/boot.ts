@@ -1,6 +1,6 @@
 import type { Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
-import { loadServerCertificate, readCaFile } from '@pubsub/tls';
+import { loadServerCertificate, readCaFile, readCertificatePair } from '@pubsub/tls';
 import type { CommonConfig, Users } from './common-config.js';
 
 import { Upstream } from './upstream.js';
@@ -21,6 +21,22 @@ export interface QueueHop {
   readonly password: string;
 }
 
+/** What a service's connections to the msgqueue trust, and the certificate they present, if any. */
+export interface HopTls {
+  /** PEM bundle the msgqueue's certificate must chain to (`WS_CA_FILE`). */
+  readonly ca: string;
+  /** Client certificate and key for a msgqueue that requires one (`TLS_CLIENT_CERT_FILE`/`TLS_CLIENT_KEY_FILE`). */
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** Reads the CA bundle and, when configured, the client certificate for the msgqueue hops. */
+export async function loadHopTls(config: CommonConfig): Promise<HopTls> {
+  const ca = await readCaFile(config.caFile);
+  if (config.hopClientCert === undefined) return { ca };
+  return { ca, ...(await readCertificatePair(config.hopClientCert)) };
+}
+
 /** The reconnecting connection from a service to the msgqueue, verifying it against `WS_CA_FILE`. */
 export async function createQueueUpstream(
   config: CommonConfig,
@@ -30,7 +46,7 @@ export async function createQueueUpstream(
   return new Upstream({
     ...hop,
     name: options.name,
-    ca: await readCaFile(config.caFile),
+    ...(await loadHopTls(config)),
     // The hop carries the client's frame plus the envelope.
     maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -12,3 +12,12 @@ export function closeWithError(ws: WebSocket, code: ClosingCode, ref?: string): 
   ws.send(encodeError({ code }, ref));
   ws.close(close, Buffer.from(message).subarray(0, MAX_REASON_BYTES).toString());
 }
+
+// A slow client's close frame sits behind the data it is not reading: do not wait for it long.
+const SLOW_CLIENT_TERMINATE_MS = 1_000;
+
+/** Closes a client that stopped reading with 4100, and drops it if it does not read even that. */
+export function closeSlowClient(ws: WebSocket): void {
+  closeWithError(ws, 'SLOW_CONSUMER');
+  setTimeout(() => ws.terminate(), SLOW_CLIENT_TERMINATE_MS).unref();
+}

@@ -1,26 +1,32 @@
-import { parseUsers, type UserTable } from '@pubsub/auth';
+import { parseUserEntries } from '@pubsub/auth';
 import { booleanFlag, flag, LOG_LEVEL, positiveInt, z } from '@pubsub/config';
 import type { LogLevel } from '@pubsub/log';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '@pubsub/protocol';
-import { DEFAULT_CERT_DIR } from '@pubsub/tls';
+import { DEFAULT_CERT_DIR, type CertificateFiles } from '@pubsub/tls';
 import { join } from 'node:path';
+import { tlsFiles, tlsFilesEnv } from './tls-config.js';
+import { accessEnv, accessLimits, type AccessLimits } from './access-config.js';
 
 // Enough to amortise a frame's write over many messages, small enough to keep frames well
 // under the hops' max payload for small messages (the packer also splits by bytes).
 const DEFAULT_HOP_BATCH_MESSAGES = 256;
 
-/** The development user of every endpoint until `*_USERS` is set. */
+/** The development user of every endpoint until `*_USERS` or `USERS_FILE` is set. */
 export const DEV_USERS = 'hello:test';
 export const DEV_USER = { user: 'hello', password: 'test' } as const;
 
-/** A users list (`name:password` or `name:scrypt:…`, comma-separated), parsed at load time. */
+/**
+ * A users list (`name:password` or `name:scrypt:…`, comma-separated), checked at load time;
+ * undefined when unset (resolveUsers then combines it with USERS_FILE).
+ */
 export const usersList = () =>
   z
     .string()
-    .default(DEV_USERS)
+    .optional()
     .transform((spec, ctx) => {
+      if (spec === undefined) return undefined;
       try {
-        return { table: parseUsers(spec), isDevDefault: spec === DEV_USERS };
+        return parseUserEntries(spec);
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
         return z.NEVER;
@@ -34,24 +40,30 @@ export const commonEnv = {
   TLS_GENERATE_DEV_CERT: booleanFlag().optional(),
   TLS_DEV_CERT_HOSTS: z.string().default(''),
   WS_CA_FILE: z.string().optional(),
+  ...tlsFilesEnv,
   MAX_PAYLOAD_BYTES: positiveInt(DEFAULT_MAX_PAYLOAD_BYTES),
   HEARTBEAT_INTERVAL_MS: positiveInt(30_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
   UPSTREAM_BACKOFF_INITIAL_MS: positiveInt(100),
   UPSTREAM_BACKOFF_MAX_MS: positiveInt(5_000),
+  ...accessEnv,
   HOP_BATCH_MESSAGES: positiveInt(DEFAULT_HOP_BATCH_MESSAGES),
   COALESCE_WRITES: flag(true),
 };
 
 export interface CommonConfig {
   readonly logLevel: LogLevel;
-  readonly tls: { certDir: string; generate: boolean; extraHosts: string[] };
+  readonly tls: { certDir: string; generate: boolean; extraHosts: string[]; files?: CertificateFiles };
+  /** The client certificate presented on the msgqueue hops (mutual TLS), when configured. */
+  readonly hopClientCert?: CertificateFiles;
   /** CA bundle that upstream connections verify the next hop against. */
   readonly caFile: string;
   readonly maxPayloadBytes: number;
   readonly heartbeatIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly backoff: { initialMs: number; maxMs: number };
+  /** Connection limits, allowed origins and auth-failure throttling, checked at the handshake. */
+  readonly limits: AccessLimits;
   /** Most messages per frame on the internal hops; 1 sends one text frame per message. */
   readonly hopBatchMessages: number;
   /** Whether frames for one client socket within one event-loop turn go out in one write. */
@@ -65,6 +77,8 @@ export function commonConfig(env: CommonEnv): CommonConfig {
   // An explicit directory must already hold a certificate unless generation is asked for, so a
   // typo in WS_CERT_DIR fails loudly instead of minting a new, untrusted certificate.
   const generate = env.TLS_GENERATE_DEV_CERT ?? env.WS_CERT_DIR === undefined;
+  // Explicit files take precedence over WS_CERT_DIR; a half-configured pair is a ConfigError.
+  const files = tlsFiles(env);
   return {
     logLevel: env.LOG_LEVEL,
     tls: {
@@ -73,18 +87,18 @@ export function commonConfig(env: CommonEnv): CommonConfig {
       extraHosts: env.TLS_DEV_CERT_HOSTS.split(',')
         .map((host) => host.trim())
         .filter(Boolean),
+      ...(files.server && { files: files.server }),
     },
-    caFile: env.WS_CA_FILE ?? join(certDir, 'server.crt'),
+    ...(files.client && { hopClientCert: files.client }),
+    caFile: env.WS_CA_FILE ?? env.TLS_CERT_FILE ?? join(certDir, 'server.crt'),
     maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     backoff: { initialMs: env.UPSTREAM_BACKOFF_INITIAL_MS, maxMs: env.UPSTREAM_BACKOFF_MAX_MS },
+    limits: accessLimits(env),
     hopBatchMessages: env.HOP_BATCH_MESSAGES,
     coalesceWrites: env.COALESCE_WRITES,
   };
 }
 
-export interface Users {
-  readonly table: UserTable;
-  readonly isDevDefault: boolean;
-}
+export type { Users } from './access.js';

@@ -21,9 +21,13 @@ export {
   type Users,
 } from './common-config.js';
 export { runService, type RunServiceOptions } from './run-service.js';
-export { createQueueUpstream, loadServiceTls, warnOnDevUsers, type QueueHop } from './boot.js';
-export { closeWithError } from './close.js';
-export { eventWithin } from './wait.js';
+export { createQueueUpstream, loadHopTls, loadServiceTls, warnOnDevUsers, type HopTls, type QueueHop } from './boot.js';
+export { closeSlowClient, closeWithError } from './close.js';
+export { drainDeadline, eventWithin, settledWithin } from './wait.js';
 export { bufferOf, textOf } from './raw-data.js';
-export { Outbox, serverTextFrame } from './outbox.js';
+export { Outbox, serverTextFrame, type OutboxOptions } from './outbox.js';
 export { ServiceMetrics } from './metrics.js';
+export { endpointRefusal, resolveUsers, type Account, type UsersSources } from './access.js';
+export { accessEnv, type AccessLimits, type AuthThrottleLimits } from './access-config.js';
+export { createRateLimit, type RateLimit, type RateLimitOptions } from './rate-limit.js';
+export { parseUsersFile, readUsersFile, ROLES, UsersFileError, type FileUser, type Role } from './users-file.js';

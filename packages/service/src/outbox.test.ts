@@ -38,6 +38,9 @@ async function pair() {
   return { ws, client, writes, receivedAll };
 }
 
+const outbox = (coalesce: boolean, onSlow: (ws: WebSocket) => void = () => undefined) =>
+  new Outbox({ coalesce, maxBufferedBytes: 1024, onSlow });
+
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
@@ -47,7 +50,7 @@ describe('serverTextFrame', () => {
   test.each([0, 1, 125, 126, 65_535, 65_536, 70_000])('frames a %d-byte text a ws client reads back', async (size) => {
     const { ws, receivedAll } = await pair();
     const text = 'é'.repeat(Math.floor(size / 2)) + 'x'.repeat(size % 2);
-    new Outbox({ coalesce: true }).write(ws, serverTextFrame(text));
+    outbox(true).write(ws, serverTextFrame(text));
     expect(await receivedAll(1)).toEqual([text]);
   });
 });
@@ -55,11 +58,11 @@ describe('serverTextFrame', () => {
 describe('Outbox', () => {
   test('writes the frames one socket gets in a turn with one write, in order', async () => {
     const { ws, client, writes, receivedAll } = await pair();
-    const outbox = new Outbox({ coalesce: true });
+    const box = outbox(true);
     const shared = serverTextFrame('shared');
-    outbox.write(ws, shared);
-    outbox.send(ws, 'reply');
-    outbox.write(ws, shared);
+    box.write(ws, shared);
+    box.send(ws, 'reply');
+    box.write(ws, shared);
     expect(writes.count).toBe(0);
     await once(client, 'message');
     expect(writes.count).toBe(1);
@@ -68,9 +71,9 @@ describe('Outbox', () => {
 
   test('without coalescing, writes each frame at once', async () => {
     const { ws, writes, receivedAll } = await pair();
-    const outbox = new Outbox({ coalesce: false });
-    outbox.send(ws, 'a');
-    outbox.send(ws, 'b');
+    const box = outbox(false);
+    box.send(ws, 'a');
+    box.send(ws, 'b');
     expect(writes.count).toBe(2);
     expect(await receivedAll(2)).toEqual(['a', 'b']);
   });
@@ -79,9 +82,9 @@ describe('Outbox', () => {
     const { ws, client } = await pair();
     const received: string[] = [];
     client.on('message', (data: Buffer) => received.push(data.toString()));
-    const outbox = new Outbox({ coalesce: true });
-    outbox.send(ws, 'last words');
-    outbox.flushSocket(ws);
+    const box = outbox(true);
+    box.send(ws, 'last words');
+    box.flushSocket(ws);
     ws.close(4000, 'bye');
     const [code] = (await once(client, 'close')) as [number];
     expect(code).toBe(4000);
@@ -92,13 +95,27 @@ describe('Outbox', () => {
     const { ws, client, writes } = await pair();
     const received: string[] = [];
     client.on('message', (data: Buffer) => received.push(data.toString()));
-    const outbox = new Outbox({ coalesce: true });
-    outbox.send(ws, 'too late');
+    const box = outbox(true);
+    box.send(ws, 'too late');
     ws.close(4000, 'bye');
     const before = writes.count;
-    outbox.flush();
+    box.flush();
     expect(writes.count).toBe(before);
     await once(client, 'close');
     expect(received).toEqual([]);
+  });
+
+  test('stops writing to a socket that left more than the limit unsent, and reports it once', async () => {
+    const { ws, writes } = await pair();
+    const slow: WebSocket[] = [];
+    const box = outbox(true, (socket) => slow.push(socket));
+    expect(box.send(ws, 'fine')).toBe(true);
+    // What earlier turns left in the socket: a client that stopped reading.
+    Object.defineProperty(ws, 'bufferedAmount', { value: 1025 });
+    expect(box.send(ws, 'dropped')).toBe(false);
+    expect(box.send(ws, 'dropped too')).toBe(false);
+    box.flush();
+    expect(slow).toEqual([ws]);
+    expect(writes.count).toBe(0);
   });
 });

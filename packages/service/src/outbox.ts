@@ -36,28 +36,47 @@ function socketOf(ws: WebSocket): Duplex {
   return (ws as unknown as { _socket: Duplex })._socket;
 }
 
+/** What to do with a client that does not read. */
+export interface OutboxOptions {
+  /** With false, each frame is written at once (the unbatched behaviour, kept for comparison). */
+  coalesce: boolean;
+  /** A socket with more than this still unsent from earlier turns is handed to `onSlow`. */
+  maxBufferedBytes: number;
+  /** Called once per slow socket; its frames are dropped from then on. */
+  onSlow(ws: WebSocket): void;
+}
+
 /**
  * Every frame for a client socket goes through here, so they keep their order. Frames queued
  * during one event-loop turn are written to each socket with one write at the end of the turn:
  * one socket write (and one TLS record) costs about as much as ten 100-byte frames, so this is
- * what makes fan-out and per-message acks cheap. With `coalesce` off, each frame is written at
- * once (the unbatched behaviour, kept for comparison).
+ * what makes fan-out and per-message acks cheap. A client whose unsent bytes from earlier turns
+ * pass the limit is slow: it is not written to again, so it cannot make the service hold
+ * unbounded memory, and it does not hold up anyone else.
  */
 export class Outbox {
   readonly #pending = new Map<WebSocket, Buffer[]>();
-  readonly #coalesce: boolean;
+  readonly #slow = new WeakSet<WebSocket>();
+  readonly #options: OutboxOptions;
   #scheduled = false;
 
-  constructor(options: { coalesce: boolean }) {
-    this.#coalesce = options.coalesce;
+  constructor(options: OutboxOptions) {
+    this.#options = options;
   }
 
-  /** Queues a prebuilt frame (see `serverTextFrame`) for `ws`. */
-  write(ws: WebSocket, frame: Buffer): void {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    if (!this.#coalesce) {
+  /** Queues a prebuilt frame (see `serverTextFrame`) for `ws`; false when `ws` is closed or slow. */
+  write(ws: WebSocket, frame: Buffer): boolean {
+    if (ws.readyState !== WebSocket.OPEN || this.#slow.has(ws)) return false;
+    // This turn's frames wait here, not in the socket: bufferedAmount is what earlier turns left.
+    if (ws.bufferedAmount > this.#options.maxBufferedBytes) {
+      this.#slow.add(ws);
+      this.#pending.delete(ws);
+      this.#options.onSlow(ws);
+      return false;
+    }
+    if (!this.#options.coalesce) {
       socketOf(ws).write(frame);
-      return;
+      return true;
     }
     const frames = this.#pending.get(ws);
     if (frames === undefined) this.#pending.set(ws, [frame]);
@@ -66,11 +85,12 @@ export class Outbox {
       this.#scheduled = true;
       setImmediate(() => this.flush());
     }
+    return true;
   }
 
   /** Queues a text frame for `ws`. */
-  send(ws: WebSocket, text: string): void {
-    this.write(ws, serverTextFrame(text));
+  send(ws: WebSocket, text: string): boolean {
+    return this.write(ws, serverTextFrame(text));
   }
 
   /** Writes what is queued now (it also runs by itself at the end of each turn). */

@@ -9,25 +9,49 @@ export interface RunServiceOptions {
   start: () => Promise<ServiceHandle>;
 }
 
+/** The stop signals handled here; close-with-grace handles the others (SIGHUP, …) itself. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/**
+ * The same signal again within this is the same stop: a signal sent to a whole process group
+ * (systemd, `kill -- -<pgid>`) reaches the service and also its `npx`/`pnpm`/`tsx` wrappers, and
+ * tsx passes it on, so it can arrive twice.
+ */
+const DUPLICATE_SIGNAL_MS = 1_000;
+
 /**
  * The body of every `main.ts`: starts the service and closes it gracefully on SIGTERM/SIGINT
- * (exit 0) or on an uncaught error (exit 1). A second signal exits at once.
+ * (exit 0) or on an uncaught error (exit 1). A second signal exits at once with 1, unless it
+ * repeats the first within a second.
  */
 export async function runService(options: RunServiceOptions): Promise<void> {
   const { logger: log } = options;
   let service: ServiceHandle | undefined;
   // Installed before start() so that a signal during startup still shuts down in order.
-  closeWithGrace(
+  const grace = closeWithGrace(
     {
       delay: options.shutdownTimeoutMs + 2_000,
       logger: { error: (message: unknown) => log.error({ detail: message }, 'forced exit') },
+      skip: [...STOP_SIGNALS],
     },
     async ({ signal, err }) => {
       if (err) log.error({ err }, 'fatal error, shutting down');
-      else log.info({ signal }, 'shutting down');
+      else if (signal !== undefined) log.info({ signal }, 'shutting down');
       await service?.close();
     },
   );
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (first === undefined) {
+        first = { signal, at: Date.now() };
+        log.info({ signal }, 'shutting down');
+        void grace.close();
+      } else if (signal !== first.signal || Date.now() - first.at > DUPLICATE_SIGNAL_MS) {
+        log.error({ signal }, 'second signal, exiting');
+        process.exit(1);
+      }
+    });
+  }
   try {
     service = await options.start();
   } catch (err) {

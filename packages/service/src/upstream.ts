@@ -9,6 +9,9 @@ export interface DialOptions {
   password: string;
   /** PEM bundle the server's certificate must chain to; verification is always on. */
   ca: string;
+  /** Client certificate and key, for a server that requires one (mutual TLS). */
+  cert?: string;
+  key?: string;
   maxPayloadBytes: number;
   handshakeTimeoutMs?: number;
 }
@@ -20,6 +23,7 @@ export function dial(options: DialOptions): Promise<WebSocket> {
     try {
       ws = new WebSocket(options.url, {
         ca: options.ca,
+        ...(options.cert !== undefined && options.key !== undefined && { cert: options.cert, key: options.key }),
         auth: `${options.user}:${options.password}`,
         maxPayload: options.maxPayloadBytes,
         perMessageDeflate: false,
@@ -133,8 +137,11 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.#retryTimer = setTimeout(() => this.#connect(), Math.random() * ceiling);
   }
 
-  /** Stops redialing and closes the connection; resolves once it is closed. */
-  async stop(code = 1001, reason = 'shutting down'): Promise<void> {
+  /**
+   * Stops redialing and closes the connection; resolves once it is closed, terminating it when
+   * the peer has not answered the close within `terminateAfterMs`.
+   */
+  async stop(code = 1001, reason = 'shutting down', terminateAfterMs = 2_000): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
     clearInterval(this.#heartbeatTimer);
@@ -142,7 +149,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     if (ws === undefined) return;
     const closed = new Promise<void>((resolveClose) => ws.once('close', () => resolveClose()));
     ws.close(code, reason);
-    const timer = setTimeout(() => ws.terminate(), 2_000);
+    const timer = setTimeout(() => ws.terminate(), terminateAfterMs);
     await closed;
     clearTimeout(timer);
   }

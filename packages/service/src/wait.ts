@@ -13,3 +13,26 @@ export function eventWithin(emitter: EventEmitter, event: string, deadlineMs: nu
     }
   });
 }
+
+/**
+ * A shutdown deadline: `left()` is the time remaining, never below 0, and `leftBefore(reserveMs)`
+ * the time remaining minus a part kept for the last step (closing the clients, say).
+ */
+export function drainDeadline(totalMs: number): { left(): number; leftBefore(reserveMs: number): number } {
+  const at = Date.now() + totalMs;
+  const left = () => Math.max(0, at - Date.now());
+  return { left, leftBefore: (reserveMs) => Math.max(0, left() - reserveMs) };
+}
+
+/** Resolves true once `promise` settles, or false when `deadlineMs` passes first; never rejects. */
+export function settledWithin(promise: Promise<unknown>, deadlineMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolveLate) => {
+    timer = setTimeout(() => resolveLate(false), deadlineMs);
+  });
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}

@@ -1,4 +1,3 @@
-import { authenticate, challengeHeader, type UserTable } from '@pubsub/auth';
 import type { Logger } from '@pubsub/log';
 import express from 'express';
 import { once } from 'node:events';
@@ -7,14 +6,20 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { endpointRefusal, type Account, type Users } from './access.js';
+import type { AccessLimits } from './access-config.js';
+import { AuthGate } from './auth-gate.js';
+import { ConnectionLimits, originRefusal } from './connection-limits.js';
 import { heartbeat, trackPongs } from './heartbeat.js';
 import type { ServiceMetrics } from './metrics.js';
-import { errorBody, rejectUpgrade } from './reject.js';
+import { errorBody, rejectUpgrade, type Rejection } from './reject.js';
 
 /** What a connection handler learns about its client. */
 export interface ConnectionContext {
   readonly connId: number;
   readonly user: string;
+  /** What the user may do: its role and topic rights. */
+  readonly account: Account;
   readonly remoteAddress: string | undefined;
   /** The upgrade request's URL, for query parameters. */
   readonly url: URL;
@@ -35,8 +40,13 @@ export interface SecureWsServerOptions {
   name: string;
   host: string;
   port: number;
-  tls: { cert: string; key: string };
-  users: UserTable;
+  /** With `clientCa`, clients must present a certificate chaining to it or the TLS handshake fails. */
+  tls: { cert: string; key: string; clientCa?: string };
+  users: Users;
+  /** The role a user needs for `endpoints` and `httpEndpoints` (`/metrics` has its own rule). */
+  endpointRole: 'client' | 'hop';
+  /** Connection limits, allowed origins and auth-failure throttling. */
+  limits: AccessLimits;
   /** WebSocket endpoints by exact path, e.g. `{ '/publish': onPublish }`. */
   endpoints: Record<string, ConnectionHandler>;
   /** GET endpoints by exact path, e.g. `{ '/history': onHistory }`. */
@@ -74,7 +84,15 @@ function urlOf(req: IncomingMessage): URL | undefined {
   }
 }
 
-function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean): express.Express {
+function sendRejection(res: express.Response, rejection: Rejection): void {
+  res
+    .status(rejection.status)
+    .set(rejection.headers ?? {})
+    .type('application/json')
+    .send(errorBody(rejection));
+}
+
+function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean, gate: AuthGate): express.Express {
   const { name } = options;
   const paths = Object.keys(options.endpoints);
   const app = express();
@@ -88,23 +106,20 @@ function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean)
     if (readiness.ready) res.json({ status: 'ready', service: name });
     else res.status(503).json({ status: 'not ready', service: name, reason: readiness.reason });
   });
+  const refuse = (res: express.Response, rejection: Rejection) => {
+    // 401s are counted by the gate (pubsub_auth_failures_total), the rest by code.
+    if (rejection.code !== 'AUTH_FAILED') options.metrics.rejected.inc({ code: rejection.code });
+    sendRejection(res, rejection);
+  };
   const httpEndpoints = { ...options.httpEndpoints, '/metrics': options.metrics.endpoint() };
   for (const [path, handler] of Object.entries(httpEndpoints)) {
+    const role = path === '/metrics' ? 'metrics' : options.endpointRole;
     app.get(path, (req, res, next) => {
-      authenticate(req, options.users).then((user) => {
-        if (user !== undefined) return handler(req, res, user);
-        options.metrics.authFailures.inc();
-        res
-          .status(401)
-          .set('WWW-Authenticate', challengeHeader(name))
-          .type('application/json')
-          .send(
-            errorBody({
-              status: 401,
-              code: 'AUTH_FAILED',
-              message: 'missing or invalid credentials (HTTP Basic Auth)',
-            }),
-          );
+      gate.admit(req).then((admission) => {
+        if (!admission.ok) return refuse(res, admission.rejection);
+        const refusal = endpointRefusal(admission.account, { path, role });
+        if (refusal === undefined) handler(req, res, admission.account.name);
+        else refuse(res, refusal);
       }, next);
     });
   }
@@ -130,14 +145,26 @@ function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean)
 export async function startSecureWsServer(options: SecureWsServerOptions): Promise<SecureWsServer> {
   const { logger: log, name } = options;
   let accepting = true;
+  const gate = new AuthGate({
+    users: options.users,
+    throttle: options.limits.authThrottle,
+    realm: name,
+    metrics: options.metrics,
+  });
+  const limits = new ConnectionLimits(options.limits);
   const server: Server = createServer(
     {
       cert: options.tls.cert,
       key: options.tls.key,
+      ...(options.tls.clientCa !== undefined && {
+        ca: options.tls.clientCa,
+        requestCert: true,
+        rejectUnauthorized: true,
+      }),
       minVersion: 'TLSv1.2',
       handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     },
-    createHttpApp(options, () => accepting),
+    createHttpApp(options, () => accepting, gate),
   );
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = HEADERS_TIMEOUT_MS * 3;
@@ -149,6 +176,15 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   });
   const clients = new Set<WebSocket>();
   let nextConnId = 1;
+
+  const refuse = (socket: Duplex, rejection: Rejection, fields: Record<string, unknown>): void => {
+    if (rejection.code === 'AUTH_FAILED') log.info(fields, 'authentication failed');
+    else {
+      options.metrics.rejected.inc({ code: rejection.code });
+      log.info({ ...fields, code: rejection.code }, 'handshake refused');
+    }
+    rejectUpgrade(socket, rejection);
+  };
 
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = urlOf(req);
@@ -162,24 +198,25 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       rejectUpgrade(socket, { status: 404, code: 'NOT_FOUND', message: `no such endpoint on ${name}: ${path}` });
       return;
     }
-    const user = await authenticate(req, options.users);
-    if (user === undefined) {
-      log.info({ path, remoteAddress: req.socket.remoteAddress }, 'authentication failed');
-      options.metrics.authFailures.inc();
-      rejectUpgrade(socket, {
-        status: 401,
-        code: 'AUTH_FAILED',
-        message: 'missing or invalid credentials (HTTP Basic Auth)',
-        headers: { 'WWW-Authenticate': challengeHeader(name) },
-      });
-      return;
-    }
+    const where = { path, remoteAddress: req.socket.remoteAddress };
+    // Cheap refusals first: a foreign origin or a full service costs no scrypt.
+    const early = originRefusal(req.headers.origin, options.limits.allowedOrigins) ?? limits.refusal();
+    if (early !== undefined) return refuse(socket, early, where);
+    const admission = await gate.admit(req);
+    if (!admission.ok) return refuse(socket, admission.rejection, where);
+    const { account } = admission;
+    const user = account.name;
+    // Checked again after the await, and nothing is awaited from here to the upgrade's callback.
+    const late = endpointRefusal(account, { path, role: options.endpointRole }) ?? limits.refusal(user);
+    if (late !== undefined) return refuse(socket, late, { ...where, user });
     if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connId = nextConnId++;
+      limits.opened(user);
       const context: ConnectionContext = {
         connId,
         user,
+        account,
         remoteAddress: req.socket.remoteAddress,
         url,
         log: log.child({ connId, path, user }),
@@ -192,6 +229,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       ws.on('error', (err) => context.log.info({ err: err.message }, 'client socket error'));
       ws.on('close', (code, reason) => {
         clients.delete(ws);
+        limits.closed(user);
         options.metrics.connections.dec({ path });
         context.log.info({ code, reason: reason.toString() }, 'connection closed');
       });

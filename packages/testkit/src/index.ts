@@ -1,4 +1,4 @@
-export { testCertificate, type TestCertificate } from './certificate.js';
+export { testCertificate, testPki, type TestCertificate, type TestKeyPair, type TestPki } from './certificate.js';
 export {
   check,
   formatReport,
@@ -35,3 +35,4 @@ export {
 export { latch } from './latch.js';
 export { captureLogs, type CapturedLogs } from './logs.js';
 export { thrown } from './thrown.js';
+export { writeUsersFile, type UsersFileEntry } from './users-file.js';

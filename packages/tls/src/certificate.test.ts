@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadServerCertificate, readCaFile, TlsSetupError, type ServerCertificate } from './certificate.js';
+import {
+  generateCertificate,
+  loadServerCertificate,
+  readCaFile,
+  readCertificatePair,
+  TlsSetupError,
+  type ServerCertificate,
+} from './certificate.js';
 
 const dirs: string[] = [];
 
@@ -117,6 +124,73 @@ describe('loadServerCertificate', () => {
     const { cert } = await loadServerCertificate({ certDir: await freshDir(), generate: true });
     await writeFile(join(certDir, 'server.crt'), cert);
     expect(await rejection(loadServerCertificate({ certDir, generate: false }))).toBeInstanceOf(TlsSetupError);
+  });
+});
+
+describe('certificate files', () => {
+  test('explicit files are loaded instead of the directory, and never generated', async () => {
+    const dir = await freshDir();
+    const pair = await generateCertificate({ commonName: 'files', usage: 'server', hosts: ['localhost'] });
+    await writeFile(join(dir, 'my.crt'), pair.cert);
+    await writeFile(join(dir, 'my.key'), pair.key);
+    const files = { certFile: join(dir, 'my.crt'), keyFile: join(dir, 'my.key') };
+    const certDir = await freshDir();
+    const result = await loadServerCertificate({ certDir, generate: true, files });
+    expect(result).toEqual({ cert: pair.cert, key: pair.key, certFile: files.certFile, generated: false });
+    expect(await readdir(certDir)).toEqual([]);
+  });
+
+  test('a missing file, a non-PEM certificate and a key of another certificate each name the file', async () => {
+    const dir = await freshDir();
+    const [a, b] = await Promise.all([
+      generateCertificate({ commonName: 'a', usage: 'server' }),
+      generateCertificate({ commonName: 'b', usage: 'server' }),
+    ]);
+    const file = async (name: string, text: string) => {
+      await writeFile(join(dir, name), text);
+      return join(dir, name);
+    };
+    const [aCert, bKey, junk] = await Promise.all([file('a.crt', a.cert), file('b.key', b.key), file('junk', 'x')]);
+    const missing = join(dir, 'missing.key');
+    const cases = [
+      [{ certFile: aCert, keyFile: missing }, `cannot read the key file ${missing}`],
+      [{ certFile: junk, keyFile: bKey }, `${junk} is not a PEM certificate`],
+      [{ certFile: aCert, keyFile: junk }, `${junk} is not an unencrypted PEM private key`],
+      [{ certFile: aCert, keyFile: bKey }, `${bKey} is not the private key of the certificate in ${aCert}`],
+    ] as const;
+    for (const [files, message] of cases) {
+      const err = await rejection(readCertificatePair(files));
+      expect(err).toBeInstanceOf(TlsSetupError);
+      expect(err.message).toContain(message);
+    }
+  });
+});
+
+describe('generateCertificate', () => {
+  test('a CA signs server and client certificates for their TLS role', async () => {
+    const ca = await generateCertificate({ commonName: 'test CA', usage: 'ca' });
+    const server = await generateCertificate({
+      commonName: 'srv',
+      usage: 'server',
+      hosts: ['localhost', '::1'],
+      issuer: ca,
+    });
+    const client = await generateCertificate({ commonName: 'hop', usage: 'client', issuer: ca });
+    const caX509 = new X509Certificate(ca.cert);
+    expect(caX509.ca).toBe(true);
+    for (const leaf of [server, client]) {
+      const x509 = new X509Certificate(leaf.cert);
+      expect(x509.ca).toBe(false);
+      expect(x509.checkIssued(caX509)).toBe(true);
+      expect(x509.verify(caX509.publicKey)).toBe(true);
+      expect(x509.checkPrivateKey(createPrivateKey(leaf.key))).toBe(true);
+    }
+    expect(new X509Certificate(server.cert).keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
+    expect(new X509Certificate(client.cert).keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    expect((new X509Certificate(server.cert).subjectAltName ?? '').split(', ')).toEqual([
+      'DNS:localhost',
+      'IP Address:0:0:0:0:0:0:0:1',
+    ]);
   });
 });
 

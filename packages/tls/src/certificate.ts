@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isIP } from 'node:net';
@@ -28,6 +28,14 @@ export interface ServerCertificateOptions {
   generate: boolean;
   /** Extra DNS names or IPs for a generated certificate (e.g. compose service names). */
   extraHosts?: readonly string[];
+  /** Explicit certificate and key files: used instead of `certDir`, never generated. */
+  files?: CertificateFiles;
+}
+
+/** A PEM certificate (chain) file and the file with its private key. */
+export interface CertificateFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export interface ServerCertificate {
@@ -122,6 +130,10 @@ async function waitForCertificate(dir: string): Promise<void> {
  * naming the directory otherwise.
  */
 export async function loadServerCertificate(options: ServerCertificateOptions): Promise<ServerCertificate> {
+  if (options.files !== undefined) {
+    const pair = await readCertificatePair(options.files);
+    return { ...pair, certFile: options.files.certFile, generated: false };
+  }
   const certFile = join(options.certDir, CERT_FILE);
   let generated = false;
   let pair = await readPair(options.certDir);
@@ -151,4 +163,101 @@ export async function readCaFile(file: string): Promise<string> {
       cause: err,
     });
   }
+}
+
+/**
+ * Reads a certificate and its private key from two PEM files and checks that they belong
+ * together; fails with a message naming the file at fault.
+ */
+export async function readCertificatePair(files: CertificateFiles): Promise<{ cert: string; key: string }> {
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      throw new TlsSetupError(`cannot read the ${what} file ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const [cert, key] = await Promise.all([read(files.certFile, 'certificate'), read(files.keyFile, 'key')]);
+  checkCertificatePair({ cert, key }, files);
+  return { cert, key };
+}
+
+/** Checks that `cert` is a PEM certificate and `key` its private key; the error names the file at fault. */
+export function checkCertificatePair(pair: { cert: string; key: string }, files: CertificateFiles): void {
+  const { cert, key } = pair;
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new TlsSetupError(`${files.certFile} is not a PEM certificate`, { cause: err });
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new TlsSetupError(`${files.keyFile} is not an unencrypted PEM private key`, { cause: err });
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new TlsSetupError(`${files.keyFile} is not the private key of the certificate in ${files.certFile}`);
+  }
+}
+
+export interface GenerateCertificateOptions {
+  commonName: string;
+  /** `ca` signs other certificates; `server` and `client` are leaf certificates for that TLS role. */
+  usage: 'ca' | 'server' | 'client';
+  /** DNS names or IPs (subjectAltName), for a server certificate. */
+  hosts?: readonly string[];
+  /** The CA that signs it; self-signed without one. */
+  issuer?: { cert: string; key: string };
+  validityDays?: number;
+}
+
+const USAGE_EXTENSIONS = {
+  ca: [
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+  ],
+  server: [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+  ],
+  client: [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+  ],
+} as const;
+
+/**
+ * Creates an EC P-256 certificate and key: a CA, or a server or client certificate signed by
+ * `issuer`. For tests and for trying mutual TLS; production certificates come from your own CA.
+ */
+export async function generateCertificate(options: GenerateCertificateOptions): Promise<{ cert: string; key: string }> {
+  const notBeforeDate = new Date();
+  const notAfterDate = new Date(notBeforeDate.getTime() + (options.validityDays ?? DEV_VALIDITY_DAYS) * 86_400_000);
+  const hosts = options.hosts ?? [];
+  const pems = await generate([{ name: 'commonName', value: options.commonName }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    ...(options.issuer === undefined ? {} : { ca: options.issuer }),
+    extensions: [
+      ...USAGE_EXTENSIONS[options.usage],
+      ...(hosts.length === 0
+        ? []
+        : [
+            {
+              name: 'subjectAltName' as const,
+              altNames: hosts.map((host) =>
+                isIP(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host },
+              ),
+            },
+          ]),
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
 }

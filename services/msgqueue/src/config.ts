@@ -1,6 +1,6 @@
-import { loadEnv, port, positiveInt, z } from '@pubsub/config';
+import { loadEnv, port, positiveInt, readableFile, z } from '@pubsub/config';
 import { fileURLToPath } from 'node:url';
-import { commonConfig, commonEnv, usersList, type CommonConfig, type Users } from '@pubsub/service';
+import { commonConfig, commonEnv, resolveUsers, usersList, type CommonConfig, type Users } from '@pubsub/service';
 
 /** `data/msgqueue` at the repository root (git-ignored). */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/msgqueue', import.meta.url));
@@ -24,6 +24,7 @@ const MsgqueueEnv = z.object({
   MSGQUEUE_RETENTION_MS: positiveInt(24 * 60 * 60 * 1000),
   MSGQUEUE_RETENTION_BYTES: positiveInt(256 * 1024 * 1024),
   MSGQUEUE_SEGMENT_BYTES: positiveInt(16 * 1024 * 1024),
+  MSGQUEUE_TLS_CLIENT_CA: readableFile().optional(),
 });
 
 /** Every environment variable this service reads. */
@@ -47,6 +48,8 @@ export interface MsgqueueConfig extends CommonConfig {
   readonly retentionMs: number;
   readonly retentionBytes: number;
   readonly segmentBytes: number;
+  /** CA bundle hop clients' certificates must chain to; set, a connection without one fails the TLS handshake. */
+  readonly clientCaFile?: string;
 }
 
 /** Reads the msgqueue's configuration from environment variables (docs/configuration.md). */
@@ -56,7 +59,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
     ...commonConfig(e),
     host: e.MSGQUEUE_HOST,
     port: e.MSGQUEUE_PORT,
-    users: e.MSGQUEUE_USERS,
+    users: resolveUsers({ list: e.MSGQUEUE_USERS, file: e.USERS_FILE, variable: 'MSGQUEUE_USERS', role: 'hop' }),
     maxMessages: e.MSGQUEUE_MAX_MESSAGES,
     maxBytes: e.MSGQUEUE_MAX_BYTES,
     prefetch: e.MSGQUEUE_PREFETCH,
@@ -68,5 +71,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
     retentionMs: e.MSGQUEUE_RETENTION_MS,
     retentionBytes: e.MSGQUEUE_RETENTION_BYTES,
     segmentBytes: e.MSGQUEUE_SEGMENT_BYTES,
+    ...(e.MSGQUEUE_TLS_CLIENT_CA !== undefined && { clientCaFile: e.MSGQUEUE_TLS_CLIENT_CA }),
   };
 }

@@ -1,13 +1,16 @@
 import { createLogger, type Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
+  drainDeadline,
   loadServiceTls,
   ServiceMetrics,
+  settledWithin,
   serviceHandle,
   startSecureWsServer,
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
+import { readCaFile } from '@pubsub/tls';
 import { once } from 'node:events';
 import type { MsgqueueConfig } from './config.js';
 import { historyEndpoint } from './history.js';
@@ -36,6 +39,9 @@ function openLog(config: MsgqueueConfig, logger: Logger): Promise<MessageLog> {
 export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Promise<ServiceHandle> {
   const log = deps.logger ?? createLogger({ service: 'msgqueue', level: config.logLevel });
   const tls = await loadServiceTls(config, log);
+  // Mutual TLS: only hop clients with a certificate from this CA complete the handshake.
+  const clientCa = config.clientCaFile === undefined ? undefined : await readCaFile(config.clientCaFile);
+  if (clientCa !== undefined) log.info({ clientCaFile: config.clientCaFile }, 'clients must present a certificate');
   warnOnDevUsers(config.users, 'MSGQUEUE_USERS', log);
   const store = deps.log ?? (await openLog(config, log));
   if (config.store === 'memory' && deps.log === undefined) {
@@ -80,8 +86,10 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
     name: 'msgqueue',
     host: config.host,
     port: config.port,
-    tls,
-    users: config.users.table,
+    tls: clientCa === undefined ? tls : { ...tls, clientCa },
+    users: config.users,
+    endpointRole: 'hop',
+    limits: config.limits,
     maxPayloadBytes: hopPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
@@ -102,23 +110,30 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
 
   const shutdown = async () => {
     log.info('draining');
+    // One deadline for every step; the last part of it is kept for closing the clients with 1001.
+    const deadline = drainDeadline(config.shutdownTimeoutMs);
+    const closeReserve = Math.min(1_000, config.shutdownTimeoutMs / 4);
     server.stopAccepting();
     // Take no new pushes, but store and acknowledge every frame already received.
-    await Promise.all([...pushers].map((pusher) => pusher.stop()));
+    await settledWithin(Promise.all([...pushers].map((pusher) => pusher.stop())), deadline.leftBefore(closeReserve));
     resumeAll();
-    await Promise.all(
-      [...pushers].map(async (pusher) => {
-        const closed = once(pusher.ws, 'close').catch(() => undefined);
-        pusher.ws.close(1001, 'server shutting down');
-        await closed;
-      }),
+    // A pusher that never answers its close is terminated with the other clients below.
+    await settledWithin(
+      Promise.all(
+        [...pushers].map(async (pusher) => {
+          const closed = once(pusher.ws, 'close').catch(() => undefined);
+          pusher.ws.close(1001, 'server shutting down');
+          await closed;
+        }),
+      ),
+      deadline.leftBefore(closeReserve),
     );
     // Let connected consumers finish what they hold, so a restart redelivers as little as possible.
-    await queue.handedOver(config.shutdownTimeoutMs);
+    await queue.handedOver(deadline.leftBefore(closeReserve));
     if (config.store === 'memory' && queue.backlog > 0) {
       log.error({ backlog: queue.backlog }, 'in-memory store shutting down with undelivered messages');
     }
-    await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
+    await server.closeClients(1001, 'server shutting down', deadline.left());
     await server.close();
     queue.close();
     await store.close();

@@ -3,11 +3,20 @@ import {
   commonConfig,
   commonEnv,
   DEV_USER,
+  resolveUsers,
   usersList,
   type CommonConfig,
   type QueueHop,
   type Users,
 } from '@pubsub/service';
+
+/** Messages per second: a whole or decimal number, 0 for no limit. */
+const messageRate = () =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, { message: 'expected messages per second, e.g. 100 or 0.5 (0: no limit)' })
+    .transform(Number)
+    .default(0);
 
 const PublisherEnv = z.object({
   ...commonEnv,
@@ -18,6 +27,14 @@ const PublisherEnv = z.object({
   PUBLISHER_QUEUE_USER: z.string().default(DEV_USER.user),
   PUBLISHER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
   PUBLISHER_BUFFER_MESSAGES: positiveInt(10_000),
+  PUBLISHER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
+  PUBLISHER_RATE_LIMIT: messageRate(),
+  PUBLISHER_RATE_BURST: z
+    .string()
+    .regex(/^\d+$/, { message: 'expected a whole number' })
+    .transform(Number)
+    .pipe(z.number().positive().max(Number.MAX_SAFE_INTEGER))
+    .optional(),
 });
 
 /** Every environment variable this service reads. */
@@ -31,6 +48,10 @@ export interface PublisherConfig extends CommonConfig {
   readonly queue: QueueHop;
   /** Messages held until the msgqueue acknowledges them. */
   readonly bufferMessages: number;
+  /** A client with more than this of replies unsent (it does not read its acks) is closed with 4100. */
+  readonly maxBufferedBytes: number;
+  /** Publishes per second and connection (a token bucket of `burst`), or undefined for no limit. */
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
 }
 
 /** Reads the publisher's configuration from environment variables (docs/configuration.md). */
@@ -40,8 +61,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
     ...commonConfig(e),
     host: e.PUBLISHER_HOST,
     port: e.PUBLISHER_PORT,
-    users: e.PUBLISHER_USERS,
+    users: resolveUsers({
+      list: e.PUBLISHER_USERS,
+      file: e.USERS_FILE,
+      variable: 'PUBLISHER_USERS',
+      role: 'client',
+    }),
     queue: { url: e.PUBLISHER_QUEUE_URL, user: e.PUBLISHER_QUEUE_USER, password: e.PUBLISHER_QUEUE_PASSWORD },
     bufferMessages: e.PUBLISHER_BUFFER_MESSAGES,
+    maxBufferedBytes: e.PUBLISHER_MAX_BUFFERED_BYTES,
+    rateLimit:
+      e.PUBLISHER_RATE_LIMIT > 0
+        ? {
+            perSecond: e.PUBLISHER_RATE_LIMIT,
+            burst: e.PUBLISHER_RATE_BURST ?? Math.max(1, Math.ceil(e.PUBLISHER_RATE_LIMIT)),
+          }
+        : undefined,
   };
 }

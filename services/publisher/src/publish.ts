@@ -1,9 +1,10 @@
 import { encodeAck, encodeDelivery, encodeError, parsePublish, ProtocolError, type Publish } from '@pubsub/protocol';
-import { closeWithError, type ConnectionContext, type Outbox, textOf } from '@pubsub/service';
+import { closeWithError, type ConnectionContext, type Outbox, type RateLimitOptions, textOf } from '@pubsub/service';
 import { randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import type { RawData, WebSocket } from 'ws';
 import type { Forwarder, Outcome } from './forwarder.js';
+import { publishGuard } from './publish-guard.js';
 
 /**
  * A `/publish` client: each text frame is validated, wrapped with its id and forwarded. The
@@ -18,9 +19,13 @@ export function handlePublish(
     onBackpressure: (ws: WebSocket) => void;
     closing: () => boolean;
     acked: Counter;
+    /** Publishes per second and connection; undefined for no limit. */
+    rateLimit: RateLimitOptions | undefined;
   },
 ): void {
   const { rejected } = context.metrics;
+  // The user's publish rights and this connection's rate limit.
+  const guard = publishGuard(context, deps.rateLimit);
   // Replies share the outbox, so acks and errors reach the client in the order they were settled.
   const reply = (target: WebSocket, frame: string) => deps.outbox.send(target, frame);
   ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -43,6 +48,13 @@ export function handlePublish(
     if (deps.closing()) {
       rejected.inc({ code: 'SHUTTING_DOWN' });
       reply(ws, encodeError({ code: 'SHUTTING_DOWN' }, id));
+      return;
+    }
+    const refusal = guard(publish.topic);
+    if (refusal !== undefined) {
+      rejected.inc({ code: refusal.code });
+      context.log.debug({ code: refusal.code, topic: publish.topic }, 'refused publish');
+      reply(ws, encodeError(refusal, id));
       return;
     }
     const frame = encodeDelivery({ topic: publish.topic, id, content: publish.content, time: Date.now() });

@@ -1,7 +1,9 @@
 import { createLogger, type Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
+  closeSlowClient,
   createQueueUpstream,
+  drainDeadline,
   ServiceMetrics,
   eventWithin,
   loadServiceTls,
@@ -31,7 +33,7 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     batch: { maxMessages: config.hopBatchMessages, maxBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES },
     logger: log,
   });
-  const outbox = new Outbox({ coalesce: config.coalesceWrites });
+
   // Clients that filled the buffer stop being read until the msgqueue catches up.
   const paused = new Set<WebSocket>();
   forwarder.on('drain', () => {
@@ -40,6 +42,19 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
   });
   const metrics = new ServiceMetrics('publisher');
   const acked = metrics.counter({ name: 'pubsub_publisher_acked_total', help: 'Publishes acknowledged to clients' });
+  const slowClients = metrics.counter({
+    name: 'pubsub_publisher_slow_clients_total',
+    help: 'Clients closed with 4100 for not reading their acks',
+  });
+  const outbox = new Outbox({
+    coalesce: config.coalesceWrites,
+    maxBufferedBytes: config.maxBufferedBytes,
+    onSlow: (ws) => {
+      log.warn({ bufferedBytes: ws.bufferedAmount }, 'closing a client that does not read its acks');
+      slowClients.inc();
+      closeSlowClient(ws);
+    },
+  });
   metrics.gauge({
     name: 'pubsub_publisher_buffered',
     help: 'Messages held until the msgqueue acknowledges them',
@@ -61,7 +76,9 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     host: config.host,
     port: config.port,
     tls,
-    users: config.users.table,
+    users: config.users,
+    endpointRole: 'client',
+    limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
@@ -70,7 +87,14 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     endpoints: {
       '/publish': (ws, context) => {
         ws.on('close', () => paused.delete(ws));
-        handlePublish(ws, context, { forwarder, outbox, onBackpressure, closing: () => closing, acked });
+        handlePublish(ws, context, {
+          forwarder,
+          outbox,
+          onBackpressure,
+          closing: () => closing,
+          acked,
+          rateLimit: config.rateLimit,
+        });
       },
     },
   });
@@ -79,13 +103,16 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
 
   const shutdown = async () => {
     log.info('draining');
+    // One deadline for every step; the last part of it is kept for closing the clients with 1001.
+    const deadline = drainDeadline(config.shutdownTimeoutMs);
+    const closeReserve = Math.min(1_000, config.shutdownTimeoutMs / 4);
     server.stopAccepting();
     // From now on publishes are refused, and paused clients must be read to see their close.
     closing = true;
     for (const ws of paused) ws.resume();
     paused.clear();
     if (forwarder.pending > 0) {
-      await eventWithin(forwarder, 'idle', config.shutdownTimeoutMs);
+      await eventWithin(forwarder, 'idle', deadline.leftBefore(closeReserve));
     }
     if (forwarder.pending > 0) {
       log.error({ count: forwarder.pending }, 'msgqueue did not acknowledge every message; clients are told');
@@ -93,8 +120,11 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     }
     // The last acks and errors go out before the close frames.
     outbox.flush();
-    await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
-    await upstream.stop();
+    // Nothing is left for the msgqueue hop: it closes while the clients do.
+    await Promise.all([
+      server.closeClients(1001, 'server shutting down', deadline.left()),
+      upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left())),
+    ]);
     await server.close();
     log.info('closed');
   };

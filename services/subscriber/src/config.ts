@@ -3,6 +3,7 @@ import {
   commonConfig,
   commonEnv,
   DEV_USER,
+  resolveUsers,
   usersList,
   type CommonConfig,
   type QueueHop,
@@ -18,6 +19,7 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_QUEUE_USER: z.string().default(DEV_USER.user),
   SUBSCRIBER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
   SUBSCRIBER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
+  SUBSCRIBER_MAX_SUBSCRIPTIONS: positiveInt(1_000),
   SUBSCRIBER_GROUP: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 . _ -')
@@ -35,6 +37,8 @@ export interface SubscriberConfig extends CommonConfig {
   readonly queue: QueueHop;
   /** Unsent bytes one client may have before it is closed as a slow consumer (4100). */
   readonly maxBufferedBytes: number;
+  /** Topics and patterns one socket may be subscribed to at once. */
+  readonly maxSubscriptions: number;
   /**
    * The msgqueue consumer group: subscriber services in one group share the messages, each
    * group gets all of them. Give side-by-side subscriber services distinct groups.
@@ -49,13 +53,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     ...commonConfig(e),
     host: e.SUBSCRIBER_HOST,
     port: e.SUBSCRIBER_PORT,
-    users: e.SUBSCRIBER_USERS,
+    users: resolveUsers({
+      list: e.SUBSCRIBER_USERS,
+      file: e.USERS_FILE,
+      variable: 'SUBSCRIBER_USERS',
+      role: 'client',
+    }),
     queue: {
       url: withGroup(e.SUBSCRIBER_QUEUE_URL, e.SUBSCRIBER_GROUP),
       user: e.SUBSCRIBER_QUEUE_USER,
       password: e.SUBSCRIBER_QUEUE_PASSWORD,
     },
     maxBufferedBytes: e.SUBSCRIBER_MAX_BUFFERED_BYTES,
+    maxSubscriptions: e.SUBSCRIBER_MAX_SUBSCRIPTIONS,
     group: e.SUBSCRIBER_GROUP,
   };
 }

@@ -1,18 +1,17 @@
 import type { Logger } from '@pubsub/log';
 import { encodeHopAck, readQueued, unpackBatch, type QueuedMessage } from '@pubsub/protocol';
-import { bufferOf, closeWithError, serverTextFrame, type Outbox, type Upstream } from '@pubsub/service';
+import { bufferOf, serverTextFrame, type Outbox, type Upstream } from '@pubsub/service';
 import type { Counter, Histogram } from 'prom-client';
 import { WebSocket, type RawData } from 'ws';
 import type { TopicRegistry } from './topics.js';
 
 export interface DeliveryOptions {
-  /** A client whose unsent bytes exceed this is cut off as a slow consumer. */
-  maxBufferedBytes: number;
   logger: Logger;
-  /** The connection's own logger (with its connId and user), for per-client events. */
-  logFor(ws: WebSocket): Logger;
   counters: DeliveryCounters;
-  /** Every frame to a client goes through it, replies included, so each socket's order holds. */
+  /**
+   * Every frame to a client goes through it, replies included, so each socket's order holds;
+   * it also cuts off slow consumers.
+   */
   outbox: Outbox;
 }
 
@@ -24,13 +23,9 @@ export interface DeliveryCounters {
   readonly deliveries: Counter;
   /** Messages the msgqueue delivered again that had already been routed. */
   readonly redeliveriesDropped: Counter;
-  readonly slowConsumers: Counter;
   /** From the publisher accepting a message to its routing here, in seconds. */
   readonly latency: Histogram;
 }
-
-// A slow consumer's close frame sits behind the data it is not reading: do not wait for it long.
-const SLOW_CONSUMER_TERMINATE_MS = 1_000;
 
 /**
  * Drains `/popmsg`: each message is routed to every socket on its topic, as one prebuilt frame
@@ -95,6 +90,15 @@ export class Delivery {
     if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(encodeHopAck(this.#received));
   }
 
+  /**
+   * Sends the last ack and routes nothing more (shutdown): what the msgqueue sends after it
+   * stays unacknowledged, and the msgqueue hands it to the group's next consumer.
+   */
+  stop(): void {
+    this.flushAck();
+    this.#ws = undefined;
+  }
+
   /** Sends the frame as it came, framed once for every socket: it is already a delivery. */
   route(frame: Buffer): void {
     const queued = readQueued(frame.toString());
@@ -124,12 +128,6 @@ export class Delivery {
         held.push(frame);
         continue;
       }
-      // A consumer is slow when data from earlier turns is still unsent: this turn's frames
-      // wait in the outbox, not in the socket, until the turn ends.
-      if (ws.bufferedAmount > this.#options.maxBufferedBytes) {
-        this.#cutOff(ws);
-        continue;
-      }
       wire ??= serverTextFrame(frame);
       if (this.#sendOnce(ws, queued, wire)) sent++;
     }
@@ -149,9 +147,7 @@ export class Delivery {
       if (last !== undefined && last.epoch === epoch && seq <= last.seq) return false;
       topics.set(topic, { epoch, seq });
     }
-    if (ws.readyState !== WebSocket.OPEN) return false;
-    this.#outbox.write(ws, wire);
-    return true;
+    return this.#outbox.write(ws, wire);
   }
 
   /**
@@ -231,13 +227,5 @@ export class Delivery {
     }
     this.#lastSeq.set(topic, seq);
     return false;
-  }
-
-  #cutOff(ws: WebSocket): void {
-    this.#options.logFor(ws).warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
-    this.#options.counters.slowConsumers.inc();
-    this.#topics.removeSocket(ws);
-    closeWithError(ws, 'SLOW_CONSUMER');
-    setTimeout(() => ws.terminate(), SLOW_CONSUMER_TERMINATE_MS).unref();
   }
 }

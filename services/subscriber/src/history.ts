@@ -1,5 +1,5 @@
 import { request } from 'node:https';
-import type { QueueHop } from '@pubsub/service';
+import type { HopTls, QueueHop } from '@pubsub/service';
 
 /** One page of a topic's retained history, as the msgqueue's `/history` gives it. */
 export interface HistoryPage {
@@ -12,9 +12,9 @@ export interface HistoryPage {
   readonly messages: string[];
 }
 
-export interface HistorySource {
+/** Where the msgqueue is, and the TLS of its hops: its CA, and the client certificate if it wants one. */
+export interface HistorySource extends HopTls {
   readonly hop: QueueHop;
-  readonly ca: string;
 }
 
 /** `wss://host:port/popmsg?group=x` → `https://host:port/history`. */
@@ -33,7 +33,12 @@ function getPage(source: HistorySource, topic: string, after: number): Promise<H
   return new Promise((resolvePage, reject) => {
     const req = request(
       url,
-      { ca: source.ca, auth: `${source.hop.user}:${source.hop.password}`, timeout: 10_000 },
+      {
+        ca: source.ca,
+        ...(source.cert !== undefined && source.key !== undefined && { cert: source.cert, key: source.key }),
+        auth: `${source.hop.user}:${source.hop.password}`,
+        timeout: 10_000,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

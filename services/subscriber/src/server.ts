@@ -1,7 +1,10 @@
 import { createLogger, type Logger } from '@pubsub/log';
 import {
   createQueueUpstream,
+  drainDeadline,
   ServiceMetrics,
+  loadHopTls,
+  closeSlowClient,
   loadServiceTls,
   Outbox,
   serviceHandle,
@@ -9,7 +12,6 @@ import {
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
-import { readCaFile } from '@pubsub/tls';
 import type { WebSocket } from 'ws';
 import type { SubscriberConfig } from './config.js';
 import { Delivery } from './deliver.js';
@@ -26,7 +28,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
 
   const topics = new TopicRegistry();
-  const ca = await readCaFile(config.caFile);
+  const hopTls = await loadHopTls(config);
   // The msgqueue packs up to this many messages per frame for us.
   const popUrl = new URL(config.queue.url);
   popUrl.searchParams.set('batch', String(config.hopBatchMessages));
@@ -51,6 +53,10 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     help: '1 while the msgqueue hop is connected',
     read: () => (upstream.connected ? 1 : 0),
   });
+  const slowConsumers = metrics.counter({
+    name: 'pubsub_subscriber_slow_consumers_total',
+    help: 'Clients closed with 4100 for not reading',
+  });
   const counters = {
     routed: metrics.counter({
       name: 'pubsub_subscriber_routed_total',
@@ -64,32 +70,33 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       name: 'pubsub_subscriber_redeliveries_dropped_total',
       help: 'Messages the msgqueue delivered again that had already been routed',
     }),
-    slowConsumers: metrics.counter({
-      name: 'pubsub_subscriber_slow_consumers_total',
-      help: 'Clients closed with 4100 for not reading',
-    }),
     latency: metrics.histogram({
       name: 'pubsub_subscriber_delivery_latency_seconds',
       help: 'From the publisher accepting a message to its routing to subscribed sockets (clocks of both hosts)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
   };
-  const outbox = new Outbox({ coalesce: config.coalesceWrites });
   const connectionLogs = new WeakMap<WebSocket, Logger>();
-  const delivery = new Delivery(upstream, topics, {
+  const outbox = new Outbox({
+    coalesce: config.coalesceWrites,
     maxBufferedBytes: config.maxBufferedBytes,
-    logger: log,
-    logFor: (ws) => connectionLogs.get(ws) ?? log,
-    counters,
-    outbox,
+    onSlow: (ws) => {
+      (connectionLogs.get(ws) ?? log).warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
+      slowConsumers.inc();
+      topics.removeSocket(ws);
+      closeSlowClient(ws);
+    },
   });
+  const delivery = new Delivery(upstream, topics, { logger: log, counters, outbox });
 
   const server = await startSecureWsServer({
     name: 'subscriber',
     host: config.host,
     port: config.port,
     tls,
-    users: config.users.table,
+    users: config.users,
+    endpointRole: 'client',
+    limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     logger: log,
@@ -98,7 +105,13 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     endpoints: {
       '/subscribe': (ws, context) => {
         connectionLogs.set(ws, context.log);
-        handleSubscribe(ws, context, { topics, delivery, outbox, history: { hop: config.queue, ca } });
+        handleSubscribe(ws, context, {
+          topics,
+          delivery,
+          outbox,
+          history: { hop: config.queue, ...hopTls },
+          maxSubscriptions: config.maxSubscriptions,
+        });
       },
     },
   });
@@ -108,13 +121,14 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
 
   const shutdown = async () => {
     log.info('draining');
+    const deadline = drainDeadline(config.shutdownTimeoutMs);
     server.stopAccepting();
     // Acknowledge what was routed; whatever the msgqueue sent after that it will send again.
-    delivery.flushAck();
-    await upstream.stop();
+    delivery.stop();
+    await upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left()));
     // What was routed reaches the clients before their close frames.
     outbox.flush();
-    await server.closeClients(1001, 'server shutting down', config.shutdownTimeoutMs);
+    await server.closeClients(1001, 'server shutting down', deadline.left());
     await server.close();
     log.info('closed');
   };

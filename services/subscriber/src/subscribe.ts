@@ -10,6 +10,7 @@ import { closeWithError, textOf, type ConnectionContext, type Outbox } from '@pu
 import { WebSocket, type RawData } from 'ws';
 import type { Delivery } from './deliver.js';
 import { fetchHistory, type HistorySource } from './history.js';
+import { subscribeGuard } from './subscribe-guard.js';
 import type { TopicRegistry } from './topics.js';
 
 export interface SubscribeDeps {
@@ -18,6 +19,8 @@ export interface SubscribeDeps {
   /** Replies go out through the deliveries' outbox, so they keep their place among deliveries. */
   outbox: Outbox;
   history: HistorySource;
+  /** Topics and patterns one socket may be subscribed to at once. */
+  maxSubscriptions: number;
 }
 
 /**
@@ -25,6 +28,8 @@ export interface SubscribeDeps {
  * order on the same socket, so once `subscribed` arrives every later message on the topic will.
  */
 export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps: SubscribeDeps): void {
+  // The user's subscribe rights and the socket's subscription limit; throws the error reply.
+  const check = subscribeGuard(ws, context, deps);
   /**
    * `sub <topic> from <seq>`: subscribes at once, holding live messages back, replays the
    * retained history after `seq`, then releases what was held minus what the replay covered.
@@ -60,6 +65,7 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
   const handle = async (frame: string): Promise<void> => {
     try {
       const command = parseCommand(frame);
+      check(command);
       if (command.op === 'sub' && command.resume !== undefined) {
         await resume(command);
       } else if (command.op === 'sub') {

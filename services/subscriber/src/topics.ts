@@ -1,56 +1,121 @@
+import { isPattern, matchTokens, tokensOf } from '@pubsub/protocol';
 import type { WebSocket } from 'ws';
 
+/** Topics whose resolved subscribers are kept at most; beyond, the cache starts over. */
+const CACHE_LIMIT = 10_000;
+
 /**
- * topic → sockets, and socket → topics so that a closing socket leaves no trace. Topics with
- * no sockets left are deleted, so the table's size follows the live subscriptions.
+ * Subscriptions: exact topic → sockets, pattern → sockets, and socket → what it subscribed to,
+ * so that a closing socket leaves no trace. Entries with no sockets left are deleted, so the
+ * tables' size follows the live subscriptions.
+ *
+ * `subscribers(topic)` is the delivery hot path. Without pattern subscriptions it is one map
+ * lookup. With them, the union for a topic (each socket once, however many of its
+ * subscriptions match) is computed on first use and cached until a subscription that can
+ * concern the topic changes.
  */
 export class TopicRegistry {
-  readonly #sockets = new Map<string, Set<WebSocket>>();
-  readonly #topics = new Map<WebSocket, Set<string>>();
+  readonly #exact = new Map<string, Set<WebSocket>>();
+  readonly #patterns = new Map<string, { readonly tokens: string[]; readonly sockets: Set<WebSocket> }>();
+  readonly #bySocket = new Map<WebSocket, Set<string>>();
+  /** topic → its subscribers, exact and by pattern; only used while patterns exist. */
+  readonly #resolved = new Map<string, ReadonlySet<WebSocket> | undefined>();
 
-  /** Returns false when the socket was already subscribed. */
-  subscribe(ws: WebSocket, topic: string): boolean {
-    let sockets = this.#sockets.get(topic);
-    if (sockets === undefined) this.#sockets.set(topic, (sockets = new Set()));
+  /** Subscribes to a topic or a pattern; returns false when the socket already was. */
+  subscribe(ws: WebSocket, subject: string): boolean {
+    const sockets = this.#socketsFor(subject, true);
     if (sockets.has(ws)) return false;
     sockets.add(ws);
-    let topics = this.#topics.get(ws);
-    if (topics === undefined) this.#topics.set(ws, (topics = new Set()));
-    topics.add(topic);
+    let subjects = this.#bySocket.get(ws);
+    if (subjects === undefined) this.#bySocket.set(ws, (subjects = new Set()));
+    subjects.add(subject);
+    this.#invalidate(subject);
     return true;
   }
 
   /** Returns false when the socket was not subscribed. */
-  unsubscribe(ws: WebSocket, topic: string): boolean {
-    const sockets = this.#sockets.get(topic);
-    if (sockets === undefined || !sockets.delete(ws)) return false;
-    if (sockets.size === 0) this.#sockets.delete(topic);
-    const topics = this.#topics.get(ws);
-    topics?.delete(topic);
-    if (topics?.size === 0) this.#topics.delete(ws);
+  unsubscribe(ws: WebSocket, subject: string): boolean {
+    if (!this.#remove(ws, subject)) return false;
+    const subjects = this.#bySocket.get(ws);
+    subjects?.delete(subject);
+    if (subjects?.size === 0) this.#bySocket.delete(ws);
     return true;
   }
 
   removeSocket(ws: WebSocket): void {
-    for (const topic of this.#topics.get(ws) ?? []) {
-      const sockets = this.#sockets.get(topic);
-      sockets?.delete(ws);
-      if (sockets?.size === 0) this.#sockets.delete(topic);
-    }
-    this.#topics.delete(ws);
+    for (const subject of this.#bySocket.get(ws) ?? []) this.#remove(ws, subject);
+    this.#bySocket.delete(ws);
   }
 
+  /** Whether the socket is subscribed to exactly this topic or pattern. */
+  has(ws: WebSocket, subject: string): boolean {
+    return this.#bySocket.get(ws)?.has(subject) ?? false;
+  }
+
+  /** How many topics and patterns the socket is subscribed to. */
+  countFor(ws: WebSocket): number {
+    return this.#bySocket.get(ws)?.size ?? 0;
+  }
+
+  /** Every socket that a message on `topic` goes to, each once. */
   subscribers(topic: string): ReadonlySet<WebSocket> | undefined {
-    return this.#sockets.get(topic);
+    const exact = this.#exact.get(topic);
+    if (this.#patterns.size === 0) return exact;
+    if (this.#resolved.has(topic)) return this.#resolved.get(topic);
+    const tokens = tokensOf(topic);
+    let union: Set<WebSocket> | undefined;
+    for (const pattern of this.#patterns.values()) {
+      if (!matchTokens(pattern.tokens, tokens)) continue;
+      union ??= new Set(exact);
+      for (const ws of pattern.sockets) union.add(ws);
+    }
+    const result = union ?? exact;
+    if (this.#resolved.size >= CACHE_LIMIT) this.#resolved.clear();
+    this.#resolved.set(topic, result);
+    return result;
   }
 
+  /** Exact topics and patterns with at least one subscriber. */
   get topicCount(): number {
-    return this.#sockets.size;
+    return this.#exact.size + this.#patterns.size;
   }
 
   get subscriptionCount(): number {
     let count = 0;
-    for (const sockets of this.#sockets.values()) count += sockets.size;
+    for (const sockets of this.#exact.values()) count += sockets.size;
+    for (const { sockets } of this.#patterns.values()) count += sockets.size;
     return count;
+  }
+
+  #socketsFor(subject: string, create: true): Set<WebSocket>;
+  #socketsFor(subject: string, create: false): Set<WebSocket> | undefined;
+  #socketsFor(subject: string, create: boolean): Set<WebSocket> | undefined {
+    if (!isPattern(subject)) {
+      let sockets = this.#exact.get(subject);
+      if (sockets === undefined && create) this.#exact.set(subject, (sockets = new Set()));
+      return sockets;
+    }
+    let entry = this.#patterns.get(subject);
+    if (entry === undefined && create)
+      this.#patterns.set(subject, (entry = { tokens: tokensOf(subject), sockets: new Set() }));
+    return entry?.sockets;
+  }
+
+  /** Takes the socket out of one subject's set, deleting the set when it empties. */
+  #remove(ws: WebSocket, subject: string): boolean {
+    const sockets = this.#socketsFor(subject, false);
+    if (sockets === undefined || !sockets.delete(ws)) return false;
+    if (sockets.size === 0) {
+      if (isPattern(subject)) this.#patterns.delete(subject);
+      else this.#exact.delete(subject);
+    }
+    this.#invalidate(subject);
+    return true;
+  }
+
+  /** Drops the cached subscribers a change of `subject` can affect. */
+  #invalidate(subject: string): void {
+    if (isPattern(subject)) this.#resolved.clear();
+    else this.#resolved.delete(subject);
   }
 }

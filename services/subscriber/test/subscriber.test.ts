@@ -64,18 +64,15 @@ function deliveryRig() {
   const topics = new TopicRegistry();
   const metrics = new ServiceMetrics('test');
   const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
-    maxBufferedBytes: 1024,
     logger: logs.logger,
-    logFor: () => logs.logger,
     counters: {
       routed: metrics.counter({ name: 'routed', help: 'routed' }),
       deliveries: metrics.counter({ name: 'deliveries', help: 'deliveries' }),
       redeliveriesDropped: metrics.counter({ name: 'dropped', help: 'dropped' }),
-      slowConsumers: metrics.counter({ name: 'slow', help: 'slow' }),
       latency: metrics.histogram({ name: 'latency', help: 'latency', buckets: [1] }),
     },
     // Uncoalesced, every frame is one write: the stand-in socket sees frames one by one.
-    outbox: new Outbox({ coalesce: false }),
+    outbox: new Outbox({ coalesce: false, maxBufferedBytes: 1024, onSlow: () => undefined }),
   });
   const sent: string[] = [];
   const socket = {

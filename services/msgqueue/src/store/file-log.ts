@@ -35,23 +35,25 @@ const META_FILE = 'meta.json';
 const GROUPS_FLUSH_MS = 1_000;
 const RETENTION_CHECK_MS = 10_000;
 
+/** One record in one buffer: it is on the append path of every message. */
 function encodeRecord(entry: LogEntry, id: string | undefined): Buffer {
-  const topic = Buffer.from(entry.topic);
-  const idBytes = Buffer.from(id ?? '');
-  const frame = Buffer.from(entry.frame);
-  const body = Buffer.allocUnsafe(FIXED_BODY_BYTES + topic.length + idBytes.length + frame.length);
+  const topicBytes = Buffer.byteLength(entry.topic);
+  const idBytes = id === undefined ? 0 : Buffer.byteLength(id);
+  const frameBytes = Buffer.byteLength(entry.frame);
+  const bodyBytes = FIXED_BODY_BYTES + topicBytes + idBytes + frameBytes;
+  const record = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes);
+  const body = record.subarray(HEADER_BYTES);
   body.writeDoubleLE(entry.offset, 0);
   body.writeDoubleLE(entry.seq, 8);
   body.writeDoubleLE(entry.time, 16);
-  body.writeUInt16LE(topic.length, 24);
-  body.writeUInt16LE(idBytes.length, 26);
-  topic.copy(body, FIXED_BODY_BYTES);
-  idBytes.copy(body, FIXED_BODY_BYTES + topic.length);
-  frame.copy(body, FIXED_BODY_BYTES + topic.length + idBytes.length);
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32LE(body.length, 0);
-  header.writeUInt32LE(crc32(body), 4);
-  return Buffer.concat([header, body]);
+  body.writeUInt16LE(topicBytes, 24);
+  body.writeUInt16LE(idBytes, 26);
+  body.write(entry.topic, FIXED_BODY_BYTES);
+  if (id !== undefined) body.write(id, FIXED_BODY_BYTES + topicBytes);
+  body.write(entry.frame, FIXED_BODY_BYTES + topicBytes + idBytes);
+  record.writeUInt32LE(bodyBytes, 0);
+  record.writeUInt32LE(crc32(body), 4);
+  return record;
 }
 
 interface DecodedRecord {

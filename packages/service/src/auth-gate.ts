@@ -1,0 +1,169 @@
+import { challengeHeader, credentialsOf } from '@pubsub/auth';
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { Account, Users } from './access.js';
+import type { AuthThrottleLimits } from './access-config.js';
+import type { ServiceMetrics } from './metrics.js';
+import type { Rejection } from './reject.js';
+
+/** Who a request authenticates as, or the answer it gets instead. */
+export type Admission = { ok: true; account: Account } | { ok: false; rejection: Rejection };
+
+type Scope = 'address' | 'user';
+
+/** One check under way, holding its place among the checks of its key. */
+interface Slot {
+  readonly scope: Scope;
+  /** Milliseconds until the key may try again, when this check must be refused. */
+  refusal(): Promise<number | undefined>;
+  failed(): Promise<unknown>;
+  release(): void;
+}
+
+/**
+ * Failed logins per key (an address or a user name) in a fixed window that starts at the first
+ * failure. Checks under way count too, so a burst of concurrent guesses cannot all slip in
+ * before the first of them fails.
+ */
+class FailureCounter {
+  readonly #limiter: RateLimiterMemory;
+  readonly #pending = new Map<string, number>();
+
+  constructor(
+    readonly scope: Scope,
+    readonly limit: number,
+    windowMs: number,
+  ) {
+    this.#limiter = new RateLimiterMemory({ points: limit, duration: windowMs / 1000 });
+  }
+
+  /** Takes a place for one check of `key`, synchronously, so concurrent checks see each other. */
+  reserve(key: string): Slot {
+    const place = (this.#pending.get(key) ?? 0) + 1;
+    this.#pending.set(key, place);
+    let released = false;
+    return {
+      scope: this.scope,
+      refusal: async () => {
+        const record = await this.#limiter.get(key);
+        const failures = record?.consumedPoints ?? 0;
+        if (failures + place <= this.limit) return undefined;
+        // Refused for checks still under way only: they may well succeed, so try again soon.
+        return failures >= this.limit && record !== null ? record.msBeforeNext : 1_000;
+      },
+      failed: () => this.#limiter.penalty(key, 1),
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (this.#pending.get(key) ?? 1) - 1;
+        if (left === 0) this.#pending.delete(key);
+        else this.#pending.set(key, left);
+      },
+    };
+  }
+}
+
+/**
+ * Basic Auth for every endpoint of a service, with auth-failure throttling: after repeated
+ * failures from one address or for one user name, further logins are refused with 429 and
+ * `Retry-After` without being checked, so a brute force costs the attacker and not our scrypt.
+ * A pair already verified is a digest lookup and always let through, so successful logins are
+ * never slowed; concurrent identical attempts share one check.
+ */
+export class AuthGate {
+  readonly #users: Users;
+  readonly #realm: string;
+  readonly #metrics: ServiceMetrics;
+  readonly #byAddress: FailureCounter;
+  readonly #byUser: FailureCounter;
+  /**
+   * Checks under way by credential pair: true/false once verified, undefined when refused
+   * unchecked. Set before the first await, so a reconnect storm of one client shares one check
+   * instead of filling the throttle's places.
+   */
+  readonly #checks = new Map<string, Promise<boolean | undefined>>();
+
+  constructor(options: { users: Users; throttle: AuthThrottleLimits; realm: string; metrics: ServiceMetrics }) {
+    this.#users = options.users;
+    this.#realm = options.realm;
+    this.#metrics = options.metrics;
+    const { addressFailures, userFailures, windowMs } = options.throttle;
+    this.#byAddress = new FailureCounter('address', addressFailures, windowMs);
+    this.#byUser = new FailureCounter('user', userFailures, windowMs);
+  }
+
+  async admit(req: IncomingMessage): Promise<Admission> {
+    const credentials = credentialsOf(req);
+    // Nothing to check costs nothing: a missing header is not counted as a guess.
+    if (credentials === undefined) return this.#unauthorized();
+    const { name, pass } = credentials;
+    const { table } = this.#users;
+    if (table.remembers(name, pass)) return this.#accept(name);
+    const pair = createHash('sha256')
+      .update(JSON.stringify([name, pass]))
+      .digest('base64');
+    const underway = this.#checks.get(pair);
+    if (underway !== undefined) {
+      // The same guess is being checked already, and counted there.
+      const verified = await underway;
+      if (verified !== undefined) return verified ? this.#accept(name) : this.#unauthorized();
+    }
+    return this.#check({ name, pass, pair, address: req.socket.remoteAddress ?? 'unknown' });
+  }
+
+  async #check(attempt: { name: string; pass: string; pair: string; address: string }): Promise<Admission> {
+    const slots = [this.#byAddress.reserve(attempt.address), this.#byUser.reserve(attempt.name)];
+    let settle!: (verified: boolean | undefined) => void;
+    const check = new Promise<boolean | undefined>((resolveCheck) => (settle = resolveCheck));
+    this.#checks.set(attempt.pair, check);
+    try {
+      for (const slot of slots) {
+        const retryMs = await slot.refusal();
+        if (retryMs !== undefined) return this.#throttled(slot.scope, retryMs);
+      }
+      const verified = await this.#users.table.verify(attempt.name, attempt.pass);
+      settle(verified);
+      if (verified) return this.#accept(attempt.name);
+      await Promise.all(slots.map((slot) => slot.failed()));
+      return this.#unauthorized();
+    } finally {
+      settle(undefined);
+      if (this.#checks.get(attempt.pair) === check) this.#checks.delete(attempt.pair);
+      for (const slot of slots) slot.release();
+    }
+  }
+
+  #accept(name: string): Admission {
+    const account = this.#users.accounts.get(name);
+    // Every table entry has an account (resolveUsers builds both); refuse rather than guess.
+    return account === undefined ? this.#unauthorized() : { ok: true, account };
+  }
+
+  #unauthorized(): Admission {
+    this.#metrics.authFailures.inc();
+    return {
+      ok: false,
+      rejection: {
+        status: 401,
+        code: 'AUTH_FAILED',
+        message: 'missing or invalid credentials (HTTP Basic Auth)',
+        headers: { 'WWW-Authenticate': challengeHeader(this.#realm) },
+      },
+    };
+  }
+
+  #throttled(scope: Scope, retryMs: number): Admission {
+    this.#metrics.authThrottled.inc({ scope });
+    const seconds = Math.max(1, Math.ceil(retryMs / 1000));
+    return {
+      ok: false,
+      rejection: {
+        status: 429,
+        code: 'AUTH_THROTTLED',
+        message: `too many failed logins ${scope === 'address' ? 'from this address' : 'for this user'}; retry in ${seconds} s`,
+        headers: { 'Retry-After': String(seconds) },
+      },
+    };
+  }
+}

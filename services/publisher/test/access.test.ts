@@ -1,0 +1,106 @@
+import { hashPassword } from '@pubsub/auth';
+import { silentLogger } from '@pubsub/log';
+import * as msgqueue from '@pubsub/msgqueue';
+import { connect, handshakeRejection, testCertificate, writeUsersFile, type TestClient } from '@pubsub/testkit';
+import { request } from 'node:https';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { loadConfig, start } from '../src/server.js';
+
+/** A publisher and its msgqueue sharing `env`; clients connect as `user:password`. */
+async function startRig(env: Record<string, string>) {
+  const { certDir, ca } = await testCertificate();
+  const base = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', UPSTREAM_BACKOFF_MAX_MS: '100', ...env };
+  const logger = silentLogger();
+  const queue = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), { logger });
+  const publisher = await start(
+    loadConfig({ ...base, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queue.port}/pushmsg` }),
+    { logger },
+  );
+  const clients: TestClient[] = [];
+  const publishUrl = `wss://localhost:${publisher.port}/publish`;
+  const track = async (client: Promise<TestClient>) => {
+    const opened = await client;
+    clients.push(opened);
+    return opened;
+  };
+  return {
+    ca,
+    publishUrl,
+    publishClient: (auth: string) => track(connect(publishUrl, { ca, auth })),
+    popClient: (auth: string) => track(connect(`wss://localhost:${queue.port}/popmsg`, { ca, auth })),
+    metrics: (auth: string) =>
+      new Promise<string>((resolveText, reject) => {
+        request(`https://localhost:${publisher.port}/metrics`, { ca, auth }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolveText(body));
+        })
+          .on('error', reject)
+          .end();
+      }),
+    async [Symbol.asyncDispose]() {
+      await Promise.all(clients.map((client) => client.close()));
+      await publisher.close();
+      await queue.close();
+    },
+  };
+}
+
+let usersFile: string;
+beforeAll(async () => {
+  const password = await hashPassword('pw');
+  usersFile = writeUsersFile([
+    { name: 'pub-hop', password, role: 'hop' },
+    { name: 'orders-app', password, role: 'client', publish: ['orders.>'] },
+  ]);
+});
+
+const usersEnv = () => ({ USERS_FILE: usersFile, PUBLISHER_QUEUE_USER: 'pub-hop', PUBLISHER_QUEUE_PASSWORD: 'pw' });
+
+describe('publisher access', () => {
+  test('a hop user is refused on /publish with 403 and a code', async () => {
+    await using rig = await startRig(usersEnv());
+    const res = await handshakeRejection(rig.publishUrl, { ca: rig.ca, auth: 'pub-hop:pw' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
+  });
+
+  test('a publish outside the user rights gets TOPIC_FORBIDDEN, is not forwarded, and the connection stays', async () => {
+    await using rig = await startRig(usersEnv());
+    const pop = await rig.popClient('pub-hop:pw');
+    const client = await rig.publishClient('orders-app:pw');
+    client.send({ topic: 'news', content: 1, id: 'n1' });
+    expect(await client.next()).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN', id: 'n1' });
+    client.send({ topic: 'orders', content: 2, id: 'o0' });
+    expect(await client.next()).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN', id: 'o0' });
+    client.send({ topic: 'orders.new.eu', content: 3, id: 'o1' });
+    expect(await client.next()).toMatchObject({ type: 'ack', id: 'o1', seq: 1 });
+    // The first frame the msgqueue got is the allowed one.
+    expect(await pop.next()).toMatchObject({ topic: 'orders.new.eu', id: 'o1' });
+  });
+
+  test('over PUBLISHER_RATE_LIMIT a message gets RATE_LIMITED and is not forwarded; the connection stays', async () => {
+    // One token per 1000 s: only the burst passes while the test runs.
+    await using rig = await startRig({ PUBLISHER_RATE_LIMIT: '0.001', PUBLISHER_RATE_BURST: '2' });
+    const pop = await rig.popClient('hello:test');
+    const client = await rig.publishClient('hello:test');
+    for (const id of ['m1', 'm2', 'm3']) client.send({ topic: 't', content: id, id });
+    // The refusal is immediate and may overtake the acks: match by id.
+    const replies = [await client.next(), await client.next(), await client.next()];
+    expect(Object.fromEntries(replies.map((reply) => [reply.id, reply.type === 'ack' ? 'ack' : reply.code]))).toEqual({
+      m1: 'ack',
+      m2: 'ack',
+      m3: 'RATE_LIMITED',
+    });
+    client.send('not json');
+    expect(await client.next()).toMatchObject({ code: 'BAD_JSON' });
+    // Another connection has its own bucket; its message comes right after m2.
+    const other = await rig.publishClient('hello:test');
+    other.send({ topic: 't', content: 'x', id: 'x1' });
+    expect(await other.next()).toMatchObject({ type: 'ack', id: 'x1' });
+    expect([await pop.next(), await pop.next(), await pop.next()].map((frame) => frame.id)).toEqual(['m1', 'm2', 'x1']);
+    expect(await rig.metrics('hello:test')).toMatch(
+      /pubsub_rejected_total\{code="RATE_LIMITED",service="publisher"\} 1/,
+    );
+  });
+});

@@ -1,0 +1,152 @@
+import { hashPassword } from '@pubsub/auth';
+import { silentLogger } from '@pubsub/log';
+import * as msgqueue from '@pubsub/msgqueue';
+import { encodeDelivery } from '@pubsub/protocol';
+import { connect, handshakeRejection, testCertificate, writeUsersFile, type TestClient } from '@pubsub/testkit';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { loadConfig, start } from '../src/server.js';
+
+/** A subscriber and its msgqueue sharing `env`, with a hop client pushing into the msgqueue. */
+async function startRig(env: Record<string, string>, hopAuth: string) {
+  const { certDir, ca } = await testCertificate();
+  const base = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', UPSTREAM_BACKOFF_MAX_MS: '100', ...env };
+  const logger = silentLogger();
+  const queue = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), { logger });
+  const subscriber = await start(
+    loadConfig({ ...base, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg` }),
+    { logger },
+  );
+  const pusher = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca, auth: hopAuth });
+  const clients: TestClient[] = [pusher];
+  const subscribeUrl = `wss://localhost:${subscriber.port}/subscribe`;
+  let pushed = 0;
+  return {
+    ca,
+    subscribeUrl,
+    async client(auth: string) {
+      const client = await connect(subscribeUrl, { ca, auth });
+      clients.push(client);
+      return client;
+    },
+    /** Pushes messages `[topic, id]` and waits until the msgqueue has stored them. */
+    async push(...messages: [topic: string, id: string][]) {
+      for (const [topic, id] of messages) pusher.send(encodeDelivery({ topic, id, content: '0' }));
+      pushed += messages.length;
+      while ((await pusher.next<{ ack: number }>()).ack < pushed);
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all(clients.map((client) => client.close()));
+      await subscriber.close();
+      await queue.close();
+    },
+  };
+}
+
+async function send(client: TestClient, command: string): Promise<Record<string, unknown>> {
+  client.send(command);
+  return client.next();
+}
+
+/** The ids of the next `count` deliveries. */
+async function ids(client: TestClient, count: number): Promise<unknown[]> {
+  const frames: Record<string, unknown>[] = [];
+  for (let i = 0; i < count; i++) frames.push(await client.next());
+  return frames.map((frame) => frame.id);
+}
+
+let usersFile: string;
+beforeAll(async () => {
+  const password = await hashPassword('pw');
+  usersFile = writeUsersFile([
+    { name: 'hop', password, role: 'hop' },
+    { name: 'watcher', password, role: 'client', subscribe: ['orders.>', 'news'] },
+    { name: 'narrow', password, role: 'client', subscribe: ['orders.new'] },
+  ]);
+});
+
+const usersEnv = () => ({ USERS_FILE: usersFile, SUBSCRIBER_QUEUE_USER: 'hop', SUBSCRIBER_QUEUE_PASSWORD: 'pw' });
+
+describe('subscriber access', () => {
+  test('a hop user is refused on /subscribe with 403 and a code', async () => {
+    await using rig = await startRig(usersEnv(), 'hop:pw');
+    const res = await handshakeRejection(rig.subscribeUrl, { ca: rig.ca, auth: 'hop:pw' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  test('a sub outside the rights gets TOPIC_FORBIDDEN, takes no effect, and the connection stays', async () => {
+    await using rig = await startRig(usersEnv(), 'hop:pw');
+    const narrow = await rig.client('narrow:pw');
+    expect(await send(narrow, 'sub news')).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN' });
+    expect(await send(narrow, '{"topic":"orders.old","content":"sub","id":"r1"}')).toMatchObject({
+      type: 'error',
+      code: 'TOPIC_FORBIDDEN',
+      id: 'r1',
+    });
+    // Rights on orders.new do not cover everything orders.* can match.
+    expect(await send(narrow, 'sub orders.*')).toMatchObject({ code: 'TOPIC_FORBIDDEN' });
+    expect(await send(narrow, 'sub orders.new')).toEqual({ type: 'subscribed', topic: 'orders.new' });
+    await rig.push(['news', 'n1'], ['orders.old', 'o0'], ['orders.new', 'o1']);
+    // Had news or orders.old been subscribed, their messages would come first.
+    expect(await ids(narrow, 1)).toEqual(['o1']);
+
+    const watcher = await rig.client('watcher:pw');
+    // Rights on orders.> cover orders.* and orders.new.>, not everything.
+    expect(await send(watcher, 'sub orders.*')).toEqual({ type: 'subscribed', topic: 'orders.*' });
+    expect(await send(watcher, 'sub orders.new.>')).toEqual({ type: 'subscribed', topic: 'orders.new.>' });
+    for (const subject of ['>', '*', 'news.*', 'orders']) {
+      expect(await send(watcher, `sub ${subject}`), subject).toMatchObject({ code: 'TOPIC_FORBIDDEN' });
+    }
+    // Unsubscribing is never refused.
+    expect(await send(watcher, 'unsub sport')).toEqual({ type: 'unsubscribed', topic: 'sport' });
+  });
+
+  test('wildcard subscriptions deliver every matching topic, each message once per socket', async () => {
+    await using rig = await startRig(usersEnv(), 'hop:pw');
+    const one = await rig.client('watcher:pw');
+    const tail = await rig.client('watcher:pw');
+    await send(one, 'sub orders.*');
+    await send(one, 'sub orders.new');
+    await send(tail, 'sub orders.>');
+    await rig.push(
+      ['orders.new', 'a'],
+      ['orders.eu.new', 'b'],
+      ['orders', 'c'],
+      ['orders.old', 'd'],
+      ['news', 'e'],
+      ['orders.end', 'z'],
+    );
+    // orders.new matches two of one's subscriptions and still arrives once.
+    expect(await ids(one, 3)).toEqual(['a', 'd', 'z']);
+    expect(await ids(tail, 4)).toEqual(['a', 'b', 'd', 'z']);
+
+    expect(await send(one, 'unsub orders.*')).toEqual({ type: 'unsubscribed', topic: 'orders.*' });
+    await rig.push(['orders.old', 'f'], ['orders.new', 'g']);
+    expect(await ids(one, 1)).toEqual(['g']);
+    expect(await ids(tail, 2)).toEqual(['f', 'g']);
+  });
+
+  test('resuming is for exact topics: a pattern with "from" gets RESUME_INVALID', async () => {
+    await using rig = await startRig(usersEnv(), 'hop:pw');
+    const watcher = await rig.client('watcher:pw');
+    const reply = await send(watcher, 'sub orders.* from 3');
+    expect(reply).toMatchObject({ type: 'error', code: 'RESUME_INVALID' });
+    expect(reply.message).toMatch(/exact topic/);
+  });
+
+  test('beyond SUBSCRIBER_MAX_SUBSCRIPTIONS a new sub gets TOO_MANY_SUBSCRIPTIONS and the connection stays', async () => {
+    await using rig = await startRig({ SUBSCRIBER_MAX_SUBSCRIPTIONS: '2' }, 'hello:test');
+    const client = await rig.client('hello:test');
+    expect(await send(client, 'sub a')).toMatchObject({ type: 'subscribed' });
+    expect(await send(client, 'sub b.*')).toMatchObject({ type: 'subscribed' });
+    expect(await send(client, 'sub c')).toMatchObject({ type: 'error', code: 'TOO_MANY_SUBSCRIPTIONS' });
+    // Repeating a subscription it has is not a new one.
+    expect(await send(client, 'sub a')).toMatchObject({ type: 'subscribed', topic: 'a' });
+    await rig.push(['c', 'c1'], ['b.x', 'b1']);
+    expect(await ids(client, 1)).toEqual(['b1']);
+    expect(await send(client, 'unsub a')).toMatchObject({ type: 'unsubscribed' });
+    expect(await send(client, 'sub c')).toMatchObject({ type: 'subscribed', topic: 'c' });
+    await rig.push(['c', 'c2']);
+    expect(await ids(client, 1)).toEqual(['c2']);
+  });
+});
