@@ -16,8 +16,7 @@ export const DEFAULT_GROUP = 'default';
 export function handlePop(
   ws: WebSocket,
   context: ConnectionContext,
-  queue: MessageQueue,
-  options: { maxFrameBytes: number },
+  { queue, maxFrameBytes }: { queue: MessageQueue; maxFrameBytes: number },
 ): void {
   const group = context.url.searchParams.get('group') ?? DEFAULT_GROUP;
   if (!GROUP_PATTERN.test(group)) {
@@ -29,7 +28,7 @@ export function handlePop(
     ws.close(CloseCode.POLICY_VIOLATION, 'batch must be a whole number from 1 to 999999');
     return;
   }
-  const consumer = queue.addConsumer(ws, group, { maxMessages: Number(batch), maxBytes: options.maxFrameBytes });
+  const consumer = queue.addConsumer(ws, group, { maxMessages: Number(batch), maxBytes: maxFrameBytes });
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
       context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });

@@ -99,7 +99,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
         pushers.add(pusher);
         ws.on('close', () => pushers.delete(pusher));
       },
-      '/popmsg': (ws, context) => handlePop(ws, context, queue, { maxFrameBytes: hopPayloadBytes }),
+      '/popmsg': (ws, context) => handlePop(ws, context, { queue, maxFrameBytes: hopPayloadBytes }),
     },
     httpEndpoints: { '/history': historyEndpoint(store) },
     metrics,
