@@ -10,6 +10,8 @@ import { get, ready } from '../support/http.js';
 import type { TsProcess } from '../support/process.js';
 
 const run = childServices();
+/** Each test starts one or two service processes, which takes seconds on a loaded machine. */
+const PROCESS_TEST_MS = 60_000;
 
 /** The endpoint a client of each service connects to, and the one that holds the drain open. */
 const PATHS = {
@@ -97,6 +99,7 @@ describe('graceful stop of a service process', () => {
       expect(proc.lines.some((line) => line.includes('"msg":"closed"'))).toBe(true);
       expect(proc.lines.join('\n')).not.toContain('forced exit');
     },
+    PROCESS_TEST_MS,
   );
 
   test.each([
@@ -126,97 +129,110 @@ describe('graceful stop of a service process', () => {
       expect(proc.lines.join('\n')).not.toContain('forced exit');
       holder.ws.terminate();
     },
+    PROCESS_TEST_MS,
   );
 });
 
 describe('signals', () => {
-  test('the same signal again within a second (a process group gets it twice) is one graceful stop', async () => {
-    const { proc, ca, url } = await startService('msgqueue');
-    const client = await connect(url('/popmsg'), { ca });
-    const holder = await stuckClient(url('/pushmsg'), ca);
-    const clientClosed = client.closed();
-    proc.child.kill('SIGTERM');
-    // The repeat comes once the first is being handled (two pending signals would merge into one).
-    await proc.waitForLog('draining');
-    proc.child.kill('SIGTERM');
-    holder.ws.resume();
-    expect(await exitedWithin(proc, 15_000)).toBe(0);
-    expect((await clientClosed).code).toBe(1001);
-    expect(proc.lines.some((line) => line.includes('"msg":"closed"'))).toBe(true);
-  });
+  test(
+    'the same signal again within a second (a process group gets it twice) is one graceful stop',
+    async () => {
+      const { proc, ca, url } = await startService('msgqueue');
+      const client = await connect(url('/popmsg'), { ca });
+      const holder = await stuckClient(url('/pushmsg'), ca);
+      const clientClosed = client.closed();
+      proc.child.kill('SIGTERM');
+      // The repeat comes once the first is being handled (two pending signals would merge into one).
+      await proc.waitForLog('draining');
+      proc.child.kill('SIGTERM');
+      holder.ws.resume();
+      expect(await exitedWithin(proc, 15_000)).toBe(0);
+      expect((await clientClosed).code).toBe(1001);
+      expect(proc.lines.some((line) => line.includes('"msg":"closed"'))).toBe(true);
+    },
+    PROCESS_TEST_MS,
+  );
 
-  test('another signal during the stop exits at once with code 1', async () => {
-    const { proc, ca, url } = await startService('publisher');
-    // Holds the drain open, so the second signal surely comes during the stop.
-    const holder = await stuckClient(url('/publish'), ca);
-    proc.child.kill('SIGTERM');
-    await proc.waitForLog('draining');
-    proc.child.kill('SIGINT');
-    expect(await exitedWithin(proc, 15_000)).toBe(1);
-    expect(await proc.waitForLog('second signal, exiting')).toMatchObject({ signal: 'SIGINT' });
-    expect(proc.lines.some((line) => line.includes('"msg":"closed"'))).toBe(false);
-    holder.ws.terminate();
-  });
+  test(
+    'another signal during the stop exits at once with code 1',
+    async () => {
+      const { proc, ca, url } = await startService('publisher');
+      // Holds the drain open, so the second signal surely comes during the stop.
+      const holder = await stuckClient(url('/publish'), ca);
+      proc.child.kill('SIGTERM');
+      await proc.waitForLog('draining');
+      proc.child.kill('SIGINT');
+      expect(await exitedWithin(proc, 15_000)).toBe(1);
+      expect(await proc.waitForLog('second signal, exiting')).toMatchObject({ signal: 'SIGINT' });
+      expect(proc.lines.some((line) => line.includes('"msg":"closed"'))).toBe(false);
+      holder.ws.terminate();
+    },
+    PROCESS_TEST_MS,
+  );
 });
 
 describe('work in flight when the publisher stops', () => {
-  test('every message it read is acknowledged and stored, or refused and not stored', async () => {
-    const { certDir, ca } = await testCertificate();
-    const base = { WS_CERT_DIR: certDir, LOG_LEVEL: 'info', UPSTREAM_BACKOFF_MAX_MS: '200' };
-    const queue = run('msgqueue', { ...base, MSGQUEUE_PORT: '0', MSGQUEUE_STORE: 'memory' });
-    const queuePort = await listening(queue);
-    const publisher = run('publisher', {
-      ...base,
-      PUBLISHER_PORT: '0',
-      PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg`,
-    });
-    await publisher.waitForLog('upstream connected');
-    const port = await listening(publisher);
+  test(
+    'every message it read is acknowledged and stored, or refused and not stored',
+    async () => {
+      const { certDir, ca } = await testCertificate();
+      const base = { WS_CERT_DIR: certDir, LOG_LEVEL: 'info', UPSTREAM_BACKOFF_MAX_MS: '200' };
+      const queue = run('msgqueue', { ...base, MSGQUEUE_PORT: '0', MSGQUEUE_STORE: 'memory' });
+      const queuePort = await listening(queue);
+      const publisher = run('publisher', {
+        ...base,
+        PUBLISHER_PORT: '0',
+        PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg`,
+      });
+      await publisher.waitForLog('upstream connected');
+      const port = await listening(publisher);
 
-    // The client keeps WINDOW messages unanswered and goes on sending after the signal, until the
-    // publisher closes its socket.
-    const window = 100;
-    const stopAfterAcks = 200;
-    const acked = new Set<string>();
-    const refused = new Map<string, string>();
-    let sent = 0;
-    let inFlightAtSignal = 0;
-    const client = await connect(`wss://localhost:${port}/publish`, { ca });
-    const pump = () => {
-      while (client.ws.readyState === client.ws.OPEN && sent - acked.size - refused.size < window) {
-        client.send({ topic: 'inflight', content: sent, id: `m${sent}` });
-        sent++;
-      }
-    };
-    client.ws.on('message', (data) => {
-      const reply = JSON.parse((data as Buffer).toString()) as { type: string; id: string; code?: string };
-      if (reply.type === 'ack') acked.add(reply.id);
-      else refused.set(reply.id, reply.code ?? '');
-      // Stopped from inside the ack stream, with a window of messages on their way.
-      if (acked.size === stopAfterAcks && inFlightAtSignal === 0) {
-        inFlightAtSignal = sent - acked.size - refused.size;
-        publisher.child.kill('SIGTERM');
-      }
+      // The client keeps WINDOW messages unanswered and goes on sending after the signal, until the
+      // publisher closes its socket.
+      const window = 100;
+      const stopAfterAcks = 200;
+      const acked = new Set<string>();
+      const refused = new Map<string, string>();
+      let sent = 0;
+      let inFlightAtSignal = 0;
+      const client = await connect(`wss://localhost:${port}/publish`, { ca });
+      const pump = () => {
+        while (client.ws.readyState === client.ws.OPEN && sent - acked.size - refused.size < window) {
+          client.send({ topic: 'inflight', content: sent, id: `m${sent}` });
+          sent++;
+        }
+      };
+      client.ws.on('message', (data) => {
+        const reply = JSON.parse((data as Buffer).toString()) as { type: string; id: string; code?: string };
+        if (reply.type === 'ack') acked.add(reply.id);
+        else refused.set(reply.id, reply.code ?? '');
+        // Stopped from inside the ack stream, with a window of messages on their way.
+        if (acked.size === stopAfterAcks && inFlightAtSignal === 0) {
+          inFlightAtSignal = sent - acked.size - refused.size;
+          publisher.child.kill('SIGTERM');
+        }
+        pump();
+      });
+      const closed = client.closed();
       pump();
-    });
-    const closed = client.closed();
-    pump();
 
-    expect((await closed).code).toBe(1001);
-    expect(await exitedWithin(publisher, 15_000)).toBe(0);
-    const { status, body } = await get(queuePort, '/history?topic=inflight&after=0', { ca, auth: 'hello:test' });
-    expect(status).toBe(200);
-    const stored = new Set(
-      (JSON.parse(body) as { messages: string[] }).messages.map((frame) => (JSON.parse(frame) as { id: string }).id),
-    );
-    const unanswered = sent - acked.size - refused.size;
-    process.stderr.write(
-      `publisher stop with ${inFlightAtSignal} in flight: sent ${sent}, acked ${acked.size}, refused ${refused.size}, ` +
-        `unanswered ${unanswered}, stored ${stored.size}\n`,
-    );
-    expect(inFlightAtSignal).toBeGreaterThan(0);
-    expect([...refused.values()].filter((code) => code !== 'SHUTTING_DOWN')).toEqual([]);
-    // Acknowledged means stored; refused or unanswered means not stored, so a resend is safe.
-    expect([...stored].sort()).toEqual([...acked].sort());
-  });
+      expect((await closed).code).toBe(1001);
+      expect(await exitedWithin(publisher, 15_000)).toBe(0);
+      const { status, body } = await get(queuePort, '/history?topic=inflight&after=0', { ca, auth: 'hello:test' });
+      expect(status).toBe(200);
+      const stored = new Set(
+        (JSON.parse(body) as { messages: string[] }).messages.map((frame) => (JSON.parse(frame) as { id: string }).id),
+      );
+      const unanswered = sent - acked.size - refused.size;
+      process.stderr.write(
+        `publisher stop with ${inFlightAtSignal} in flight: sent ${sent}, acked ${acked.size}, refused ${refused.size}, ` +
+          `unanswered ${unanswered}, stored ${stored.size}\n`,
+      );
+      expect(inFlightAtSignal).toBeGreaterThan(0);
+      expect([...refused.values()].filter((code) => code !== 'SHUTTING_DOWN')).toEqual([]);
+      // Acknowledged means stored; refused or unanswered means not stored, so a resend is safe.
+      expect([...stored].sort()).toEqual([...acked].sort());
+    },
+    PROCESS_TEST_MS,
+  );
 });

@@ -245,22 +245,28 @@ describe('TLS configuration errors', () => {
     await expect(publisher.start(swapped, { logger: silentLogger() })).rejects.toThrow(TlsSetupError);
   });
 
-  test.each([[], ['--check-config']])('as a process (%j): exit code 2 and every problem on stderr', async (...args) => {
-    const pki = await testPki();
-    const proc = new TsProcess(
-      'services/publisher/src/main.ts',
-      {
-        PUBLISHER_PORT: '0',
-        TLS_CERT_FILE: pki.server.certFile,
-        TLS_CLIENT_CERT_FILE: pki.client.certFile,
-        TLS_CLIENT_KEY_FILE: pki.server.keyFile,
-      },
-      args,
-    );
-    expect(await proc.exited).toBe(2);
-    const report = proc.stderr.join('\n');
-    expect(report).toContain("TLS_KEY_FILE: must be set with TLS_CERT_FILE (the certificate's private key)");
-    expect(report).toContain(`TLS_CLIENT_CERT_FILE, TLS_CLIENT_KEY_FILE: ${pki.server.keyFile} is not the private key`);
-    expect(proc.lines).toEqual([]);
-  });
+  test.each([[], ['--check-config']])(
+    'as a process (%j): exit code 2 and every problem on stderr',
+    async (...args) => {
+      const pki = await testPki();
+      const proc = new TsProcess(
+        'services/publisher/src/main.ts',
+        {
+          PUBLISHER_PORT: '0',
+          TLS_CERT_FILE: pki.server.certFile,
+          TLS_CLIENT_CERT_FILE: pki.client.certFile,
+          TLS_CLIENT_KEY_FILE: pki.server.keyFile,
+        },
+        args,
+      );
+      expect(await proc.exited).toBe(2);
+      const report = proc.stderr.join('\n');
+      expect(report).toContain("TLS_KEY_FILE: must be set with TLS_CERT_FILE (the certificate's private key)");
+      expect(report).toContain(
+        `TLS_CLIENT_CERT_FILE, TLS_CLIENT_KEY_FILE: ${pki.server.keyFile} is not the private key`,
+      );
+      expect(proc.lines).toEqual([]);
+    },
+    60_000,
+  );
 });
