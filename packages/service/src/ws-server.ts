@@ -190,8 +190,11 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     const url = urlOf(req);
     const path = url?.pathname ?? '';
     const handler = Object.hasOwn(options.endpoints, path) ? options.endpoints[path] : undefined;
-    if (!accepting) {
-      rejectUpgrade(socket, { status: 503, code: 'SHUTTING_DOWN', message: `${name} is shutting down` });
+    const shuttingDown = () =>
+      accepting ? undefined : { status: 503, code: 'SHUTTING_DOWN', message: `${name} is shutting down` };
+    const stopping = shuttingDown();
+    if (stopping !== undefined) {
+      rejectUpgrade(socket, stopping);
       return;
     }
     if (handler === undefined || url === undefined) {
@@ -207,7 +210,8 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     const { account } = admission;
     const user = account.name;
     // Checked again after the await, and nothing is awaited from here to the upgrade's callback.
-    const late = endpointRefusal(account, { path, role: options.endpointRole }) ?? limits.refusal(user);
+    const late =
+      shuttingDown() ?? endpointRefusal(account, { path, role: options.endpointRole }) ?? limits.refusal(user);
     if (late !== undefined) return refuse(socket, late, { ...where, user });
     if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -237,6 +241,12 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       handler(ws, context);
     });
   };
+
+  // Without this a refused client certificate (mutual TLS) or a scanner leaves no trace here.
+  server.on('tlsClientError', (err, tlsSocket) => {
+    options.metrics.rejected.inc({ code: 'TLS_HANDSHAKE_FAILED' });
+    log.info({ err: err.message, remoteAddress: tlsSocket.remoteAddress }, 'TLS handshake failed');
+  });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
