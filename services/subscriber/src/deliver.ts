@@ -121,15 +121,16 @@ export class Delivery {
     if (sockets === undefined) return;
     let wire: Buffer | undefined;
     let sent = 0;
+    const anyHeld = this.#held.size > 0;
     for (const ws of sockets) {
       if (ws.readyState !== WebSocket.OPEN) continue;
-      const held = this.#held.get(ws)?.get(queued.topic);
+      const held = anyHeld ? this.#held.get(ws)?.get(queued.topic) : undefined;
       if (held !== undefined) {
         held.push(frame);
         continue;
       }
       wire ??= serverTextFrame(frame);
-      if (this.#sendOnce(ws, queued, wire)) sent++;
+      if (this.#sendOnce(ws, queued, wire, false)) sent++;
     }
     // One update per message, not per socket: fan-out is the hot path.
     this.#options.counters.deliveries.inc(sent);
@@ -137,15 +138,21 @@ export class Delivery {
 
   /**
    * Sends a delivery unless this socket already has that seq of the topic (a replayed message
-   * that the msgqueue also redelivers live, say). Returns whether it was sent.
+   * that the msgqueue also redelivers live, say). Returns whether it was sent. Positions are
+   * kept only for topics a socket resumed (`record` on replay and release): for live-only
+   * subscriptions the global redelivery check already sends each message once, and fan-out
+   * to thousands of sockets should not touch a map per socket.
    */
-  #sendOnce(ws: WebSocket, queued: QueuedMessage, wire: Buffer): boolean {
+  #sendOnce(ws: WebSocket, queued: QueuedMessage, wire: Buffer, record: boolean): boolean {
     const { topic, seq, epoch } = queued;
     if (seq !== undefined && epoch !== undefined) {
-      const topics = this.#positions(ws);
-      const last = topics.get(topic);
+      const topics = record ? this.#positions(ws) : this.#sent.get(ws);
+      const last = topics?.get(topic);
       if (last !== undefined && last.epoch === epoch && seq <= last.seq) return false;
-      topics.set(topic, { epoch, seq });
+      if (last !== undefined) {
+        last.epoch = epoch;
+        last.seq = seq;
+      } else if (record) topics?.set(topic, { epoch, seq });
     }
     return this.#outbox.write(ws, wire);
   }
@@ -155,7 +162,7 @@ export class Delivery {
    * redelivery of an older message cannot reach it again.
    */
   startAt(ws: WebSocket, topic: string, position: { epoch: string; seq: number }): void {
-    this.#positions(ws).set(topic, position);
+    this.#positions(ws).set(topic, { ...position });
   }
 
   #positions(ws: WebSocket): Map<string, { epoch: string; seq: number }> {
@@ -169,7 +176,7 @@ export class Delivery {
     let sent = 0;
     for (const frame of frames) {
       const queued = readQueued(frame);
-      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame))) sent++;
+      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame), true)) sent++;
     }
     this.#options.counters.deliveries.inc(sent);
   }
@@ -193,7 +200,7 @@ export class Delivery {
     let sent = 0;
     for (const frame of held ?? []) {
       const queued = readQueued(frame.toString());
-      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame))) sent++;
+      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame), true)) sent++;
     }
     this.#options.counters.deliveries.inc(sent);
   }
