@@ -69,6 +69,21 @@ describe('Outbox', () => {
     expect(await receivedAll(3)).toEqual(['shared', 'reply', 'shared']);
   });
 
+  test('sockets with the same frames share one joined buffer, others get their own', async () => {
+    const [a, b, c] = await Promise.all([pair(), pair(), pair()]);
+    const box = outbox(true);
+    const [one, two, three] = ['one', 'two', 'three'].map((text) => serverTextFrame(text));
+    for (const { ws } of [a, b]) {
+      box.write(ws, one as Buffer);
+      box.write(ws, two as Buffer);
+    }
+    box.write(c.ws, one as Buffer);
+    box.write(c.ws, three as Buffer);
+    expect(await a.receivedAll(2)).toEqual(['one', 'two']);
+    expect(await b.receivedAll(2)).toEqual(['one', 'two']);
+    expect(await c.receivedAll(2)).toEqual(['one', 'three']);
+  });
+
   test('without coalescing, writes each frame at once', async () => {
     const { ws, writes, receivedAll } = await pair();
     const box = outbox(false);

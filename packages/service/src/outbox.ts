@@ -96,10 +96,22 @@ export class Outbox {
   /** Writes what is queued now (it also runs by itself at the end of each turn). */
   flush(): void {
     this.#scheduled = false;
+    // In a fan-out, socket after socket has the very same frames queued (sockets are visited in
+    // the order they were first written to): join them once and write the same bytes to all.
+    let joinedFrames: Buffer[] = [];
+    let joined: Buffer | undefined;
     for (const [ws, frames] of this.#pending) {
       // A socket closed meanwhile has sent its close frame: nothing may follow it.
       if (ws.readyState !== WebSocket.OPEN) continue;
-      socketOf(ws).write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+      if (frames.length === 1) {
+        socketOf(ws).write(frames[0] as Buffer);
+        continue;
+      }
+      if (joined === undefined || !sameFrames(frames, joinedFrames)) {
+        joined = Buffer.concat(frames);
+        joinedFrames = frames;
+      }
+      socketOf(ws).write(joined);
     }
     this.#pending.clear();
   }
@@ -110,4 +122,11 @@ export class Outbox {
     this.#pending.delete(ws);
     if (frames !== undefined && ws.readyState === WebSocket.OPEN) socketOf(ws).write(Buffer.concat(frames));
   }
+}
+
+/** Whether two lists hold the same Buffer objects in the same order. */
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
