@@ -40,7 +40,7 @@ export function handlePublish(
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       rejected.inc({ code: err.code });
-      context.log.debug({ code: err.code }, 'rejected publish');
+      context.log.debug({ code: err.code, id: err.ref }, 'rejected publish');
       reply(ws, encodeError(err, err.ref));
       return;
     }
@@ -53,7 +53,7 @@ export function handlePublish(
     const refusal = guard(publish.topic);
     if (refusal !== undefined) {
       rejected.inc({ code: refusal.code });
-      context.log.debug({ code: refusal.code, topic: publish.topic }, 'refused publish');
+      context.log.debug({ code: refusal.code, topic: publish.topic, id }, 'refused publish');
       reply(ws, encodeError(refusal, id));
       return;
     }

@@ -46,11 +46,15 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     name: 'pubsub_publisher_slow_clients_total',
     help: 'Clients closed with 4100 for not reading their acks',
   });
+  const connectionLogs = new WeakMap<WebSocket, Logger>();
   const outbox = new Outbox({
     coalesce: config.coalesceWrites,
     maxBufferedBytes: config.maxBufferedBytes,
     onSlow: (ws) => {
-      log.warn({ bufferedBytes: ws.bufferedAmount }, 'closing a client that does not read its acks');
+      (connectionLogs.get(ws) ?? log).warn(
+        { bufferedBytes: ws.bufferedAmount },
+        'closing a client that does not read its acks',
+      );
       slowClients.inc();
       closeSlowClient(ws);
     },
@@ -86,6 +90,7 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     metrics,
     endpoints: {
       '/publish': (ws, context) => {
+        connectionLogs.set(ws, context.log);
         ws.on('close', () => paused.delete(ws));
         handlePublish(ws, context, {
           forwarder,
