@@ -17,9 +17,10 @@ export interface Pusher {
 
 /**
  * Appends each text frame as one message, and each binary frame as the batch of messages it
- * packs (acknowledged one by one, as if they had come as text frames). Frames read in the same tick are appended as one
- * batch and acknowledged with one cumulative `{"ack":n,"seq":[…]}`, sent only once the log has
- * them (fsync'd, for the file log). A frame without a valid topic is refused (seq null).
+ * packs (acknowledged one by one, as if they had come as text frames). A batch is appended at
+ * once; text frames read in the same turn are appended together. Each append is acknowledged
+ * with one cumulative `{"ack":n,"seq":[…]}`, sent only once the log has it (fsync'd, for the
+ * file log). A frame without a valid topic is refused (seq null).
  */
 export function handlePush(ws: WebSocket, context: ConnectionContext, queue: MessageQueue): Pusher {
   let batch: (AppendInput | undefined)[] = [];
@@ -30,6 +31,7 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
 
   const flush = () => {
     flushScheduled = false;
+    if (batch.length === 0) return;
     const frames = batch;
     batch = [];
     const valid = frames.filter((input): input is AppendInput => input !== undefined);
@@ -71,6 +73,10 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
         return;
       }
       for (const frame of frames) take(frame.toString());
+      // A batch is big enough to append at once: its ack can leave while the rest of this
+      // turn's frames are read, so publisher and msgqueue work side by side.
+      flush();
+      return;
     } else {
       take(textOf(data));
     }

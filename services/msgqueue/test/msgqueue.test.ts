@@ -129,7 +129,13 @@ describe('msgqueue', () => {
       });
     });
     expect(batches.map((batch) => batch.length)).toEqual([3, 2]);
-    expect(batches.flat().map((text) => (JSON.parse(text) as { id: string }).id)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(batches.flat().map((text) => (JSON.parse(text) as { id: string }).id)).toEqual([
+      'm0',
+      'm1',
+      'm2',
+      'm3',
+      'm4',
+    ]);
     // Acks count messages, not frames.
     pop.send('{"ack":5}');
     await roundTrip(pop);
@@ -298,7 +304,10 @@ describe('msgqueue', () => {
       await using queue = await startMsgqueue();
       const push = await queue.client('/pushmsg');
       push.ws.send(data, { binary: true });
-      expect(await push.closed()).toEqual({ code: 1007, reason: 'binary frames must be message batches of UTF-8 frames' });
+      expect(await push.closed()).toEqual({
+        code: 1007,
+        reason: 'binary frames must be message batches of UTF-8 frames',
+      });
     });
 
     test.each(['0', 'x', '1000000'])('refuses a consumer asking for batch=%s with 1008', async (batch) => {

@@ -62,6 +62,8 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
     if (ws !== undefined) {
       if (this.#unsent.length === 0) setImmediate(() => this.#sendUnsent());
       this.#unsent.push(frame);
+      // A full batch goes at once, so the msgqueue starts on it while this turn goes on.
+      if (this.#unsent.length >= this.#batch.maxMessages) this.#sendUnsent();
     }
     if (this.#pending.length < this.#maxBuffered) return 'accepted';
     this.#full = true;

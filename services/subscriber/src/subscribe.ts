@@ -48,7 +48,10 @@ export function handleSubscribe(ws: WebSocket, context: ConnectionContext, deps:
       const frames = sameEpoch ? history.messages : (await fetchHistory(deps.history, topic, 0)).messages;
       const recovered = sameEpoch && history.first <= from + 1;
       if (ws.readyState !== WebSocket.OPEN) return;
-      deps.outbox.send(ws, encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }));
+      deps.outbox.send(
+        ws,
+        encodeSubscribed(topic, ref, { from, recovered, epoch: history.epoch, replayed: frames.length }),
+      );
       if (sameEpoch) deps.delivery.startAt(ws, topic, { epoch: history.epoch, seq: from });
       deps.delivery.replay(ws, frames);
     } catch (err) {
