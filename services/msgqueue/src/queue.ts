@@ -157,7 +157,9 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     for (let i = 0; i < newly; i++) {
       const offset = consumer.sent.shift() as number;
       group.inFlight.delete(offset);
-      if (offset >= group.floor) group.acked.add(offset);
+      // In order with nothing acknowledged ahead (the usual case): the floor just moves.
+      if (offset === group.floor && group.acked.size === 0) group.floor++;
+      else if (offset >= group.floor) group.acked.add(offset);
     }
     consumer.acked = count;
     while (group.acked.delete(group.floor)) group.floor++;
