@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
-import { perSecond, summarize } from './stats.js';
+import { latencySummary } from './histogram.js';
+import { monotonicMs, perSecond } from './stats.js';
 import { parseId, Tracker } from './tracker.js';
 import {
   CONTENT,
@@ -24,8 +25,12 @@ import {
 /** Time after completion during which late duplicates are still counted. */
 const DUPLICATE_GRACE_MS = 300;
 const CLOSE_WAIT_MS = 2_000;
+/** A chain that cannot take the warm-up in this long is broken, not slow: fail early. */
+const WARMUP_TIMEOUT_MS = 20_000;
 
 const config = JSON.parse(process.argv[2] ?? '') as LoadConfig;
+/** performance.now() + this = monotonicMs(): both count on the monotonic clock. */
+const monotonicOffset = monotonicMs() - performance.now();
 const ca = readFileSync(config.caFile, 'utf8');
 const trackers = new Map<string, Tracker>();
 let closing = false;
@@ -148,12 +153,10 @@ function quotasFor(total: number, publishers: number): number[] {
   );
 }
 
-function latencySamples(tracker: Tracker, pick: (n: number) => number): Float64Array {
-  const samples: number[] = [];
+function* latencySamples(tracker: Tracker, pick: (n: number) => number): Generator<number> {
   for (let n = 0; n < (tracker.quotas[0] as number); n++) {
-    if (tracker.ackedAndDelivered(n)) samples.push(pick(n));
+    if (tracker.ackedAndDelivered(n)) yield pick(n);
   }
-  return Float64Array.from(samples);
 }
 
 function cpuMsSince(start: NodeJS.CpuUsage): number {
@@ -194,6 +197,8 @@ async function measure(spec: ScenarioSpec, publishers: readonly WebSocket[]): Pr
       deliveredPerSec: perSecond(tracker.deliveredUnique, toDelivery),
       firstSendToLastAckMs: toAck,
       firstSendToLastDeliveryMs: toDelivery,
+      firstSendAt: tracker.firstSend + monotonicOffset,
+      lastDeliveryAt: tracker.lastDelivery + monotonicOffset,
       integrity,
       loadCpuMs,
     };
@@ -206,12 +211,12 @@ async function measure(spec: ScenarioSpec, publishers: readonly WebSocket[]): Pr
     kind: 'latency',
     spec,
     sentPerSec: perSecond(tracker.sentCount, (sentAt[total - 1] ?? Number.NaN) - (plan[0] ?? Number.NaN)),
-    delivery: summarize(latencySamples(tracker, (n) => (deliveredAt[n] as number) - (plan[n] as number))),
-    deliveryFromActualSend: summarize(
+    delivery: latencySummary(latencySamples(tracker, (n) => (deliveredAt[n] as number) - (plan[n] as number))),
+    deliveryFromActualSend: latencySummary(
       latencySamples(tracker, (n) => (deliveredAt[n] as number) - (sentAt[n] as number)),
     ),
-    ack: summarize(latencySamples(tracker, (n) => (ackAt[n] as number) - (plan[n] as number))),
-    sendLag: summarize(Float64Array.from(sentAt.subarray(0, tracker.sentCount), (at, n) => at - (plan[n] as number))),
+    ack: latencySummary(latencySamples(tracker, (n) => (ackAt[n] as number) - (plan[n] as number))),
+    sendLag: latencySummary(Array.from(sentAt.subarray(0, tracker.sentCount), (at, n) => at - (plan[n] as number))),
     integrity,
     loadCpuMs,
   };
@@ -233,7 +238,7 @@ async function main(): Promise<void> {
   // msgqueue on their own) and JIT-compiled before anything is measured.
   const warm = new Tracker(`${scenario.label}w`, quotasFor(config.warmup, count));
   trackers.set(warm.label, warm);
-  const warmed = completion(warm, config.timeoutMs);
+  const warmed = completion(warm, Math.min(config.timeoutMs, WARMUP_TIMEOUT_MS));
   pump(warm, publishers, config.warmupWindow);
   if (await warmed) fail(`warm-up did not complete: ${JSON.stringify(warm.integrity(true))}`);
 

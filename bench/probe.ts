@@ -11,7 +11,7 @@ import {
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { summarize } from './stats.js';
+import { latencySummary } from './histogram.js';
 import type { LatencySummary } from './types.js';
 
 export interface FsyncProbe {
@@ -52,7 +52,7 @@ export function probeFsync(parent: string, durationMs: number, bytesPerWrite = 4
     filesystem: filesystemOf(parent),
     bytesPerWrite,
     fdatasyncPerSec: (samples.length * 1000) / (now - start),
-    latencyMs: summarize(Float64Array.from(samples)),
+    latencyMs: latencySummary(samples),
   };
 }
 

@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** Children still running: whatever ends this process (an error, Ctrl-C) takes them along. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+
 /** A TypeScript entry point of this repo run as its own Node process, stdout and stderr read as lines. */
 export class TsChild {
   readonly name: string;
@@ -34,7 +38,11 @@ export class TsChild {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
+    running.add(this.child);
+    this.exited = once(this.child, 'exit').then(([code]) => {
+      running.delete(this.child);
+      return code as number | null;
+    });
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.#take('stdout', line));
     createInterface({ input: this.child.stderr! }).on('line', (line) => this.#take('stderr', line));
   }

@@ -1,24 +1,59 @@
 import type { ProfileSummary } from './cpuprofile.js';
+import type { Plan } from './plan.js';
 import type { FsyncProbe, MachineInfo } from './probe.js';
-import type { ServiceName, Store } from './services.js';
-import { formatMs, formatRate, formatRatio, median, ratio } from './stats.js';
-import type { FsyncCounters, LatencyResult, LoadResult, ScenarioSpec, ThroughputResult } from './types.js';
+import { median, ratio } from './stats.js';
+import type { Role, SystemId } from './systems.js';
+import type { FsyncCounters, LatencyResult, LoadResult, ScenarioSpec } from './types.js';
 
-/** One run of a scenario as the driver saw it: the load child's result plus what the services did meanwhile. */
+export type ThroughputKey = 'ackedPerSec' | 'deliveredPerSec' | 'deliveriesPerSec';
+export type LatencyKey = 'delivery' | 'ack' | 'deliveryFromActualSend';
+export type Percentile = 'p50' | 'p99' | 'p999';
+export const PERCENTILES: readonly Percentile[] = ['p50', 'p99', 'p999'];
+
+/** The headline rates of a throughput run, over every subscribed socket. */
+export interface ThroughputFigures {
+  /** Acks ÷ (first send → last ack). */
+  readonly ackedPerSec: number;
+  /** Deliveries ÷ sockets ÷ (first send → last delivery on any socket): messages through the whole fan-out per second. */
+  readonly deliveredPerSec: number;
+  /** Frames received on all sockets ÷ the same span. */
+  readonly deliveriesPerSec: number;
+}
+
+/** What the sink processes' sockets got, against the acked messages (fan-out runs). */
+export interface FanoutIntegrity {
+  readonly sockets: number;
+  readonly deliveries: number;
+  /** Acked messages some sink socket did not get, summed over sockets. */
+  readonly lost: number;
+  /** Frames beyond the acked count, summed over sockets. */
+  readonly extra: number;
+  readonly reordered: number;
+  readonly incompleteSockets: number;
+  readonly closed: Record<string, number>;
+  readonly timedOut: boolean;
+}
+
+/** Processes whose CPU a run records: the chain's three, the load generator and the sinks. */
+type Observed = Role | 'load' | 'sinks';
+
+/** One run of a scenario as the driver saw it: the load child's result plus what the chain did meanwhile. */
 export interface ScenarioRecord {
-  /** The scenario (`tp1`, `lat1k`, …); `spec.label` is unique per run (`tp1r0`). */
+  /** The scenario (`tp1x1`, `lat5k`, …); `spec.label` is unique per run (`tp1x1r0`). */
   readonly name: string;
   readonly repeat: number;
   readonly spec: ScenarioSpec;
   readonly result: LoadResult;
-  /** Wall time between the child's start and end events, as the driver saw them. */
+  readonly throughput?: ThroughputFigures;
+  readonly fanout?: FanoutIntegrity;
+  /** Wall time between the load's start event and the end of the last socket's batch. */
   readonly wallMs: number;
-  /** CPU ms each service used during the measurement (and the load child, from its own count). */
-  readonly cpuMs: Partial<Record<ServiceName | 'load', number>>;
-  /** The system (kernel) part of cpuMs, per service: socket and file syscalls, fdatasync included. */
-  readonly cpuSystemMs: Partial<Record<ServiceName, number>>;
+  /** CPU ms each process used during the measurement (the load child from its own count). */
+  readonly cpuMs: Partial<Record<Observed, number>>;
+  /** The system (kernel) part of cpuMs: socket and file syscalls, fdatasync included. */
+  readonly cpuSystemMs: Partial<Record<Observed, number>>;
   /** CPU µs per measured message, per process. */
-  readonly cpuUsPerMessage: Partial<Record<ServiceName | 'load', number>>;
+  readonly cpuUsPerMessage: Partial<Record<Observed, number>>;
   /** msgqueue file activity during the measurement (counters differenced). */
   readonly fsync: FsyncActivity | undefined;
 }
@@ -33,19 +68,21 @@ export interface FsyncActivity {
   readonly datasyncBusyPct: number;
 }
 
-/** One msgqueue + publisher + subscriber, from start to stop. */
+/** One chain (three processes), from start to stop. */
 export interface ChainRecord {
   readonly generation: number;
   /** Messages (warm-up included) the load generators sent through it. */
   readonly messages: number;
-  readonly exitCodes: Record<ServiceName, number | null>;
+  readonly exitCodes: Record<Role, number | null>;
   /** Warnings and errors other than the usual start-up ones, and stderr lines. */
-  readonly unexpectedLogLines: Partial<Record<ServiceName, string[]>>;
+  readonly unexpectedLogLines: Partial<Record<Role, string[]>>;
   readonly profiles?: ProfileSummary[];
 }
 
-export interface SuiteRecord {
-  readonly store: Store;
+export interface SystemRecord {
+  readonly id: SystemId;
+  readonly title: string;
+  readonly env: Record<string, string>;
   readonly scenarios: ScenarioRecord[];
   readonly chains: ChainRecord[];
   readonly errors: string[];
@@ -58,248 +95,141 @@ export interface Range {
   readonly runs: number;
 }
 
+export interface Target {
+  readonly name: string;
+  readonly goal: string;
+  readonly measured: string;
+  readonly pass: boolean;
+}
+
+/** Medians over the runs, per scenario and system, and the ratios between systems. */
+export interface Summary {
+  readonly throughput: Record<string, Partial<Record<SystemId, Record<ThroughputKey, Range>>>>;
+  readonly latency: Record<string, Partial<Record<SystemId, Record<LatencyKey, Record<Percentile, Range>>>>>;
+  /**
+   * `<scenario>.<figure>.<a>/<b>`: ratio of the medians; with `.paired`, the median of the
+   * ratios of runs done back to back (cancels slow drifts of the machine's load).
+   */
+  readonly ratios: Record<string, number>;
+}
+
 export interface BenchReport {
-  readonly name: 'durable-message-path';
+  readonly name: 'pubsub-bench';
   readonly date: string;
   readonly quick: boolean;
   readonly machine: MachineInfo;
   readonly settings: Record<string, unknown>;
   readonly fsyncProbe: FsyncProbe | undefined;
-  readonly suites: SuiteRecord[];
-  /** Medians per store and scenario of the throughput figures. */
-  readonly throughput: Record<string, Record<string, { ackedPerSec: Range; deliveredPerSec: Range }>>;
-  readonly ratios: Record<string, number>;
-  readonly target: { readonly ackedPerSec: number; readonly durableBest: number; readonly reached: boolean };
+  readonly systems: SystemRecord[];
+  readonly summary: Summary;
+  readonly targets: Target[];
+  /** The fan-out module's own JSON, or why it did not run. */
+  readonly fanout: unknown;
+  readonly durationS: number;
 }
 
-const runsOf = (suite: SuiteRecord | undefined, name: string) =>
-  suite?.scenarios.filter((record) => record.name === name) ?? [];
+/** Pairs of systems compared in the tables and the ratios: first ÷ second. */
+export const COMPARISONS: readonly (readonly [SystemId, SystemId])[] = [
+  ['file', 'ceiling'],
+  ['memory', 'ceiling'],
+  ['file', 'memory'],
+  ['memory', 'memory-unopt'],
+];
 
-const throughputRuns = (suite: SuiteRecord | undefined, name: string) =>
-  runsOf(suite, name).filter(
-    (record): record is ScenarioRecord & { result: ThroughputResult } => record.result.kind === 'throughput',
-  );
+export const runsOf = (system: SystemRecord | undefined, name: string): ScenarioRecord[] =>
+  system?.scenarios.filter((record) => record.name === name) ?? [];
 
-function rangeOf(values: number[]): Range | undefined {
-  if (values.length === 0) return undefined;
-  return { median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values.length };
+const latencyOf = (record: ScenarioRecord): LatencyResult | undefined =>
+  record.result.kind === 'latency' ? record.result : undefined;
+
+export function rangeOf(values: readonly number[]): Range | undefined {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return undefined;
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), runs: finite.length };
 }
 
-export function throughputRange(
-  suite: SuiteRecord | undefined,
-  name: string,
-  key: 'ackedPerSec' | 'deliveredPerSec',
-): Range | undefined {
-  return rangeOf(throughputRuns(suite, name).map((record) => record.result[key]));
-}
-
-/** The run whose acked rate is the median (throughput), or the first run (latency): its details are shown. */
-function representative(suite: SuiteRecord | undefined, name: string): ScenarioRecord | undefined {
-  const runs = throughputRuns(suite, name);
-  if (runs.length === 0) return runsOf(suite, name)[0];
-  const sorted = [...runs].sort((a, b) => a.result.ackedPerSec - b.result.ackedPerSec);
+/** The run whose acked rate is the median (throughput), or the median p99 (latency): its details are shown. */
+export function representative(system: SystemRecord | undefined, name: string): ScenarioRecord | undefined {
+  const key = (record: ScenarioRecord) => record.throughput?.ackedPerSec ?? latencyOf(record)?.delivery.p99 ?? 0;
+  const sorted = [...runsOf(system, name)].sort((a, b) => key(a) - key(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-const latencyOf = (suite: SuiteRecord | undefined, name: string) => {
-  const result = runsOf(suite, name)[0]?.result;
-  return result?.kind === 'latency' ? result : undefined;
-};
-
-/**
- * durable / memory for the headline figures (throughput: below 1 is slower; latency: above 1 is
- * slower). `.paired` is the median of the ratios of runs done back to back, which cancels slow
- * drifts of the machine's background load.
- */
-export function computeRatios(
-  durable: SuiteRecord | undefined,
-  memory: SuiteRecord | undefined,
-  names: readonly string[],
-): Record<string, number> {
-  const ratios: Record<string, number> = {};
-  for (const name of names) {
-    for (const key of ['ackedPerSec', 'deliveredPerSec'] as const) {
-      const [d, m] = [throughputRange(durable, name, key), throughputRange(memory, name, key)];
-      if (d === undefined && m === undefined) continue;
-      ratios[`${name}.${key}`] = ratio(d?.median, m?.median);
-      const memoryRuns = throughputRuns(memory, name);
-      const paired = throughputRuns(durable, name)
-        .map((run) => ratio(run.result[key], memoryRuns.find((other) => other.repeat === run.repeat)?.result[key]))
-        .filter(Number.isFinite);
-      if (paired.length > 1) ratios[`${name}.${key}.paired`] = median(paired);
-    }
-    const [dl, ml] = [latencyOf(durable, name), latencyOf(memory, name)];
-    if (dl === undefined && ml === undefined) continue;
-    for (const p of ['p50', 'p99', 'p999'] as const) {
-      ratios[`${name}.delivery.${p}`] = ratio(dl?.delivery[p], ml?.delivery[p]);
-      ratios[`${name}.ack.${p}`] = ratio(dl?.ack[p], ml?.ack[p]);
-    }
-  }
-  return ratios;
-}
-
-function integrityCell(runs: ScenarioRecord[]): string {
-  if (runs.length === 0) return 'failed';
-  const sum = (pick: (result: LoadResult) => number) => runs.reduce((total, run) => total + pick(run.result), 0);
-  const refused = sum((result) => Object.values(result.integrity.refused).reduce((total, n) => total + n, 0));
-  const unanswered = sum((result) => result.integrity.unanswered);
-  const unacked = sum((result) => result.integrity.deliveredUnacked);
-  const timedOut = runs.filter((run) => run.result.integrity.timedOut).length;
-  const extra = [
-    refused > 0 ? `refused ${refused}` : '',
-    unanswered > 0 ? `unanswered ${unanswered}` : '',
-    unacked > 0 ? `delivered-unacked ${unacked}` : '',
-    timedOut > 0 ? `${timedOut} TIMED OUT` : '',
-  ].filter(Boolean);
-  const counts = `${sum((r) => r.integrity.lost)} / ${sum((r) => r.integrity.duplicated)} / ${sum((r) => r.integrity.reordered)}`;
-  return `${counts} of ${sum((r) => r.integrity.acked)} acked${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
-}
-
-function rangeCell(range: Range | undefined): string {
-  if (range === undefined) return 'failed';
-  if (range.runs === 1) return formatRate(range.median);
-  return `${formatRate(range.median)} (${formatRate(range.min)}–${formatRate(range.max)}, n=${range.runs})`;
-}
-
-function triple(values: (number | undefined)[], format: (n: number) => string): string {
-  return values.map((value) => (value === undefined ? '–' : format(value))).join(' / ');
-}
-
-function ratioTriple(d: (number | undefined)[], m: (number | undefined)[]): string {
-  return d.map((value, index) => formatRatio(ratio(value, m[index]))).join(' / ');
-}
-
-function cpuCell(record: ScenarioRecord | undefined): string {
-  if (record === undefined) return '–';
-  const c = record.cpuUsPerMessage;
-  return [c.msgqueue, c.publisher, c.subscriber, c.load]
-    .map((us) => (us === undefined ? '–' : us.toFixed(0)))
-    .join(' / ');
-}
-
-function fsyncCell(record: ScenarioRecord | undefined): string {
-  const f = record?.fsync;
-  if (f === undefined) return '–';
-  if (f.counters.datasync === 0) return 'none';
-  return `${f.datasyncPerSec.toFixed(0)}/s, ${f.recordsPerDatasync.toFixed(0)} msg each, ${formatMs(f.meanDatasyncMs)} ms, busy ${f.datasyncBusyPct.toFixed(0)} %`;
-}
-
-function specOf(report: BenchReport, name: string): ScenarioSpec | undefined {
-  for (const suite of report.suites) {
-    const found = suite.scenarios.find((record) => record.name === name);
-    if (found !== undefined) return found.spec;
-  }
-  return undefined;
-}
-
-/** The results as a Markdown table, durable and memory side by side with their ratio. */
-export function renderTable(report: BenchReport, names: readonly string[]): string {
-  const durable = report.suites.find((suite) => suite.store === 'file');
-  const memory = report.suites.find((suite) => suite.store === 'memory');
-  const rows: string[][] = [['figure', 'durable (file, fsync)', 'memory', 'durable / memory']];
-  for (const name of names) {
-    const spec = specOf(report, name);
-    if (spec === undefined) {
-      rows.push([`${name}`, 'failed', 'failed', '']);
-      continue;
-    }
-    if (spec.kind === 'throughput') {
-      const title = `${name}: ${spec.count / 1000}k msgs, ${spec.publishers} pub, window ${spec.window}`;
-      for (const key of ['ackedPerSec', 'deliveredPerSec'] as const) {
-        const [d, m] = [throughputRange(durable, name, key), throughputRange(memory, name, key)];
-        const what = key === 'ackedPerSec' ? 'acked msg/s' : 'delivered msg/s';
-        rows.push([`${title}: ${what}`, rangeCell(d), rangeCell(m), formatRatio(ratio(d?.median, m?.median))]);
-      }
-    } else {
-      const [d, m] = [latencyOf(durable, name), latencyOf(memory, name)];
-      const title = `${name}: ${formatRate(spec.rate)} msg/s for ${spec.durationMs / 1000} s`;
-      const pick = (result: LatencyResult | undefined, key: 'delivery' | 'ack' | 'deliveryFromActualSend') => [
-        result?.[key].p50,
-        result?.[key].p99,
-        result?.[key].p999,
-      ];
-      for (const [key, what] of [
-        ['delivery', 'publish→delivery p50/p99/p99.9 ms, from intended send'],
-        ['ack', 'publish→ack p50/p99/p99.9 ms, from intended send'],
-        ['deliveryFromActualSend', 'publish→delivery p50/p99/p99.9 ms, from actual send'],
-      ] as const) {
-        rows.push([
-          `${title}: ${what}`,
-          triple(pick(d, key), formatMs),
-          triple(pick(m, key), formatMs),
-          ratioTriple(pick(d, key), pick(m, key)),
-        ]);
-      }
-    }
-    rows.push([
-      `  ${name}: lost / duplicated / reordered`,
-      integrityCell(runsOf(durable, name)),
-      integrityCell(runsOf(memory, name)),
-      '',
-    ]);
-    const [dr, mr] = [representative(durable, name), representative(memory, name)];
-    rows.push([`  ${name}: CPU µs/msg msgqueue / publisher / subscriber / load`, cpuCell(dr), cpuCell(mr), '']);
-    rows.push([`  ${name}: msgqueue fdatasync calls`, fsyncCell(dr), fsyncCell(mr), '']);
-  }
-  const widths = (rows[0] as string[]).map((_cell, column) =>
-    Math.max(...rows.map((row) => (row[column] ?? '').length)),
+function throughputSummary(system: SystemRecord, name: string): Record<ThroughputKey, Range> | undefined {
+  const runs = runsOf(system, name).flatMap((record) => (record.throughput === undefined ? [] : [record.throughput]));
+  const [acked, delivered, deliveries] = (['ackedPerSec', 'deliveredPerSec', 'deliveriesPerSec'] as const).map((key) =>
+    rangeOf(runs.map((figures) => figures[key])),
   );
-  const line = (row: string[]) => `| ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
-  const separator = `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`;
-  return [line(rows[0] as string[]), separator, ...rows.slice(1).map(line)].join('\n');
+  if (acked === undefined || delivered === undefined || deliveries === undefined) return undefined;
+  return { ackedPerSec: acked, deliveredPerSec: delivered, deliveriesPerSec: deliveries };
 }
 
-export function renderHeader(report: BenchReport): string {
-  const m = report.machine;
-  const probe = report.fsyncProbe;
-  const lines = [
-    `Durable message path benchmark — ${report.date}${report.quick ? ' (quick)' : ''}`,
-    `machine: ${m.cpuModel} × ${m.cpuCount}, ${(m.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${m.node}, ${m.platform}, load avg at start ${m.loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')}`,
-  ];
-  if (probe !== undefined) {
-    lines.push(
-      `fsync probe (${probe.filesystem ?? probe.dir}): ${probe.fdatasyncPerSec.toFixed(0)} append+fdatasync/s of ${probe.bytesPerWrite} B, p50 ${formatMs(probe.latencyMs.p50)} ms, p99 ${formatMs(probe.latencyMs.p99)} ms`,
-    );
-  }
-  return lines.join('\n');
+function latencySummary(system: SystemRecord, name: string): Record<LatencyKey, Record<Percentile, Range>> | undefined {
+  const runs = runsOf(system, name).flatMap((record) => latencyOf(record) ?? []);
+  const of = (key: LatencyKey) => {
+    const entries = PERCENTILES.map((p) => [p, rangeOf(runs.map((result) => result[key][p]))] as const);
+    return entries.every(([, range]) => range !== undefined)
+      ? (Object.fromEntries(entries) as Record<Percentile, Range>)
+      : undefined;
+  };
+  const [delivery, ack, actual] = [of('delivery'), of('ack'), of('deliveryFromActualSend')];
+  if (delivery === undefined || ack === undefined || actual === undefined) return undefined;
+  return { delivery, ack, deliveryFromActualSend: actual };
 }
 
-export function renderFooter(report: BenchReport): string {
-  const lines = [
-    `target ≥ ${formatRate(report.target.ackedPerSec)} acked msg/s durable (best median): ${formatRate(report.target.durableBest)} → ${report.target.reached ? 'REACHED' : 'NOT reached'}`,
-  ];
-  const paired = Object.entries(report.ratios).filter(([key]) => key.endsWith('.paired'));
-  if (paired.length > 0) {
-    lines.push(
-      `paired durable/memory ratios (median of back-to-back runs): ${paired.map(([key, value]) => `${key.replace('.paired', '')} ${formatRatio(value)}`).join(', ')}`,
-    );
-  }
-  for (const suite of report.suites) {
-    for (const error of suite.errors) lines.push(`${suite.store}: FAILED: ${error}`);
-    for (const chain of suite.chains) {
-      const where = `${suite.store} chain #${chain.generation}`;
-      for (const [service, found] of Object.entries(chain.unexpectedLogLines)) {
-        lines.push(
-          `${where}: ${service} logged ${found.length} unexpected warning/error line(s), first: ${found[0]?.slice(0, 300)}`,
-        );
+/** The median of a ÷ b over the runs of `name` done back to back (same repeat). */
+function pairedRatio(
+  pair: readonly [SystemRecord, SystemRecord],
+  name: string,
+  pick: (r: ScenarioRecord) => number | undefined,
+) {
+  const [a, b] = pair;
+  const partners = new Map(runsOf(b, name).map((run) => [run.repeat, run]));
+  const values = runsOf(a, name)
+    .map((run) => {
+      const partner = partners.get(run.repeat);
+      return partner === undefined ? Number.NaN : ratio(pick(run), pick(partner));
+    })
+    .filter(Number.isFinite);
+  return values.length > 1 ? median(values) : undefined;
+}
+
+export function summarize(systems: readonly SystemRecord[], list: readonly Plan[]): Summary {
+  const summary: Summary = { throughput: {}, latency: {}, ratios: {} };
+  const byId = new Map(systems.map((system) => [system.id, system]));
+  for (const plan of list) {
+    const throughput: Summary['throughput'][string] = {};
+    const latency: Summary['latency'][string] = {};
+    for (const system of systems) {
+      const t = throughputSummary(system, plan.name);
+      const l = latencySummary(system, plan.name);
+      if (t !== undefined) throughput[system.id] = t;
+      if (l !== undefined) latency[system.id] = l;
+    }
+    if (plan.spec.kind === 'throughput') summary.throughput[plan.name] = throughput;
+    else summary.latency[plan.name] = latency;
+    for (const [a, b] of COMPARISONS) {
+      const [ra, rb] = [byId.get(a), byId.get(b)];
+      if (ra === undefined || rb === undefined) continue;
+      const fanout = plan.spec.kind === 'throughput' && plan.spec.subscribers > 1;
+      // With one socket, deliveries/s is delivered msg/s again.
+      const keys = fanout
+        ? (['ackedPerSec', 'deliveredPerSec', 'deliveriesPerSec'] as const)
+        : (['ackedPerSec', 'deliveredPerSec'] as const);
+      for (const key of keys) {
+        const [ta, tb] = [throughput[a]?.[key], throughput[b]?.[key]];
+        if (ta === undefined || tb === undefined) continue;
+        summary.ratios[`${plan.name}.${key}.${a}/${b}`] = ratio(ta.median, tb.median);
+        const paired = pairedRatio([ra, rb], plan.name, (run) => run.throughput?.[key]);
+        if (paired !== undefined) summary.ratios[`${plan.name}.${key}.${a}/${b}.paired`] = paired;
       }
-      const bad = Object.entries(chain.exitCodes).filter(([, code]) => code !== 0);
-      if (bad.length > 0) lines.push(`${where}: exit codes ${bad.map(([name, code]) => `${name}=${code}`).join(', ')}`);
-    }
-    for (const profile of suite.chains.flatMap((chain) => chain.profiles ?? [])) {
-      lines.push(
-        `${suite.store}: CPU profile ${profile.file}: busy ${formatMs(profile.busyMs)} ms of ${formatMs(profile.wallMs)} ms (GC ${formatMs(profile.gcMs)} ms); by area: ${profile.byArea
-          .slice(0, 8)
-          .map(({ area, ms }) => `${area} ${formatMs(ms)}`)
-          .join(', ')}`,
-      );
-      lines.push(
-        `  top functions: ${profile.topFunctions
-          .slice(0, 8)
-          .map(({ fn, ms }) => `${fn} ${formatMs(ms)}`)
-          .join('; ')}`,
-      );
+      for (const p of PERCENTILES) {
+        const [la, lb] = [latency[a]?.delivery[p], latency[b]?.delivery[p]];
+        if (la !== undefined && lb !== undefined) {
+          summary.ratios[`${plan.name}.delivery.${p}.${a}/${b}`] = ratio(la.median, lb.median);
+        }
+      }
     }
   }
-  return lines.join('\n');
+  return summary;
 }

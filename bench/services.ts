@@ -4,12 +4,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { cpuTimeOf, parseLogLine, ROOT, TsChild, type CpuTime } from './process.js';
+import { parseLogLine, ROOT, TsChild } from './process.js';
+import { ROLES, type Role, type System } from './systems.js';
 import { FSYNC_PREFIX, type FsyncCounters } from './types.js';
 
 export type Store = 'file' | 'memory';
-export type ServiceName = 'msgqueue' | 'publisher' | 'subscriber';
-const SERVICES: readonly ServiceName[] = ['msgqueue', 'publisher', 'subscriber'];
 
 export interface SuiteOptions {
   store: Store;
@@ -22,6 +21,8 @@ export interface SuiteOptions {
   logLevel: string;
   /** When set, the msgqueue runs with --cpu-prof and writes its profile here on exit. */
   profileDir?: string;
+  /** More environment for all three services (the optimisation switches). */
+  env: Record<string, string>;
 }
 
 /** Lines at warn level or above that every start prints (development users, in-memory store). */
@@ -29,15 +30,15 @@ const EXPECTED_WARNINGS = [/development user/i, /in-memory store/i, /default.*(u
 const READY_TIMEOUT_MS = 30_000;
 
 /** The three services as child processes, and how to observe them. */
-export class Suite {
+export class Suite implements System {
   readonly options: SuiteOptions;
-  readonly children: Record<ServiceName, TsChild>;
+  readonly children: Record<Role, TsChild>;
   readonly publishPort: number;
   readonly subscribePort: number;
 
   private constructor(
     options: SuiteOptions,
-    children: Record<ServiceName, TsChild>,
+    children: Record<Role, TsChild>,
     ports: { publish: number; subscribe: number },
   ) {
     this.options = options;
@@ -55,7 +56,7 @@ export class Suite {
   static async start(options: SuiteOptions): Promise<Suite> {
     const verbose = ['info', 'debug', 'trace'].includes(options.logLevel);
     const fixed = verbose ? undefined : await freePorts(3);
-    const base = { WS_CERT_DIR: options.certDir, LOG_LEVEL: options.logLevel };
+    const base = { ...options.env, WS_CERT_DIR: options.certDir, LOG_LEVEL: options.logLevel };
     const portOf = (index: number) => String(fixed?.[index] ?? 0);
     const counter = pathToFileURL(join(ROOT, 'bench', 'fsync-counter.ts')).href;
     const profile = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
@@ -90,14 +91,6 @@ export class Suite {
     }
   }
 
-  /** CPU ms used so far by each service process. */
-  async cpuTime(): Promise<Partial<Record<ServiceName, CpuTime>>> {
-    const entries = await Promise.all(
-      SERVICES.map(async (name) => [name, await cpuTimeOf(this.children[name].pid)] as const),
-    );
-    return Object.fromEntries(entries.filter(([, ms]) => ms !== undefined));
-  }
-
   /** The msgqueue's fsync/writev counters (from the preloaded fsync-counter.ts). */
   async fsyncCounters(): Promise<FsyncCounters | undefined> {
     const msgqueue = this.children.msgqueue;
@@ -108,9 +101,9 @@ export class Suite {
   }
 
   /** Log lines at warn or above that are not the usual start-up warnings, per service. */
-  unexpectedLogLines(): Partial<Record<ServiceName, string[]>> {
-    const found: Partial<Record<ServiceName, string[]>> = {};
-    for (const name of SERVICES) {
+  unexpectedLogLines(): Partial<Record<Role, string[]>> {
+    const found: Partial<Record<Role, string[]>> = {};
+    for (const name of ROLES) {
       const lines = this.children[name].lines.filter((line) => {
         const parsed = parseLogLine(line);
         if (parsed === undefined || !['warn', 'error', 'fatal'].includes(String(parsed.level))) return false;
@@ -123,7 +116,7 @@ export class Suite {
   }
 
   /** Stops publisher and subscriber, then the msgqueue (SIGTERM: graceful, writes a CPU profile). */
-  async stop(): Promise<Record<ServiceName, number | null>> {
+  async stop(): Promise<Record<Role, number | null>> {
     const [publisher, subscriber] = await Promise.all([
       this.children.publisher.stop(),
       this.children.subscriber.stop(),
@@ -133,13 +126,24 @@ export class Suite {
   }
 }
 
-async function ready(child: TsChild, fixedPort: number | undefined, ca: string): Promise<number> {
-  if (fixedPort === undefined) {
-    const timeout = delay(READY_TIMEOUT_MS).then(() => {
-      throw new Error(`${child.name}: no listening line within ${READY_TIMEOUT_MS} ms`);
-    });
+/** The port from the child's `listening` log line (rejects if it exits or stays silent). */
+export async function listeningPort(child: TsChild): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${child.name}: no listening line within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
+  });
+  try {
     return (await Promise.race([child.waitForLog('listening'), timeout])).port as number;
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+async function ready(child: TsChild, fixedPort: number | undefined, ca: string): Promise<number> {
+  if (fixedPort === undefined) return listeningPort(child);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const exited = child.exited.then((code) => code ?? -1);
   let exitCode: number | undefined;

@@ -1,28 +1,3 @@
-import type { LatencySummary } from './types.js';
-
-/** Nearest-rank percentile of ascending `sorted` (q in 0..1). */
-export function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil(q * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
-}
-
-/** Exact percentiles of the samples (ms); the array is sorted in place. */
-export function summarize(samples: Float64Array): LatencySummary {
-  samples.sort();
-  let sum = 0;
-  for (const value of samples) sum += value;
-  return {
-    samples: samples.length,
-    p50: percentile(samples, 0.5),
-    p90: percentile(samples, 0.9),
-    p99: percentile(samples, 0.99),
-    p999: percentile(samples, 0.999),
-    max: samples.length === 0 ? Number.NaN : (samples[samples.length - 1] as number),
-    mean: samples.length === 0 ? Number.NaN : sum / samples.length,
-  };
-}
-
 /** The median (mean of the two middle values for an even count). */
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -44,9 +19,10 @@ export function ratio(a: number | undefined, b: number | undefined): number {
   return a / b;
 }
 
-/** 12345.6 → "12.3k", 950 → "950". */
+/** 1234567 → "1.23M", 12345.6 → "12.3k", 950 → "950". */
 export function formatRate(value: number): string {
   if (!Number.isFinite(value)) return '–';
+  if (value >= 1_000_000) return `${(value / 1_000_000).toFixed(2)}M`;
   if (value >= 1000) return `${(value / 1000).toFixed(1)}k`;
   return value.toFixed(0);
 }
@@ -75,4 +51,12 @@ export function roundDeep<T>(value: T, digits = 3): T {
     return item;
   };
   return walk(value) as T;
+}
+
+/**
+ * Milliseconds on CLOCK_MONOTONIC, which every process on the machine shares: a send in one
+ * process and a delivery in another can be subtracted.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }

@@ -7,6 +7,8 @@ export type ScenarioSpec =
       readonly label: string;
       /** Publisher connections on /publish; messages are split evenly between them. */
       readonly publishers: number;
+      /** Sockets subscribed to the topic: one in the load generator, the others in sink processes (sink.ts). */
+      readonly subscribers: number;
       /** Messages in all. */
       readonly count: number;
       /** Most unacknowledged publishes per connection. */
@@ -56,7 +58,7 @@ export interface Integrity {
   readonly timedOut: boolean;
 }
 
-/** Latency percentiles in milliseconds (exact, from sorted samples). */
+/** Latency percentiles in milliseconds, from an HDR histogram of µs (3 significant digits). */
 export interface LatencySummary {
   readonly samples: number;
   readonly p50: number;
@@ -65,6 +67,8 @@ export interface LatencySummary {
   readonly p999: number;
   readonly max: number;
   readonly mean: number;
+  /** The histogram itself (`encodeIntoCompressedBase64`, values in µs), to merge runs later. */
+  readonly hdr: string;
 }
 
 export interface ThroughputResult {
@@ -76,6 +80,9 @@ export interface ThroughputResult {
   readonly deliveredPerSec: number;
   readonly firstSendToLastAckMs: number;
   readonly firstSendToLastDeliveryMs: number;
+  /** monotonicMs(), comparable with the sinks' times. */
+  readonly firstSendAt: number;
+  readonly lastDeliveryAt: number;
   readonly integrity: Integrity;
   /** CPU the load generator used during the measurement, in ms. */
   readonly loadCpuMs: number;
@@ -99,6 +106,37 @@ export interface LatencyResult {
 }
 
 export type LoadResult = ThroughputResult | LatencyResult;
+
+export interface SinkConfig {
+  readonly subscribeUrl: string;
+  readonly caFile: string;
+  readonly auth: string;
+  readonly sockets: number;
+  /** Label of the measured batch (warm-up messages carry another one and are not counted). */
+  readonly label: string;
+  readonly publishers: number;
+  /** Messages of the batch; a socket is complete when it has this many. */
+  readonly expected: number;
+  /** Bound on the sink's life after it is ready. */
+  readonly timeoutMs: number;
+}
+
+/** What a sink process saw on its sockets, of the measured batch only. */
+export interface SinkResult {
+  /** Frames received, per socket. */
+  readonly counts: number[];
+  /** Deliveries whose number is not above the previous one of the same publisher on the same socket (duplicates too). */
+  readonly reordered: number;
+  /** Sockets the server closed before the end, by close code. */
+  readonly closed: Record<string, number>;
+  /** monotonicMs() of the first and last delivery on any socket. */
+  readonly firstDeliveryAt: number;
+  readonly lastDeliveryAt: number;
+  /** Some socket did not get the whole batch before the sink had to report. */
+  readonly timedOut: boolean;
+  /** The sink's own CPU time (user + system) since it started, ms, when it reported. */
+  readonly cpuMs: number;
+}
 
 export const TOPIC = 'bench';
 /** 100 characters of text: the `content` JSON value of every message is this string (102 bytes of JSON). */

@@ -1,0 +1,98 @@
+/**
+ * The fan-out benchmark (issue #4 items 3, 4 and 6): deliveries per second from one publisher to
+ * S subscriber sockets on one topic, the memory each idle socket costs the server and the rate
+ * at which sockets can be opened, for our subscriber service and for a Socket.IO peer. See
+ * bench/fanout/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { machineInfo } from '../probe.js';
+import { roundDeep } from '../stats.js';
+import { PUBLISH_WINDOW } from './publish.js';
+import { renderReport, rowsOf, targetsOf, type FanoutRow, type FanoutTarget } from './report.js';
+import { runScale, type ScaleRecord, type ScaleSpec } from './scale.js';
+
+export { renderReport };
+export type { FanoutRow, FanoutTarget };
+
+export interface FanoutOptions {
+  /** S=1,000 only, one run: well under 25 s. */
+  quick: boolean;
+  /** Runs per system and S; the figures are their medians (quick mode runs once). */
+  repeat: number;
+  /** Where `<date>-fanout.json` is written. */
+  resultsDir: string;
+  /** WS_CERT_DIR of the servers: holds server.crt and server.key. */
+  certDir: string;
+  /** The PEM every client trusts. */
+  ca: string;
+}
+
+export interface FanoutReport {
+  rows: FanoutRow[];
+  targets: FanoutTarget[];
+  json: unknown;
+}
+
+/** Deliveries per run at every S: M = 400,000 / S, as in the baseline (B3); quick mode a quarter. */
+const DELIVERIES_PER_RUN = 400_000;
+const QUICK_DELIVERIES_PER_RUN = 100_000;
+/** Handshakes in flight while opening sockets, as in the baseline (B5). */
+const IN_FLIGHT = 50;
+/** Sockets one sink process holds at most: at 10,000 the sinks need two processes (two cores). */
+const SOCKETS_PER_SINK = 5_000;
+
+function plan(options: FanoutOptions): ScaleSpec[] {
+  const sizes = options.quick ? [1_000] : [1_000, 10_000];
+  return sizes.map((sockets) => {
+    const messages = Math.round((options.quick ? QUICK_DELIVERIES_PER_RUN : DELIVERIES_PER_RUN) / sockets);
+    return {
+      sockets,
+      messages,
+      // A whole run's worth: with a tenth, the suite's first measured run was still markedly
+      // slower than the next ones.
+      warmupMessages: messages,
+      repeat: options.quick ? 1 : options.repeat,
+      sinkProcesses: Math.ceil(sockets / SOCKETS_PER_SINK),
+      inFlight: IN_FLIGHT,
+      settleMs: options.quick ? 500 : 2_000,
+    };
+  });
+}
+
+export async function runFanout(options: FanoutOptions): Promise<FanoutReport> {
+  const startedAt = new Date();
+  const wallStart = performance.now();
+  const machine = machineInfo();
+  const scales: ScaleRecord[] = [];
+  for (const spec of plan(options)) scales.push(await runScale(spec, { certDir: options.certDir, ca: options.ca }));
+  const rows = rowsOf(scales);
+  const targets = targetsOf(scales);
+  const stamp = startedAt
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
+  const file = join(options.resultsDir, `${stamp}-fanout.json`);
+  const json = roundDeep({
+    module: 'fanout',
+    startedAt: startedAt.toISOString(),
+    wallMs: performance.now() - wallStart,
+    file,
+    settings: {
+      quick: options.quick,
+      repeat: options.quick ? 1 : options.repeat,
+      msgqueueStore: 'memory',
+      subscriberMaxBufferedBytes: 'default (1 MiB)',
+      publishWindow: PUBLISH_WINDOW,
+    },
+    machine: { ...machine, loadAverageAtEnd: loadavg() },
+    rows,
+    targets,
+    scales,
+  });
+  mkdirSync(options.resultsDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  return { rows, targets, json };
+}

@@ -1,0 +1,112 @@
+/**
+ * The publishing client of a fan-out run, in the driver process (it sends a few hundred messages
+ * per run, next to nothing). At most PUBLISH_WINDOW publishes are unanswered at a time: enough
+ * that the server always has messages to fan out, so the fan-out and not the publisher sets the
+ * pace.
+ */
+import { once } from 'node:events';
+import { io, type Socket } from 'socket.io-client';
+import { WebSocket, type RawData } from 'ws';
+import { CONTENT } from '../types.js';
+import { nowMs } from './time.js';
+import { AUTH, AUTHORIZATION, TOPIC } from './types.js';
+
+export const PUBLISH_WINDOW = 50;
+const PUBLISH_TIMEOUT_MS = 60_000;
+
+export interface PublishResult {
+  /** nowMs() of the first send. */
+  readonly firstSendAt: number;
+  readonly lastAckAt: number;
+  readonly acked: number;
+  /** Publishes answered with an error. */
+  readonly refused: number;
+}
+
+export interface Publisher {
+  /** Publishes `count` messages with ids `<label>-<n>`; resolves once every one is answered. */
+  publish(count: number, label: string): Promise<PublishResult>;
+  close(): Promise<void>;
+}
+
+/** Sends with a window of unanswered publishes; `send(n, answered)` must call `answered(ok)` once. */
+function windowed(count: number, send: (n: number, answered: (ok: boolean) => void) => void): Promise<PublishResult> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let acked = 0;
+    let refused = 0;
+    let lastAckAt = 0;
+    const firstSendAt = nowMs();
+    const timer = setTimeout(
+      () => reject(new Error(`publish: ${acked + refused} of ${count} answered in ${PUBLISH_TIMEOUT_MS} ms`)),
+      PUBLISH_TIMEOUT_MS,
+    );
+    const answered = (ok: boolean) => {
+      if (ok) acked++;
+      else refused++;
+      lastAckAt = nowMs();
+      if (acked + refused === count) {
+        clearTimeout(timer);
+        resolve({ firstSendAt, lastAckAt, acked, refused });
+      } else topUp();
+    };
+    const topUp = () => {
+      while (sent < count && sent - acked - refused < PUBLISH_WINDOW) send(sent++, answered);
+    };
+    topUp();
+  });
+}
+
+/** Our /publish endpoint: `{"topic","content","id"}` answered by `{"type":"ack","id",…}`. */
+export async function openSuitePublisher(port: number, ca: string): Promise<Publisher> {
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/publish`, { ca, auth: AUTH });
+  await once(ws, 'open');
+  const waiting = new Map<string, (ok: boolean) => void>();
+  ws.on('message', (data: RawData) => {
+    const reply = JSON.parse((data as Buffer).toString()) as { type?: string; id?: string };
+    const answered = reply.id === undefined ? undefined : waiting.get(reply.id);
+    if (answered === undefined || reply.id === undefined) return;
+    waiting.delete(reply.id);
+    answered(reply.type === 'ack');
+  });
+  return {
+    publish: (count, label) =>
+      windowed(count, (n, answered) => {
+        const id = `${label}-${n}`;
+        waiting.set(id, answered);
+        ws.send(`{"topic":"${TOPIC}","content":${CONTENT},"id":"${id}"}`);
+      }),
+    async close() {
+      const closed = once(ws, 'close');
+      ws.close();
+      await closed;
+    },
+  };
+}
+
+/** The Socket.IO peer: a `publish` event with an ack, which the server sends after its emit. */
+export async function openSocketIoPublisher(port: number, ca: string): Promise<Publisher> {
+  const socket: Socket = io(`https://127.0.0.1:${port}`, {
+    transports: ['websocket'],
+    ca,
+    extraHeaders: { authorization: AUTHORIZATION },
+    reconnection: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const content = JSON.parse(CONTENT) as string;
+  return {
+    publish: (count, label) =>
+      windowed(count, (n, answered) => {
+        socket.emit('publish', { topic: TOPIC, content, id: `${label}-${n}` }, (seq: unknown) =>
+          answered(typeof seq === 'number'),
+        );
+      }),
+    close() {
+      socket.disconnect();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,185 @@
+/** Turns the measured scales into the rows and targets the bench prints, and the table itself. */
+import { median } from '../stats.js';
+import type { RunRecord, ScaleRecord, SystemRecord } from './scale.js';
+import type { System } from './types.js';
+
+export interface FanoutRow {
+  label: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+export interface FanoutTarget {
+  name: string;
+  measured: number;
+  goal: string;
+  pass: boolean;
+}
+
+const RATIO_GOAL = 3;
+const DELIVERIES_GOAL = 300_000;
+const MEMORY_GOAL_KB = 35;
+/** The scale at which the absolute goals are set. */
+const GOAL_SOCKETS = 10_000;
+/** KB here is 1,024 bytes. */
+const KB = 1024;
+
+const NAMES: Readonly<Record<System, string>> = { suite: 'suite', 'socket.io': 'Socket.IO' };
+const count = (n: number) => n.toLocaleString('en-US');
+const kilo = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(n >= 100_000 ? 0 : 1)}k` : n.toFixed(0));
+
+function systemOf(scale: ScaleRecord, system: System): SystemRecord | undefined {
+  return scale.systems.find((record) => record.system === system);
+}
+
+function medianRate(record: SystemRecord): number {
+  return median(record.runs.map((run) => run.deliveriesPerSec));
+}
+
+/** Every one of the S sockets opened, and got every message of every run. */
+function allComplete(scale: ScaleRecord, record: SystemRecord): boolean {
+  return record.connect.opened === scale.sockets && record.runs.every((run) => run.complete);
+}
+
+/** What went wrong in the runs that were not complete, or undefined. */
+function incompleteness(runs: readonly RunRecord[]): string | undefined {
+  const bad = runs.filter((run) => !run.complete);
+  if (bad.length === 0) return undefined;
+  const worst = bad.reduce((a, b) => (a.delivered <= b.delivered ? a : b));
+  const { short, over, other, closed } = worst.sinks;
+  const closedText = Object.keys(closed).length > 0 ? `, closed ${JSON.stringify(closed)}` : '';
+  return (
+    `INCOMPLETE in ${bad.length} of ${runs.length} runs; worst: ${count(worst.delivered)} of ${count(worst.expected)} delivered, ` +
+    `${short} sockets short, ${over} over, ${other} other frames${closedText}${worst.stalled ? ', stalled' : ''}`
+  );
+}
+
+function fanoutRow(scale: ScaleRecord, record: SystemRecord): FanoutRow {
+  const rates = record.runs.map((run) => run.deliveriesPerSec);
+  const spread = rates.length > 1 ? ` (${kilo(Math.min(...rates))}–${kilo(Math.max(...rates))})` : '';
+  const runs = record.runs.length === 1 ? '1 run' : `median of ${rates.length}${spread}`;
+  const bytes = median(record.runs.map((run) => run.sinks.bytes / Math.max(1, run.delivered)));
+  const perRead = median(record.runs.map((run) => run.delivered / Math.max(1, run.sinks.reads)));
+  const cpu = median(record.runs.map((run) => run.serverCpuUsPerDelivery));
+  const missing = record.connect.opened < scale.sockets ? `; ONLY ${count(record.connect.opened)} SOCKETS OPENED` : '';
+  const checked = (incompleteness(record.runs) ?? `every socket got all ${count(scale.messages)}`) + missing;
+  return {
+    label: `fan-out S=${count(scale.sockets)}: ${NAMES[record.system]}`,
+    value: medianRate(record),
+    unit: 'deliveries/s',
+    note:
+      `${runs}; M=${count(scale.messages)}, ${bytes.toFixed(0)} B/frame, ${perRead.toFixed(1)} frames/read, ` +
+      `server ${cpu.toFixed(1)} µs CPU/delivery; ${checked}`,
+  };
+}
+
+function connectRow(scale: ScaleRecord, record: SystemRecord): FanoutRow {
+  const { connect } = record;
+  const failed = connect.failed > 0 ? `; ${connect.failed} FAILED: ${connect.errors.join('; ')}` : '';
+  const steps = record.system === 'suite' ? 'sub' : 'namespace + join';
+  return {
+    label: `connect S=${count(scale.sockets)}: ${NAMES[record.system]}`,
+    value: connect.perSec,
+    unit: 'conn/s',
+    note: `${count(connect.opened)} in ${(connect.ms / 1000).toFixed(1)} s, ${scale.inFlight} in flight; TLS + upgrade + Basic Auth + ${steps}${failed}`,
+  };
+}
+
+/**
+ * A change in V8's young generation between the two readings moves RSS by up to its size, with
+ * no socket involved: worth knowing when reading a per-socket figure (most at S=1,000).
+ */
+function youngGeneration(memory: SystemRecord['memory']): string {
+  const [before, after] = [memory.before.newSpace, memory.after.newSpace];
+  if (before === after) return '';
+  return `; young generation ${(before / 2 ** 20).toFixed(0)} → ${(after / 2 ** 20).toFixed(0)} MiB`;
+}
+
+function memoryRow(scale: ScaleRecord, record: SystemRecord): FanoutRow {
+  const { memory } = record;
+  return {
+    label: `memory per idle socket S=${count(scale.sockets)}: ${NAMES[record.system]}`,
+    value: memory.rssPerSocket / KB,
+    unit: 'KB',
+    note: `server RSS delta after GC ÷ sockets; heap ${(memory.heapPerSocket / KB).toFixed(1)} KB${youngGeneration(memory)}`,
+  };
+}
+
+export function rowsOf(scales: readonly ScaleRecord[]): FanoutRow[] {
+  const rows: FanoutRow[] = [];
+  for (const scale of scales) {
+    const [suite, socketIo] = [systemOf(scale, 'suite'), systemOf(scale, 'socket.io')];
+    const records = [suite, socketIo].filter((record) => record !== undefined);
+    rows.push(...records.map((record) => fanoutRow(scale, record)));
+    if (suite !== undefined && socketIo !== undefined) {
+      rows.push({
+        label: `fan-out S=${count(scale.sockets)}: suite ÷ Socket.IO`,
+        value: medianRate(suite) / medianRate(socketIo),
+        unit: '×',
+        note: 'ratio of the medians',
+      });
+    }
+    rows.push(...records.map((record) => connectRow(scale, record)));
+    rows.push(...records.map((record) => memoryRow(scale, record)));
+  }
+  return rows;
+}
+
+/** The goals of issue #4: the ratio at every S measured, the absolute ones at S=10,000 only. */
+export function targetsOf(scales: readonly ScaleRecord[]): FanoutTarget[] {
+  const targets: FanoutTarget[] = [];
+  for (const scale of scales) {
+    const [suite, socketIo] = [systemOf(scale, 'suite'), systemOf(scale, 'socket.io')];
+    if (suite === undefined) continue;
+    const complete = allComplete(scale, suite);
+    if (socketIo !== undefined) {
+      const ratio = medianRate(suite) / medianRate(socketIo);
+      targets.push({
+        name: `fan-out suite ÷ Socket.IO, S=${count(scale.sockets)}`,
+        measured: ratio,
+        goal: `≥ ${RATIO_GOAL}×`,
+        pass: complete && allComplete(scale, socketIo) && ratio >= RATIO_GOAL,
+      });
+    }
+    if (scale.sockets !== GOAL_SOCKETS) continue;
+    targets.push(
+      {
+        name: `fan-out deliveries/s, suite, S=${count(scale.sockets)}`,
+        measured: medianRate(suite),
+        goal: `≥ ${count(DELIVERIES_GOAL)}/s, every socket gets every message`,
+        pass: complete && medianRate(suite) >= DELIVERIES_GOAL,
+      },
+      {
+        name: `memory per idle wss socket, suite, S=${count(scale.sockets)}`,
+        measured: suite.memory.rssPerSocket / KB,
+        goal: `≤ ${MEMORY_GOAL_KB} KB (RSS), all S sockets open`,
+        pass: suite.connect.opened === scale.sockets && suite.memory.rssPerSocket / KB <= MEMORY_GOAL_KB,
+      },
+    );
+  }
+  return targets;
+}
+
+function formatValue(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return '–';
+  if (unit === '×') return `${value.toFixed(2)}×`;
+  if (unit === 'KB') return `${value.toFixed(1)} KB`;
+  return `${count(Math.round(value))} ${unit}`;
+}
+
+/** The rows and targets as plain text, one line each. */
+export function renderReport(report: { rows: readonly FanoutRow[]; targets: readonly FanoutTarget[] }): string {
+  const width = Math.max(...report.rows.map((row) => row.label.length), 0);
+  const values = report.rows.map((row) => formatValue(row.value, row.unit));
+  const valueWidth = Math.max(...values.map((value) => value.length), 0);
+  const lines = report.rows.map(
+    (row, k) => `${row.label.padEnd(width)}  ${(values[k] ?? '').padStart(valueWidth)}  ${row.note ?? ''}`,
+  );
+  lines.push('', 'targets:');
+  for (const target of report.targets) {
+    const measured = target.measured < 100 ? target.measured.toFixed(2) : count(Math.round(target.measured));
+    lines.push(`  ${target.pass ? 'PASS' : 'FAIL'}  ${target.name}: ${measured} (goal ${target.goal})`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,82 @@
+/** What the fan-out driver, its sink processes and its servers share. */
+
+/** The one topic (and Socket.IO room) every sink subscribes to. */
+export const TOPIC = 't';
+/** The development user of every endpoint; the Socket.IO peer checks the same Basic Auth. */
+export const AUTH = 'hello:test';
+export const AUTHORIZATION = `Basic ${Buffer.from(AUTH).toString('base64')}`;
+/** Prefix of the stderr line the memory probe (memory-probe.ts) answers SIGWINCH with. */
+export const MEMORY_PREFIX = 'FANOUT_MEMORY ';
+
+export type System = 'suite' | 'socket.io';
+
+/** Where a sink's sockets go and how they talk once upgraded. */
+export interface SinkTarget {
+  readonly system: System;
+  readonly port: number;
+  /** PEM the sink trusts: it verifies the server's certificate as real clients do. */
+  readonly ca: string;
+}
+
+export type SinkCommand =
+  | { readonly op: 'open'; readonly target: SinkTarget; readonly count: number; readonly inFlight: number }
+  | { readonly op: 'expect'; readonly system: System; readonly messages: number }
+  | { readonly op: 'count'; readonly system: System }
+  | { readonly op: 'close' };
+
+/** A command with the id its reply carries. */
+export type SinkRequest = SinkCommand & { readonly id: number };
+
+export interface OpenResult {
+  readonly opened: number;
+  readonly failed: number;
+  /** Distinct failure messages, the first few. */
+  readonly errors: string[];
+  /** nowMs() when the first connection started and when the last one was subscribed. */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+}
+
+/** One sink's view of one system's sockets since the last `expect`. */
+export interface CountResult {
+  readonly sockets: number;
+  /** Sockets that have exactly the expected number of messages, fewer, more. */
+  readonly exact: number;
+  readonly short: number;
+  readonly over: number;
+  readonly messages: number;
+  /** Bytes received (frame headers included). */
+  readonly bytes: number;
+  /** Decrypted chunks read: messages ÷ reads shows how much the server packs into one write. */
+  readonly reads: number;
+  /** Text frames that were neither messages nor handshake steps (error frames, say). */
+  readonly other: number;
+  /** Sockets that closed after subscribing, by close code (or "none" without a close frame). */
+  readonly closed: Record<string, number>;
+  /** nowMs() of the first and last chunk that held a message; 0 when none did. */
+  readonly firstAt: number;
+  readonly lastAt: number;
+  /** The sink process's own RSS, bytes. */
+  readonly rss: number;
+}
+
+export type SinkReply =
+  | { readonly id: number; readonly ok: true; readonly result?: OpenResult | CountResult }
+  | { readonly id: number; readonly ok: false; readonly error: string };
+
+/** process.memoryUsage() after a full GC, as the memory probe reports it. */
+export interface MemorySnapshot {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  /**
+   * Bytes committed to V8's young generation. A full GC does not shrink it, so a process that
+   * allocated a lot at start-up keeps it large until allocation slows; when it shrinks between two
+   * snapshots, the RSS difference understates what was added by that much.
+   */
+  readonly newSpace: number;
+  /** Whether a GC ran first (the process has --expose-gc). */
+  readonly gc: boolean;
+}

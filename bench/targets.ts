@@ -1,0 +1,59 @@
+import type { Summary, Target } from './report.js';
+import { formatMs, formatRate, formatRatio } from './stats.js';
+
+/** Goals from issue #4 (and the durable path's earlier one), checked on medians of the runs. */
+const SUITE_OVER_CEILING = 1.0;
+const MEMORY_DELIVERED_PER_SEC = 60_000;
+const DURABLE_P99_AT_5K_MS = 20;
+const DURABLE_ACKED_PER_SEC = 30_000;
+
+/**
+ * The chain's targets that this run has data for. They apply to the suite as configured by
+ * default, i.e. durable; the memory store's throughput target is the one exception.
+ */
+export function chainTargets(summary: Summary): Target[] {
+  const targets: Target[] = [];
+  for (const [name, bySystem] of Object.entries(summary.throughput)) {
+    const [file, ceiling] = [bySystem.file?.deliveredPerSec.median, bySystem.ceiling?.deliveredPerSec.median];
+    if (file === undefined || ceiling === undefined) continue;
+    const value = file / ceiling;
+    targets.push({
+      name: `${name}: durable ÷ bare chain, delivered msg/s`,
+      goal: `≥ ${formatRatio(SUITE_OVER_CEILING)}`,
+      measured: `${formatRatio(value)} (${formatRate(file)} vs ${formatRate(ceiling)})`,
+      pass: value >= SUITE_OVER_CEILING,
+    });
+  }
+  const best = (system: 'file' | 'memory', key: 'ackedPerSec' | 'deliveredPerSec') => {
+    const values = Object.values(summary.throughput).flatMap((bySystem) => bySystem[system]?.[key].median ?? []);
+    return values.length === 0 ? undefined : Math.max(...values);
+  };
+  const memory = best('memory', 'deliveredPerSec');
+  if (memory !== undefined) {
+    targets.push({
+      name: 'memory store (durability off), delivered msg/s, best scenario',
+      goal: `≥ ${formatRate(MEMORY_DELIVERED_PER_SEC)}`,
+      measured: formatRate(memory),
+      pass: memory >= MEMORY_DELIVERED_PER_SEC,
+    });
+  }
+  const p99 = summary.latency.lat5k?.file?.delivery.p99.median;
+  if (p99 !== undefined) {
+    targets.push({
+      name: 'lat5k: durable p99 publish→delivery (from intended send)',
+      goal: `≤ ${DURABLE_P99_AT_5K_MS} ms`,
+      measured: `${formatMs(p99)} ms`,
+      pass: p99 <= DURABLE_P99_AT_5K_MS,
+    });
+  }
+  const durable = best('file', 'ackedPerSec');
+  if (durable !== undefined) {
+    targets.push({
+      name: 'durable acked msg/s, best scenario',
+      goal: `≥ ${formatRate(DURABLE_ACKED_PER_SEC)}`,
+      measured: formatRate(durable),
+      pass: durable >= DURABLE_ACKED_PER_SEC,
+    });
+  }
+  return targets;
+}
