@@ -104,7 +104,7 @@ export class Outbox {
       // A socket closed meanwhile has sent its close frame: nothing may follow it.
       if (ws.readyState !== WebSocket.OPEN) continue;
       if (frames.length === 1) {
-        socketOf(ws).write(frames[0] as Buffer);
+        socketOf(ws).write(frames[0]);
         continue;
       }
       if (joined === undefined || !sameFrames(frames, joinedFrames)) {

@@ -130,7 +130,7 @@ export class Delivery {
         continue;
       }
       wire ??= serverTextFrame(frame);
-      if (this.#sendOnce(ws, queued, wire, false)) sent++;
+      if (this.#sendOnce(ws, queued, { wire, record: false })) sent++;
     }
     // One update per message, not per socket: fan-out is the hot path.
     this.#options.counters.deliveries.inc(sent);
@@ -143,7 +143,7 @@ export class Delivery {
    * subscriptions the global redelivery check already sends each message once, and fan-out
    * to thousands of sockets should not touch a map per socket.
    */
-  #sendOnce(ws: WebSocket, queued: QueuedMessage, wire: Buffer, record: boolean): boolean {
+  #sendOnce(ws: WebSocket, queued: QueuedMessage, { wire, record }: { wire: Buffer; record: boolean }): boolean {
     const { topic, seq, epoch } = queued;
     if (seq !== undefined && epoch !== undefined) {
       const topics = record ? this.#positions(ws) : this.#sent.get(ws);
@@ -176,7 +176,7 @@ export class Delivery {
     let sent = 0;
     for (const frame of frames) {
       const queued = readQueued(frame);
-      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame), true)) sent++;
+      if (queued !== undefined && this.#sendOnce(ws, queued, { wire: serverTextFrame(frame), record: true })) sent++;
     }
     this.#options.counters.deliveries.inc(sent);
   }
@@ -200,7 +200,7 @@ export class Delivery {
     let sent = 0;
     for (const frame of held ?? []) {
       const queued = readQueued(frame.toString());
-      if (queued !== undefined && this.#sendOnce(ws, queued, serverTextFrame(frame), true)) sent++;
+      if (queued !== undefined && this.#sendOnce(ws, queued, { wire: serverTextFrame(frame), record: true })) sent++;
     }
     this.#options.counters.deliveries.inc(sent);
   }
