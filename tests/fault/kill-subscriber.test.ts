@@ -1,6 +1,13 @@
 import { check, connect, formatReport, HistoryRecorder, latch, type TestClient } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, deliveredAll, listening, startFaultChain, within } from '../support/fault.js';
+import {
+  childServices,
+  deliveredAll,
+  expectNoAnomalies,
+  listening,
+  startFaultChain,
+  within,
+} from '../support/fault.js';
 
 const run = childServices();
 
@@ -251,23 +258,15 @@ describe('kill -9 of the subscriber service under load', () => {
         (socketErrors.length === 0 ? '' : `; socket errors: ${socketErrors.join(', ')}`)
       );
     };
-    try {
-      // Every acknowledged message must reach both subscribers; wait for the last of them.
-      await deliveredAll(
-        history,
-        subscribers.map((sub) => sub.client),
-        { expectedDeliveries: expected * subscribers.length, timeoutMs: 15_000 },
-      );
-    } finally {
-      // Printed before the assertions, so a failing run shows it too.
-      process.stderr.write(`${summary()}\n`);
-    }
+    // Every acknowledged message must reach both subscribers; wait for the last of them.
+    await deliveredAll(
+      history,
+      subscribers.map((sub) => sub.client),
+      { expectedDeliveries: expected * subscribers.length, timeoutMs: 15_000, summary },
+    );
 
+    expectNoAnomalies(history);
     const report = check(history.events);
-    expect(report.ok, formatReport(report)).toBe(true);
-    expect(report.lost).toEqual([]);
-    expect(report.duplicated).toEqual([]);
-    expect(report.reordered).toEqual([]);
     expect(refusals).toEqual([]);
     expect(unexpectedFrames).toEqual([]);
     expect(report.counts.attempted).toBe(total);

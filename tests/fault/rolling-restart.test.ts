@@ -11,6 +11,7 @@ import { describe, expect, test } from 'vitest';
 import {
   childServices,
   deliveredAll,
+  expectNoAnomalies,
   listening,
   startFaultChain,
   within,
@@ -316,22 +317,14 @@ describe('rolling restart with SIGTERM under load', () => {
         (socketErrors.length === 0 ? '' : `; socket errors: ${socketErrors.join(', ')}`)
       );
     };
-    try {
-      await deliveredAll(
-        history,
-        subscribers.map((sub) => sub.client),
-        { expectedDeliveries: expected * subscribers.length, timeoutMs: 15_000 },
-      );
-    } finally {
-      // Printed before the assertions, so a failing run shows it too.
-      process.stderr.write(`${summary()}\n`);
-    }
+    await deliveredAll(
+      history,
+      subscribers.map((sub) => sub.client),
+      { expectedDeliveries: expected * subscribers.length, timeoutMs: 15_000, summary },
+    );
 
+    expectNoAnomalies(history);
     const report = check(history.events);
-    expect(report.ok, formatReport(report)).toBe(true);
-    expect(report.lost).toEqual([]);
-    expect(report.duplicated).toEqual([]);
-    expect(report.reordered).toEqual([]);
     expect(report.counts.attempted).toBe(publishers.length * limit);
     expect(report.counts.acked).toBe(publishers.length * limit);
     // The only refusals are the publisher's while it shut down, and those were sent again.

@@ -2,7 +2,7 @@ import { check, connect, formatReport, testCertificate, type HistoryRecorder, ty
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { subscribe } from './chain.js';
 import { TsProcess } from './process.js';
 
@@ -142,12 +142,13 @@ export async function recordedSubscribers(
 /**
  * Resolves once the history holds at least `expectedDeliveries` deliveries and the checker finds no
  * acked message missing at any subscriber; checked on every frame the subscribers get. Rejects after
- * `timeoutMs` with the checker's report.
+ * `timeoutMs` with the checker's report. `summary` is printed either way, so a failing run shows
+ * what it sent and saw too.
  */
 export async function deliveredAll(
   history: HistoryRecorder,
   subscribers: Iterable<TestClient>,
-  options: { expectedDeliveries: number; timeoutMs: number },
+  options: { expectedDeliveries: number; timeoutMs: number; summary?: () => string },
 ): Promise<void> {
   const clients = [...subscribers];
   let deliveries = 0;
@@ -170,5 +171,15 @@ export async function deliveredAll(
     );
   } finally {
     for (const client of clients) client.ws.off('message', onFrame);
+    if (options.summary !== undefined) process.stderr.write(`${options.summary()}\n`);
   }
+}
+
+/** The checker's verdict on the whole history: nothing lost, duplicated or reordered. */
+export function expectNoAnomalies(history: HistoryRecorder): void {
+  const report = check(history.events);
+  expect(report.ok, formatReport(report)).toBe(true);
+  expect(report.lost).toEqual([]);
+  expect(report.duplicated).toEqual([]);
+  expect(report.reordered).toEqual([]);
 }
