@@ -7,6 +7,7 @@ import {
   listening,
   startFaultChain,
   within,
+  type Frame,
 } from '../support/fault.js';
 
 const run = childServices();
@@ -26,20 +27,6 @@ const WINDOW = 30;
  * rest of the stream). Everything before them streams on through the kill and the outage.
  */
 const HELD_FOR_RESUME = 60;
-
-/** Any frame a client gets: a publish reply, a delivery, or a `subscribed` reply. */
-interface Frame {
-  type: string;
-  topic?: string;
-  id?: string;
-  content?: string;
-  seq?: number;
-  epoch?: string;
-  code?: string;
-  from?: number;
-  recovered?: boolean;
-  replayed?: number;
-}
 
 interface PublishingClient {
   readonly name: string;

@@ -17,6 +17,7 @@ import {
   within,
   type FaultChain,
   type ServiceName,
+  type Frame,
 } from '../support/fault.js';
 import { ready } from '../support/http.js';
 import type { TsProcess } from '../support/process.js';
@@ -32,20 +33,6 @@ const STEP = 150;
 const STOP_AFTER = STEP / 2;
 /** Bound on one graceful stop; the services' own deadline (SHUTDOWN_TIMEOUT_MS) is 10 s. */
 const STOP_MS = 15_000;
-
-/** Any frame a client gets: a publish reply, a delivery, or a `subscribed` reply. */
-interface Frame {
-  type: string;
-  topic?: string;
-  id?: string;
-  content?: string;
-  seq?: number;
-  epoch?: string;
-  code?: string;
-  from?: number;
-  recovered?: boolean;
-  replayed?: number;
-}
 
 /** A publishing client that outlives its sockets: what was not acknowledged is sent again, by id. */
 interface PublishingClient {

@@ -9,6 +9,20 @@ import { TsProcess } from './process.js';
 /** Shared by the fault tests (reliability test plan F1–F4): the three services as child processes. */
 
 export type Env = Record<string, string>;
+
+/** Any frame a fault test's client gets: a publish reply, a delivery, or a `subscribed` reply. */
+export interface Frame {
+  type: string;
+  topic?: string;
+  id?: string;
+  content?: string;
+  seq?: number;
+  epoch?: string;
+  code?: string;
+  from?: number;
+  recovered?: boolean;
+  replayed?: number;
+}
 export type ServiceName = 'msgqueue' | 'publisher' | 'subscriber';
 export type RunService = (service: ServiceName, env: Env) => TsProcess;
 
