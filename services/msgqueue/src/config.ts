@@ -21,6 +21,7 @@ const MsgqueueEnv = z.object({
     .default('default'),
   MSGQUEUE_LEASE_MS: positiveInt(30_000),
   MSGQUEUE_DEDUPE_WINDOW_MS: positiveInt(120_000),
+  MSGQUEUE_DEDUPE_MAX_IDS: positiveInt(1_000_000),
   MSGQUEUE_RETENTION_MS: positiveInt(24 * 60 * 60 * 1000),
   MSGQUEUE_RETENTION_BYTES: positiveInt(256 * 1024 * 1024),
   MSGQUEUE_SEGMENT_BYTES: positiveInt(16 * 1024 * 1024),
@@ -45,6 +46,8 @@ export interface MsgqueueConfig extends CommonConfig {
   /** Groups that exist from the first start, so they receive messages sent before they connect. */
   readonly groups: string[];
   readonly dedupeWindowMs: number;
+  /** Most message ids remembered for deduplication, however young. */
+  readonly dedupeMaxIds: number;
   readonly retentionMs: number;
   readonly retentionBytes: number;
   readonly segmentBytes: number;
@@ -68,6 +71,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
     dataDir: e.MSGQUEUE_DATA_DIR,
     groups: e.MSGQUEUE_GROUPS.split(','),
     dedupeWindowMs: e.MSGQUEUE_DEDUPE_WINDOW_MS,
+    dedupeMaxIds: e.MSGQUEUE_DEDUPE_MAX_IDS,
     retentionMs: e.MSGQUEUE_RETENTION_MS,
     retentionBytes: e.MSGQUEUE_RETENTION_BYTES,
     segmentBytes: e.MSGQUEUE_SEGMENT_BYTES,

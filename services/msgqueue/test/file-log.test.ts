@@ -17,6 +17,7 @@ function options(dir: string, extra: Partial<FileLogOptions> = {}): FileLogOptio
   return {
     dir,
     dedupeWindowMs: 120_000,
+    dedupeMaxIds: 1_000_000,
     retentionMs: 3_600_000,
     retentionBytes: 1024 * 1024 * 1024,
     segmentBytes: 1024 * 1024,

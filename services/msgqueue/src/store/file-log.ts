@@ -9,6 +9,7 @@ import { LogState, stateReads } from './log-state.js';
 export interface FileLogOptions {
   dir: string;
   dedupeWindowMs: number;
+  dedupeMaxIds: number;
   retentionMs: number;
   retentionBytes: number;
   /** A segment file is closed and a new one started once it passes this size. */
@@ -143,6 +144,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
   const state = new LogState({
     epoch,
     dedupeWindowMs: options.dedupeWindowMs,
+    dedupeMaxIds: options.dedupeMaxIds,
     ...(options.now ? { now: options.now } : {}),
   });
   const segments = await recover(dir, state, log);

@@ -6,6 +6,8 @@ export interface LogStateOptions {
   epoch: string;
   /** How long a message id is remembered for deduplication. */
   dedupeWindowMs: number;
+  /** Most ids remembered at once: under a sustained high rate the oldest go before the window ends. */
+  dedupeMaxIds: number;
   now?: () => number;
 }
 
@@ -24,6 +26,7 @@ export class LogState {
   readonly #idOrder = new Denque<{ id: string; time: number }>();
   readonly #groups = new Map<string, number>();
   readonly #dedupeWindowMs: number;
+  readonly #dedupeMaxIds: number;
   readonly #now: () => number;
   #nextOffset = 1;
   #bytes = 0;
@@ -31,6 +34,7 @@ export class LogState {
   constructor(options: LogStateOptions) {
     this.epoch = options.epoch;
     this.#dedupeWindowMs = options.dedupeWindowMs;
+    this.#dedupeMaxIds = options.dedupeMaxIds;
     this.#now = options.now ?? Date.now;
   }
 
@@ -90,6 +94,7 @@ export class LogState {
     if (id !== undefined) {
       this.#recentIds.set(id, entry);
       this.#idOrder.push({ id, time: entry.time });
+      if (this.#idOrder.length > this.#dedupeMaxIds) this.#forgetOldestId();
     }
   }
 
@@ -176,15 +181,18 @@ export class LogState {
   }
 
   #forgetIdsBefore(time: number): void {
-    for (
-      let first = this.#idOrder.peekFront();
-      first !== undefined && first.time < time;
-      first = this.#idOrder.peekFront()
-    ) {
-      this.#idOrder.shift();
-      const entry = this.#recentIds.get(first.id);
-      if (entry !== undefined && entry.time === first.time) this.#recentIds.delete(first.id);
+    for (let first = this.#idOrder.peekFront(); first !== undefined && first.time < time;) {
+      this.#forgetOldestId();
+      first = this.#idOrder.peekFront();
     }
+  }
+
+  #forgetOldestId(): void {
+    const oldest = this.#idOrder.shift();
+    if (oldest === undefined) return;
+    const entry = this.#recentIds.get(oldest.id);
+    // A later entry with the same id (stored again after it was forgotten) stays remembered.
+    if (entry !== undefined && entry.time === oldest.time) this.#recentIds.delete(oldest.id);
   }
 }
 

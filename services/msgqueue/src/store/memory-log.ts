@@ -4,6 +4,7 @@ import { LogState, stateReads } from './log-state.js';
 
 export interface MemoryLogOptions {
   dedupeWindowMs: number;
+  dedupeMaxIds: number;
   /** Entries are dropped once they are older than this and no consumer group needs them. */
   retentionMs: number;
   retentionBytes: number;
@@ -14,7 +15,11 @@ export interface MemoryLogOptions {
  * stops, so every start is a new epoch.
  */
 export function createMemoryLog(options: MemoryLogOptions): MessageLog {
-  const state = new LogState({ epoch: randomBytes(6).toString('hex'), dedupeWindowMs: options.dedupeWindowMs });
+  const state = new LogState({
+    epoch: randomBytes(6).toString('hex'),
+    dedupeWindowMs: options.dedupeWindowMs,
+    dedupeMaxIds: options.dedupeMaxIds,
+  });
   return {
     get epoch() {
       return state.epoch;
