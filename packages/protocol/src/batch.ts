@@ -13,45 +13,63 @@ export interface BatchLimits {
   readonly maxBytes: number;
 }
 
+/** A run of consecutive messages that travels in one hop frame; `bytes` as encoded in a batch. */
+export interface BatchPlan {
+  readonly first: number;
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/**
+ * Groups `count` messages, in order, into as few hop frames as the limits allow: a message that
+ * is alone in its run (limits of one message, or too big to share) goes as a text frame.
+ */
+export function planBatches(count: number, bytesOf: (index: number) => number, limits: BatchLimits): BatchPlan[] {
+  const plans: BatchPlan[] = [];
+  let first = 0;
+  let bytes = 0;
+  for (let index = 0; index < count; index++) {
+    const size = LENGTH_BYTES + bytesOf(index);
+    const fits = index - first < limits.maxMessages && bytes + size <= limits.maxBytes;
+    if (index > first && !fits) {
+      plans.push({ first, count: index - first, bytes });
+      first = index;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (count > first) plans.push({ first, count: count - first, bytes });
+  return plans;
+}
+
+/** Encodes a planned run of two or more messages as a batch; `write` puts message `index` at `at`. */
+export function encodeBatch(
+  plan: BatchPlan,
+  bytesOf: (index: number) => number,
+  write: (index: number, target: Buffer, at: number) => void,
+): Buffer {
+  const batch = Buffer.allocUnsafe(plan.bytes);
+  let at = 0;
+  for (let index = plan.first; index < plan.first + plan.count; index++) {
+    const size = bytesOf(index);
+    batch.writeUInt32BE(size, at);
+    write(index, batch, at + LENGTH_BYTES);
+    at += LENGTH_BYTES + size;
+  }
+  return batch;
+}
+
 /**
  * Packs frames, in order, into as few hop frames as the limits allow: a Buffer per batch, or the
  * frame itself (text) when it goes alone.
  */
 export function packBatches(frames: readonly string[], limits: BatchLimits): (string | Buffer)[] {
-  const out: (string | Buffer)[] = [];
-  let batch: { frame: string; size: number }[] = [];
-  let batchBytes = 0;
-  const flush = () => {
-    const [first] = batch;
-    if (batch.length === 1 && first !== undefined) out.push(first.frame);
-    else if (batch.length > 1) out.push(encodeBatch(batch, batchBytes));
-    batch = [];
-    batchBytes = 0;
-  };
-  for (const frame of frames) {
-    const size = LENGTH_BYTES + Buffer.byteLength(frame);
-    if (limits.maxMessages <= 1 || size > limits.maxBytes) {
-      flush();
-      out.push(frame);
-      continue;
-    }
-    if (batch.length >= limits.maxMessages || batchBytes + size > limits.maxBytes) flush();
-    batch.push({ frame, size });
-    batchBytes += size;
-  }
-  flush();
-  return out;
-}
-
-function encodeBatch(entries: readonly { frame: string; size: number }[], bytes: number): Buffer {
-  const batch = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (const { frame, size } of entries) {
-    batch.writeUInt32BE(size - LENGTH_BYTES, at);
-    batch.write(frame, at + LENGTH_BYTES);
-    at += size;
-  }
-  return batch;
+  const sizes = frames.map((frame) => Buffer.byteLength(frame));
+  const bytesOf = (index: number) => sizes[index] as number;
+  const write = (index: number, target: Buffer, at: number) => target.write(frames[index] as string, at);
+  return planBatches(frames.length, bytesOf, limits).map((plan) =>
+    plan.count === 1 ? (frames[plan.first] as string) : encodeBatch(plan, bytesOf, write),
+  );
 }
 
 /** The frames of a batch, as views into it; undefined when the lengths do not add up. */

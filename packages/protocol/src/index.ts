@@ -1,4 +1,4 @@
-export { packBatches, unpackBatch, type BatchLimits } from './batch.js';
+export { encodeBatch, packBatches, planBatches, unpackBatch, type BatchLimits, type BatchPlan } from './batch.js';
 export { CloseCode } from './close-codes.js';
 export { parseCommand, type Command, type CommandOp, type ResumePoint } from './command.js';
 export { ERRORS, ProtocolError, type ErrorCode } from './errors.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { findMember, scanObject, type ObjectScan } from './json-scan.js';
+import { findMember, pickMembers, scanObject, type ObjectScan } from './json-scan.js';
 
 // Fixed seed so every run checks the same inputs; set FC_SEED to explore others.
 const FC = { seed: Number(process.env.FC_SEED ?? 8_675_309), numRuns: 300 } as const;
@@ -178,6 +178,44 @@ describe('findMember', () => {
             .find((m) => m.key.length === name.length && m.key.toLowerCase() === name);
           expect(findMember(scan, name)).toBe(expected);
         }
+      }),
+      FC,
+    );
+  });
+});
+
+describe('pickMembers', () => {
+  const NAMES = ['topic', 'id', 'content', 'seq'];
+  /** What scanObject and findMember give for the same names. */
+  const viaScan = (text: string) => {
+    const scan = scanObject(text);
+    if (scan === undefined) return undefined;
+    const spans = NAMES.map((name) => {
+      const member = findMember(scan, name);
+      return member === undefined ? undefined : [member.start, member.end];
+    });
+    return { depth: scan.depth, spans };
+  };
+
+  test('picks the last member of each name in any case, escaped keys included', () => {
+    const text = '{"Topic":1,"content":2,"T\\u004fPIC":3,"topics":4,"ID":"x"}';
+    const picked = pickMembers(text, NAMES);
+    expect(picked?.spans.map((span) => span && text.slice(...span))).toEqual(['3', '"x"', '2', undefined]);
+    expect(picked?.depth).toBe(1);
+  });
+
+  test('agrees with scanObject and findMember on any object, and on any text', () => {
+    const named = fc.dictionary(fc.oneof(key, fc.constantFrom('topic', 'TOPIC', 'Id', 'content', 'seq')), value, {
+      maxKeys: 8,
+    });
+    const texts = fc.oneof(
+      fc.tuple(named, spacing).map(([object, space]) => JSON.stringify(object, null, space)),
+      objectText.chain((text) => fc.nat().map((cut) => text.slice(0, cut % (text.length + 1)))),
+      fc.string({ unit: 'binary' }),
+    );
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(pickMembers(text, NAMES)).toEqual(viaScan(text));
       }),
       FC,
     );

@@ -39,10 +39,14 @@ function skipString(text: string, i: number): number {
   return -1;
 }
 
-/** Index just past the value that starts at `i` and the nesting depth inside it, or -1. */
-function skipValue(text: string, i: number): { end: number; depth: number } {
+/** Nesting depth inside the value `skipValue` last skipped: a result without an allocation per member. */
+let skippedDepth = 0;
+
+/** Index just past the value that starts at `i` (its nesting depth in `skippedDepth`), or -1. */
+function skipValue(text: string, i: number): number {
+  skippedDepth = 0;
   const first = text.charCodeAt(i);
-  if (first === QUOTE) return { end: skipString(text, i), depth: 0 };
+  if (first === QUOTE) return skipString(text, i);
   if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
     let j = i;
     while (j < text.length) {
@@ -50,27 +54,26 @@ function skipValue(text: string, i: number): { end: number; depth: number } {
       if (c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY || isWhitespace(c)) break;
       j++;
     }
-    return { end: j > i ? j : -1, depth: 0 };
+    return j > i ? j : -1;
   }
   // Brackets are only counted, not matched by kind: the text was validated by JSON.parse, or
   // (on a hop) produced by our publisher, so this only has to find where the value ends.
   let depth = 0;
-  let maxDepth = 0;
   for (let j = i; j < text.length; j++) {
     const c = text.charCodeAt(j);
     if (c === QUOTE) {
       j = skipString(text, j);
-      if (j < 0) return { end: -1, depth: maxDepth };
+      if (j < 0) return -1;
       j--;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       depth++;
-      if (depth > maxDepth) maxDepth = depth;
+      if (depth > skippedDepth) skippedDepth = depth;
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       depth--;
-      if (depth === 0) return { end: j + 1, depth: maxDepth };
+      if (depth === 0) return j + 1;
     }
   }
-  return { end: -1, depth: maxDepth };
+  return -1;
 }
 
 function decodeKey(raw: string): string | undefined {
@@ -83,6 +86,50 @@ function decodeKey(raw: string): string | undefined {
   }
 }
 
+/** Where a member's key (quotes included) and value sit; one object, reused for every member. */
+interface MemberAt {
+  keyStart: number;
+  keyEnd: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Walks the top-level members of a JSON object, calling `visit` with where each key and value
+ * sit; `visit` returns false to give up. Returns the nesting depth (the object counting as 1),
+ * or -1 when the text is not shaped like a JSON object.
+ */
+function walkObject(text: string, visit: (member: MemberAt) => boolean): number {
+  const member: MemberAt = { keyStart: 0, keyEnd: 0, start: 0, end: 0 };
+  let i = skipWhitespace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_OBJECT) return -1;
+  i = skipWhitespace(text, i + 1);
+  let depth = 1;
+  if (text.charCodeAt(i) === CLOSE_OBJECT) return skipWhitespace(text, i + 1) === text.length ? depth : -1;
+  for (;;) {
+    if (text.charCodeAt(i) !== QUOTE) return -1;
+    const keyStart = i;
+    const keyEnd = skipString(text, i);
+    if (keyEnd < 0) return -1;
+    i = skipWhitespace(text, keyEnd);
+    if (text.charCodeAt(i) !== COLON) return -1;
+    i = skipWhitespace(text, i + 1);
+    const valueEnd = skipValue(text, i);
+    member.keyStart = keyStart;
+    member.keyEnd = keyEnd;
+    member.start = i;
+    member.end = valueEnd;
+    if (valueEnd < 0 || !visit(member)) return -1;
+    if (skippedDepth + 1 > depth) depth = skippedDepth + 1;
+    i = skipWhitespace(text, valueEnd);
+    const c = text.charCodeAt(i);
+    if (c === CLOSE_OBJECT) break;
+    if (c !== COMMA) return -1;
+    i = skipWhitespace(text, i + 1);
+  }
+  return skipWhitespace(text, i + 1) === text.length ? depth : -1;
+}
+
 /**
  * Finds the top-level members of a JSON object without building it, so a value can be passed on
  * byte for byte (numbers keep their digits, strings their escapes). Returns undefined when the
@@ -90,34 +137,51 @@ function decodeKey(raw: string): string | undefined {
  * JSON.parse first or trust the producer.
  */
 export function scanObject(text: string): ObjectScan | undefined {
-  let i = skipWhitespace(text, 0);
-  if (text.charCodeAt(i) !== OPEN_OBJECT) return undefined;
-  i = skipWhitespace(text, i + 1);
   const members: MemberSpan[] = [];
-  let depth = 1;
-  if (text.charCodeAt(i) === CLOSE_OBJECT) {
-    return skipWhitespace(text, i + 1) === text.length ? { members, depth } : undefined;
+  const depth = walkObject(text, ({ keyStart, keyEnd, start, end }) => {
+    const key = decodeKey(text.slice(keyStart, keyEnd));
+    if (key !== undefined) members.push({ key, start, end });
+    return key !== undefined;
+  });
+  return depth < 0 ? undefined : { members, depth };
+}
+
+/** Whether the member's key is `name` (lower-case ASCII) in any case. */
+function keyIs(text: string, { keyStart: start, keyEnd: end }: MemberAt, name: string): boolean {
+  if (end - start - 2 !== name.length) {
+    // Only escapes make a key longer than its value; an escaped key of the same length is shorter.
+    const slash = text.indexOf('\\', start);
+    return slash >= 0 && slash < end && decodeKey(text.slice(start, end))?.toLowerCase() === name;
   }
-  for (;;) {
-    if (text.charCodeAt(i) !== QUOTE) return undefined;
-    const keyEnd = skipString(text, i);
-    if (keyEnd < 0) return undefined;
-    const key = decodeKey(text.slice(i, keyEnd));
-    if (key === undefined) return undefined;
-    i = skipWhitespace(text, keyEnd);
-    if (text.charCodeAt(i) !== COLON) return undefined;
-    i = skipWhitespace(text, i + 1);
-    const value = skipValue(text, i);
-    if (value.end < 0) return undefined;
-    members.push({ key, start: i, end: value.end });
-    if (value.depth + 1 > depth) depth = value.depth + 1;
-    i = skipWhitespace(text, value.end);
-    const c = text.charCodeAt(i);
-    if (c === CLOSE_OBJECT) break;
-    if (c !== COMMA) return undefined;
-    i = skipWhitespace(text, i + 1);
+  for (let i = 0; i < name.length; i++) {
+    let c = text.charCodeAt(start + 1 + i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== name.charCodeAt(i)) return false;
   }
-  return skipWhitespace(text, i + 1) === text.length ? { members, depth } : undefined;
+  return true;
+}
+
+/** Where the values of the members picked by `pickMembers` sit, and the object's depth. */
+export interface PickedMembers {
+  readonly depth: number;
+  /** `[start, end]` of the value of the last member named `names[i]`, or undefined when absent. */
+  readonly spans: readonly (readonly [start: number, end: number] | undefined)[];
+}
+
+/**
+ * The spans of a few members, found in one pass that builds nothing per member: `scanObject`
+ * for the hot paths (every publish and every queued message), same rules (any case, the last
+ * duplicate wins). Names are given in lower case. Undefined when the text is not an object.
+ */
+export function pickMembers(text: string, names: readonly string[]): PickedMembers | undefined {
+  const spans: ([number, number] | undefined)[] = names.map(() => undefined);
+  const depth = walkObject(text, (member) => {
+    for (let n = 0; n < names.length; n++) {
+      if (keyIs(text, member, names[n] as string)) spans[n] = [member.start, member.end];
+    }
+    return true;
+  });
+  return depth < 0 ? undefined : { depth, spans };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.js';
-import { findMember, scanObject, type ObjectScan } from './json-scan.js';
+import { findMember, pickMembers, scanObject, type ObjectScan, type PickedMembers } from './json-scan.js';
 import { MAX_ID_BYTES, MAX_JSON_DEPTH } from './limits.js';
 import { validateTopic } from './topic.js';
 
@@ -27,11 +27,8 @@ export function validateId(id: unknown): string | undefined {
   return id;
 }
 
-/**
- * Parses and validates a JSON object frame, returning its scan. Keys are matched without regard
- * to case elsewhere, so `{"Topic": …}` from clients of the original Go implementation works.
- */
-export function parseObjectFrame(text: string): ObjectScan {
+/** Throws unless `text` is a JSON object: BAD_JSON, BAD_MESSAGE. */
+function checkJsonObject(text: string): void {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -41,21 +38,46 @@ export function parseObjectFrame(text: string): ObjectScan {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ProtocolError('BAD_MESSAGE');
   }
+}
+
+/**
+ * Parses and validates a JSON object frame, returning its scan. Keys are matched without regard
+ * to case elsewhere, so `{"Topic": …}` from clients of the original Go implementation works.
+ */
+export function parseObjectFrame(text: string): ObjectScan {
+  checkJsonObject(text);
   const scan = scanObject(text);
   if (scan === undefined) throw new ProtocolError('BAD_JSON');
   if (scan.depth > MAX_JSON_DEPTH) throw new ProtocolError('TOO_DEEP');
   return scan;
 }
 
+/** The JSON value of a picked member; a string without escapes is cut out rather than parsed. */
+function pickedValue(text: string, picked: PickedMembers, index: number): unknown {
+  const span = picked.spans[index];
+  if (span === undefined) return undefined;
+  const [start, end] = span;
+  if (text.charCodeAt(start) === 0x22) {
+    const slash = text.indexOf('\\', start);
+    if (slash < 0 || slash >= end) return text.slice(start + 1, end - 1);
+  }
+  return JSON.parse(text.slice(start, end));
+}
+
+const PUBLISH_MEMBERS = ['id', 'topic', 'content'];
+
 /** Parses a client's publish frame `{"topic": …, "content": …, "id"?: …}`; throws ProtocolError. */
 export function parsePublish(text: string): Publish {
-  const scan = parseObjectFrame(text);
-  const id = validateId(readMember(text, scan, 'id'));
+  checkJsonObject(text);
+  const picked = pickMembers(text, PUBLISH_MEMBERS);
+  if (picked === undefined) throw new ProtocolError('BAD_JSON');
+  if (picked.depth > MAX_JSON_DEPTH) throw new ProtocolError('TOO_DEEP');
+  const id = validateId(pickedValue(text, picked, 0));
   try {
-    const topic = validateTopic(readMember(text, scan, 'topic'));
-    const content = findMember(scan, 'content');
+    const topic = validateTopic(pickedValue(text, picked, 1));
+    const content = picked.spans[2];
     if (content === undefined) throw new ProtocolError('CONTENT_MISSING');
-    return { topic, id, content: text.slice(content.start, content.end) };
+    return { topic, id, content: text.slice(content[0], content[1]) };
   } catch (err) {
     // Keep the id so the client can match the error to its message.
     if (err instanceof ProtocolError) err.ref = id;
@@ -63,18 +85,20 @@ export function parsePublish(text: string): Publish {
   }
 }
 
+const ROUTING_MEMBERS = ['topic', 'id'];
+
 /**
  * The topic and id of a queued frame, found without parsing the content; undefined when the
  * frame has no valid topic. An invalid id counts as none.
  */
 export function readRouting(frame: string): { topic: string; id: string | undefined } | undefined {
-  const scan = scanObject(frame);
-  if (scan === undefined) return undefined;
+  const picked = pickMembers(frame, ROUTING_MEMBERS);
+  if (picked === undefined) return undefined;
   try {
-    const topic = validateTopic(readMember(frame, scan, 'topic'));
+    const topic = validateTopic(pickedValue(frame, picked, 0));
     let id: string | undefined;
     try {
-      id = validateId(readMember(frame, scan, 'id'));
+      id = validateId(pickedValue(frame, picked, 1));
     } catch {
       id = undefined;
     }
@@ -93,15 +117,17 @@ export interface QueuedMessage {
   readonly epoch: string | undefined;
 }
 
+const QUEUED_MEMBERS = ['topic', 'seq', 'epoch', 'time'];
+
 /** Reads a queued frame's routing fields without parsing its content; undefined without a valid topic. */
 export function readQueued(frame: string): QueuedMessage | undefined {
-  const scan = scanObject(frame);
-  if (scan === undefined) return undefined;
+  const picked = pickMembers(frame, QUEUED_MEMBERS);
+  if (picked === undefined) return undefined;
   try {
-    const topic = validateTopic(readMember(frame, scan, 'topic'));
-    const seq = readMember(frame, scan, 'seq');
-    const epoch = readMember(frame, scan, 'epoch');
-    const time = readMember(frame, scan, 'time');
+    const topic = validateTopic(pickedValue(frame, picked, 0));
+    const seq = pickedValue(frame, picked, 1);
+    const epoch = pickedValue(frame, picked, 2);
+    const time = pickedValue(frame, picked, 3);
     return {
       topic,
       time: typeof time === 'number' && Number.isSafeInteger(time) ? time : undefined,

@@ -43,7 +43,7 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
       .then(
         (results) => {
           let next = 0;
-          const seqs = frames.map((input) => (input === undefined ? null : (results[next++]?.entry.seq ?? null)));
+          const seqs = frames.map((input) => (input === undefined ? null : (results[next++]?.seq ?? null)));
           acked += frames.length;
           if (ws.readyState === WebSocket.OPEN) ws.send(encodeHopAck(acked, seqs));
         },

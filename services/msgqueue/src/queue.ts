@@ -1,5 +1,5 @@
 import type { Logger } from '@pubsub/log';
-import { packBatches, type BatchLimits } from '@pubsub/protocol';
+import { encodeBatch, planBatches, type BatchLimits } from '@pubsub/protocol';
 import { eventWithin } from '@pubsub/service';
 import Denque from 'denque';
 import { EventEmitter } from 'node:events';
@@ -232,14 +232,29 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
 
   /** Sends each consumer of the group what its credit allows, batched per consumer. */
   #dispatch(group: Group): void {
-    const outgoing = new Map<Consumer, string[]>();
+    const outgoing = new Map<Consumer, number[]>();
     this.#assign(group, outgoing);
-    for (const [consumer, frames] of outgoing) {
-      for (const frame of packBatches(frames, consumer.batch)) consumer.ws.send(frame);
+    for (const [consumer, offsets] of outgoing) this.#send(consumer, offsets);
+  }
+
+  /** Writes the frames at `offsets` straight from the log into the consumer's hop frames. */
+  #send(consumer: Consumer, offsets: readonly number[]): void {
+    const log = this.#log;
+    const sizes = offsets.map((offset) => log.frameBytes(offset) as number);
+    const bytesOf = (index: number) => sizes[index] as number;
+    const write = (index: number, target: Buffer, at: number) => log.copyFrame(offsets[index] as number, target, at);
+    for (const plan of planBatches(offsets.length, bytesOf, consumer.batch)) {
+      if (plan.count > 1) {
+        consumer.ws.send(encodeBatch(plan, bytesOf, write), { binary: true });
+        continue;
+      }
+      const frame = Buffer.allocUnsafe(bytesOf(plan.first));
+      write(plan.first, frame, 0);
+      consumer.ws.send(frame, { binary: false });
     }
   }
 
-  #assign(group: Group, outgoing: Map<Consumer, string[]>): void {
+  #assign(group: Group, outgoing: Map<Consumer, number[]>): void {
     const deadline = Date.now() + this.#limits.leaseMs;
     let progressed = true;
     while (progressed) {
@@ -248,8 +263,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
         if (consumer.sent.length >= this.#limits.prefetch || consumer.ws.readyState !== WebSocket.OPEN) continue;
         const offset = this.#nextFor(group);
         if (offset === undefined) return;
-        const entry = this.#log.read(offset);
-        if (entry === undefined) {
+        if (this.#log.frameBytes(offset) === undefined) {
           // Removed by retention before this group took it: nothing to deliver, count it done.
           group.acked.add(offset);
           progressed = true;
@@ -257,9 +271,9 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
         }
         consumer.sent.push(offset);
         group.inFlight.set(offset, { consumer, deadline });
-        const frames = outgoing.get(consumer);
-        if (frames === undefined) outgoing.set(consumer, [entry.frame]);
-        else frames.push(entry.frame);
+        const offsets = outgoing.get(consumer);
+        if (offsets === undefined) outgoing.set(consumer, [offset]);
+        else offsets.push(offset);
         progressed = true;
       }
     }

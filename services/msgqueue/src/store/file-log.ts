@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { AppendResult, LogEntry, MessageLog } from './log.js';
-import { LogState, stateReads } from './log-state.js';
+import type { AppendResult, MessageLog } from './log.js';
+import { LogState, stateReads, type EntryHead } from './log-state.js';
 
 export interface FileLogOptions {
   dir: string;
@@ -37,28 +37,31 @@ const GROUPS_FLUSH_MS = 1_000;
 const RETENTION_CHECK_MS = 10_000;
 
 /** One record in one buffer: it is on the append path of every message. */
-function encodeRecord(entry: LogEntry, id: string | undefined): Buffer {
-  const topicBytes = Buffer.byteLength(entry.topic);
+function encodeRecord(state: LogState, offset: number, id: string | undefined): Buffer {
+  const head = state.head(offset) as EntryHead;
+  const topicBytes = Buffer.byteLength(head.topic);
   const idBytes = id === undefined ? 0 : Buffer.byteLength(id);
-  const frameBytes = Buffer.byteLength(entry.frame);
+  const frameBytes = state.frameBytes(offset) as number;
   const bodyBytes = FIXED_BODY_BYTES + topicBytes + idBytes + frameBytes;
   const record = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes);
   const body = record.subarray(HEADER_BYTES);
-  body.writeDoubleLE(entry.offset, 0);
-  body.writeDoubleLE(entry.seq, 8);
-  body.writeDoubleLE(entry.time, 16);
+  body.writeDoubleLE(head.offset, 0);
+  body.writeDoubleLE(head.seq, 8);
+  body.writeDoubleLE(head.time, 16);
   body.writeUInt16LE(topicBytes, 24);
   body.writeUInt16LE(idBytes, 26);
-  body.write(entry.topic, FIXED_BODY_BYTES);
+  body.write(head.topic, FIXED_BODY_BYTES);
   if (id !== undefined) body.write(id, FIXED_BODY_BYTES + topicBytes);
-  body.write(entry.frame, FIXED_BODY_BYTES + topicBytes + idBytes);
+  state.copyFrame(offset, body, FIXED_BODY_BYTES + topicBytes + idBytes);
   record.writeUInt32LE(bodyBytes, 0);
   record.writeUInt32LE(crc32(body), 4);
   return record;
 }
 
 interface DecodedRecord {
-  entry: LogEntry;
+  head: EntryHead;
+  /** The stamped frame, a view into the segment's data. */
+  frame: Buffer;
   id: string | undefined;
   end: number;
 }
@@ -77,13 +80,13 @@ function decodeRecord(data: Buffer, position: number): DecodedRecord | undefined
   const idEnd = topicEnd + idBytes;
   if (idEnd > body.length) return undefined;
   return {
-    entry: {
+    head: {
       offset: body.readDoubleLE(0),
       seq: body.readDoubleLE(8),
       time: body.readDoubleLE(16),
       topic: body.toString('utf8', FIXED_BODY_BYTES, topicEnd),
-      frame: body.toString('utf8', idEnd),
     },
+    frame: body.subarray(idEnd),
     id: idBytes === 0 ? undefined : body.toString('utf8', topicEnd, idEnd),
     end,
   };
@@ -259,7 +262,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
       if (added.length === 0) return Promise.resolve(results);
       return new Promise<AppendResult[]>((resolveAppend, reject) => {
         pending.push({
-          buffers: added.map(({ entry, id }) => encodeRecord(entry, id)),
+          buffers: added.map(({ offset, id }) => encodeRecord(state, offset, id)),
           endOffset: state.nextOffset,
           done: () => resolveAppend(results),
           fail: reject,
@@ -329,7 +332,7 @@ async function recover(dir: string, state: LogState, log: Logger): Promise<Segme
     let endOffset = firstOffset;
     while (position < data.length) {
       const record = decodeRecord(data, position);
-      if (record === undefined || record.entry.offset !== Math.max(endOffset, state.nextOffset)) {
+      if (record === undefined || record.head.offset !== Math.max(endOffset, state.nextOffset)) {
         if (index < names.length - 1 || record !== undefined || !isTornTail(data, position)) {
           throw new StoreCorruptError(
             `${path} is damaged at byte ${position}; refusing to start (restore it or move it away)`,
@@ -345,8 +348,8 @@ async function recover(dir: string, state: LogState, log: Logger): Promise<Segme
         await handle.close();
         break;
       }
-      state.add(record.entry, record.id);
-      endOffset = record.entry.offset + 1;
+      state.add(record.head, record.frame, record.id);
+      endOffset = record.head.offset + 1;
       position = record.end;
     }
     segments.push({ name, firstOffset, endOffset, size: position });

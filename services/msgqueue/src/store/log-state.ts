@@ -1,6 +1,9 @@
 import Denque from 'denque';
-import { stampFrame } from './frame-seq.js';
+import { DedupeWindow } from './dedupe-window.js';
+import { FrameArena, type FrameSpan } from './frame-arena.js';
+import { stampBytes, stampFrame, stampOf } from './frame-seq.js';
 import type { AppendInput, AppendResult, LogEntry, MessageLog } from './log.js';
+import { NumberRing } from './number-ring.js';
 
 export interface LogStateOptions {
   epoch: string;
@@ -11,35 +14,64 @@ export interface LogStateOptions {
   now?: () => number;
 }
 
+/** A retained message without its frame, which stays in the arena. */
+export interface EntryHead {
+  readonly offset: number;
+  readonly topic: string;
+  readonly seq: number;
+  readonly time: number;
+}
+
+// Columns of a retained message's row.
+const SEQ = 0;
+const TIME = 1;
+const TOPIC = 2;
+const CHUNK = 3;
+const START = 4;
+const LENGTH = 5;
+/** Bytes appended before this message: backlog sizes without a scan. */
+const BYTES_BEFORE = 6;
+const COLUMNS = 7;
+
+interface TopicState {
+  readonly name: string;
+  readonly index: number;
+  last: number;
+  /** Offsets of its retained messages, oldest first. */
+  readonly offsets: Denque<number>;
+}
+
 /**
- * The in-memory side of a log, shared by the memory and the file log: retained entries, the
- * per-topic index and sequence numbers, the dedupe window and the consumer groups.
+ * The in-memory side of a log, shared by the memory and the file log: retained messages, the
+ * per-topic index and sequence numbers, the dedupe window and the consumer groups. A message is
+ * a row of numbers and its frame's bytes in the arena, not an object: what the log retains
+ * costs the garbage collector next to nothing, however much it is.
  */
 export class LogState {
   readonly epoch: string;
-  readonly #entries = new Denque<LogEntry>();
-  /** For each retained entry, the bytes appended before it: backlog sizes without a scan. */
-  readonly #bytesBefore = new Denque<number>();
+  readonly #rows = new NumberRing(COLUMNS);
+  readonly #frames = new FrameArena();
+  readonly #stampBytes: number;
   #appendedBytes = 0;
-  readonly #topics = new Map<string, { last: number; entries: Denque<LogEntry> }>();
-  readonly #recentIds = new Map<string, LogEntry>();
-  readonly #idOrder = new Denque<{ id: string; time: number }>();
+  readonly #topics = new Map<string, TopicState>();
+  readonly #topicsByIndex: TopicState[] = [];
+  readonly #dedupe: DedupeWindow;
   readonly #groups = new Map<string, number>();
-  readonly #dedupeWindowMs: number;
-  readonly #dedupeMaxIds: number;
   readonly #now: () => number;
+  /** Offset of the first retained message. */
+  #first = 1;
   #nextOffset = 1;
   #bytes = 0;
 
   constructor(options: LogStateOptions) {
     this.epoch = options.epoch;
-    this.#dedupeWindowMs = options.dedupeWindowMs;
-    this.#dedupeMaxIds = options.dedupeMaxIds;
+    this.#stampBytes = stampBytes(options.epoch);
+    this.#dedupe = new DedupeWindow({ windowMs: options.dedupeWindowMs, maxIds: options.dedupeMaxIds });
     this.#now = options.now ?? Date.now;
   }
 
   get firstOffset(): number {
-    return this.#entries.peekFront()?.offset ?? this.#nextOffset;
+    return this.#rows.length === 0 ? this.#nextOffset : this.#first;
   }
 
   get nextOffset(): number {
@@ -50,77 +82,143 @@ export class LogState {
     return this.#bytes;
   }
 
-  /** Assigns offsets and seqs; returns the results and the entries that are new, with their ids. */
+  /**
+   * Assigns offsets and seqs and stores the frames, stamped; returns a result per input and the
+   * offsets of the messages that are new, with their ids.
+   */
   assign(inputs: readonly AppendInput[]): {
     results: AppendResult[];
-    added: { entry: LogEntry; id: string | undefined }[];
+    added: { offset: number; id: string | undefined }[];
   } {
     const time = this.#now();
-    this.#forgetIdsBefore(time - this.#dedupeWindowMs);
+    this.#dedupe.expire(time);
     const results: AppendResult[] = [];
-    const added: { entry: LogEntry; id: string | undefined }[] = [];
+    const added: { offset: number; id: string | undefined }[] = [];
     for (const input of inputs) {
-      const earlier = input.id === undefined ? undefined : this.#recentIds.get(input.id);
+      const earlier = input.id === undefined ? undefined : this.#dedupe.seqOf(input.id);
       if (earlier !== undefined) {
-        results.push({ entry: earlier, duplicate: true });
+        results.push({ seq: earlier, duplicate: true });
         continue;
       }
       const topic = this.#topic(input.topic);
       const seq = topic.last + 1;
-      const entry: LogEntry = {
-        offset: this.#nextOffset,
-        topic: input.topic,
-        seq,
-        time,
-        frame: stampFrame(input.frame, seq, this.epoch),
-      };
-      this.add(entry, input.id);
-      results.push({ entry, duplicate: false });
-      added.push({ entry, id: input.id });
+      // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
+      const room = this.#frames.reserve(input.frame.length * 3 + this.#stampBytes);
+      const written = room.buffer.write(input.frame, room.start);
+      const length = stampFrame(room, written, stampOf(seq, this.epoch));
+      this.#frames.commit(length);
+      const offset = this.#nextOffset;
+      this.#addRow({ offset, topic, seq, time }, { chunk: room.chunk, start: room.start, length }, input.id);
+      results.push({ seq, duplicate: false });
+      added.push({ offset, id: input.id });
     }
     return { results, added };
   }
 
-  /** Adds an entry that already has its offset and seq (on assign, and on recovery). */
-  add(entry: LogEntry, id: string | undefined): void {
-    this.#entries.push(entry);
-    this.#bytesBefore.push(this.#appendedBytes);
-    this.#appendedBytes += entry.frame.length;
-    const topic = this.#topic(entry.topic);
-    topic.entries.push(entry);
-    topic.last = Math.max(topic.last, entry.seq);
-    this.#nextOffset = entry.offset + 1;
-    this.#bytes += entry.frame.length;
-    if (id !== undefined) {
-      this.#recentIds.set(id, entry);
-      this.#idOrder.push({ id, time: entry.time });
-      if (this.#idOrder.length > this.#dedupeMaxIds) this.#forgetOldestId();
-    }
+  /** Adds a message read back from disk, with its offset, seq and stamped frame. */
+  add(head: EntryHead, frame: Buffer, id: string | undefined): void {
+    const room = this.#frames.reserve(frame.length);
+    frame.copy(room.buffer, room.start);
+    this.#frames.commit(frame.length);
+    const topic = this.#topic(head.topic);
+    this.#addRow({ ...head, topic }, { ...room, length: frame.length }, id);
   }
 
+  #addRow(
+    { offset, topic, seq, time }: { offset: number; topic: TopicState; seq: number; time: number },
+    span: FrameSpan,
+    id: string | undefined,
+  ) {
+    if (this.#rows.length === 0) this.#first = offset;
+    const row = this.#rows.push();
+    this.#rows.set(row, SEQ, seq);
+    this.#rows.set(row, TIME, time);
+    this.#rows.set(row, TOPIC, topic.index);
+    this.#rows.set(row, CHUNK, span.chunk);
+    this.#rows.set(row, START, span.start);
+    this.#rows.set(row, LENGTH, span.length);
+    this.#rows.set(row, BYTES_BEFORE, this.#appendedBytes);
+    this.#appendedBytes += span.length;
+    this.#bytes += span.length;
+    topic.offsets.push(offset);
+    topic.last = Math.max(topic.last, seq);
+    this.#nextOffset = offset + 1;
+    if (id !== undefined) this.#dedupe.remember(id, seq, time);
+  }
+
+  /** Where the row of a retained message starts, or -1. */
+  #rowOf(offset: number): number {
+    return this.#rows.at(offset - this.#first);
+  }
+
+  #span(row: number): FrameSpan {
+    return {
+      chunk: this.#rows.get(row, CHUNK),
+      start: this.#rows.get(row, START),
+      length: this.#rows.get(row, LENGTH),
+    };
+  }
+
+  #entry(offset: number, row: number): LogEntry {
+    return {
+      offset,
+      topic: (this.#topicsByIndex[this.#rows.get(row, TOPIC)] as TopicState).name,
+      seq: this.#rows.get(row, SEQ),
+      time: this.#rows.get(row, TIME),
+      frame: this.#frames.toString(this.#span(row)),
+    };
+  }
+
+  /** A copy of a retained message, frame decoded. */
   read(offset: number): LogEntry | undefined {
-    const first = this.#entries.peekFront();
-    // Denque reads negative indexes from the back, so an offset below the first must stop here.
-    if (first === undefined || offset < first.offset) return undefined;
-    return this.#entries.peekAt(offset - first.offset);
+    const row = this.#rowOf(offset);
+    return row < 0 ? undefined : this.#entry(offset, row);
+  }
+
+  /** The head of a retained message, for writing it to disk. */
+  head(offset: number): EntryHead | undefined {
+    const row = this.#rowOf(offset);
+    if (row < 0) return undefined;
+    const topic = (this.#topicsByIndex[this.#rows.get(row, TOPIC)] as TopicState).name;
+    return { offset, topic, seq: this.#rows.get(row, SEQ), time: this.#rows.get(row, TIME) };
+  }
+
+  frameBytes(offset: number): number | undefined {
+    const row = this.#rowOf(offset);
+    return row < 0 ? undefined : this.#rows.get(row, LENGTH);
+  }
+
+  copyFrame(offset: number, target: Buffer, at: number): number {
+    const row = this.#rowOf(offset);
+    if (row < 0) throw new RangeError(`offset ${offset} is not retained`);
+    return this.#frames.copy(this.#span(row), target, at);
   }
 
   bytesFrom(offset: number): number {
-    const first = this.#entries.peekFront();
-    if (first === undefined || offset >= this.#nextOffset) return 0;
-    const before = this.#bytesBefore.peekAt(Math.max(0, offset - first.offset)) ?? this.#appendedBytes;
-    return this.#appendedBytes - before;
+    if (offset >= this.#nextOffset || this.#rows.length === 0) return 0;
+    const row = this.#rowOf(Math.max(offset, this.#first));
+    return this.#appendedBytes - this.#rows.get(row, BYTES_BEFORE);
   }
 
   topicHistory(topic: string, afterSeq: number): LogEntry[] {
-    const entries = this.#topics.get(topic)?.entries.toArray() ?? [];
-    return entries.filter((entry) => entry.seq > afterSeq);
+    const state = this.#topics.get(topic);
+    if (state === undefined) return [];
+    const entries: LogEntry[] = [];
+    for (const offset of state.offsets.toArray()) {
+      const row = this.#rowOf(offset);
+      if (this.#rows.get(row, SEQ) > afterSeq) entries.push(this.#entry(offset, row));
+    }
+    return entries;
   }
 
   topicRange(topic: string): { first: number; last: number } {
     const state = this.#topics.get(topic);
     if (state === undefined) return { first: 1, last: 0 };
-    return { first: state.entries.peekFront()?.seq ?? state.last + 1, last: state.last };
+    const oldest = state.offsets.peekFront();
+    return {
+      first: oldest === undefined ? state.last + 1 : this.#rows.get(this.#rowOf(oldest), SEQ),
+      last: state.last,
+    };
   }
 
   groups(): ReadonlyMap<string, number> {
@@ -138,23 +236,24 @@ export class LogState {
     return needed;
   }
 
-  /** Drops retained entries below `offset` from memory. */
+  /** Drops retained messages below `offset` from memory. */
   dropBefore(offset: number): void {
-    for (
-      let entry = this.#entries.peekFront();
-      entry !== undefined && entry.offset < offset;
-      entry = this.#entries.peekFront()
-    ) {
-      this.#entries.shift();
-      this.#bytesBefore.shift();
-      this.#bytes -= entry.frame.length;
-      const topic = this.#topics.get(entry.topic);
-      topic?.entries.shift();
+    const count = Math.min(offset, this.#nextOffset) - this.#first;
+    if (count <= 0 || this.#rows.length === 0) return;
+    for (let i = 0; i < count; i++) {
+      const row = this.#rows.at(i);
+      this.#bytes -= this.#rows.get(row, LENGTH);
+      this.#topicsByIndex[this.#rows.get(row, TOPIC)]?.offsets.shift();
     }
+    this.#rows.shift(count);
+    this.#first += count;
+    const oldest = this.#rows.at(0);
+    if (oldest >= 0) this.#frames.releaseBefore(this.#rows.get(oldest, CHUNK));
+    else this.#frames.releaseBefore(Number.MAX_SAFE_INTEGER);
   }
 
   /**
-   * Applies retention: drops the oldest entries while they are older than `retentionMs` or the
+   * Applies retention: drops the oldest messages while they are older than `retentionMs` or the
    * log holds more than `retentionBytes`, but never one a consumer group still needs. Returns
    * the new first offset.
    */
@@ -163,46 +262,37 @@ export class LogState {
     const oldestKept = this.#now() - options.retentionMs;
     let bytes = this.#bytes;
     let cut = this.firstOffset;
-    for (let i = 0; i < this.#entries.length; i++) {
-      const entry = this.#entries.peekAt(i);
-      if (entry === undefined || entry.offset >= needed) break;
-      if (entry.time >= oldestKept && bytes <= options.retentionBytes) break;
-      bytes -= entry.frame.length;
-      cut = entry.offset + 1;
+    for (let i = 0; i < this.#rows.length; i++) {
+      const row = this.#rows.at(i);
+      if (this.#first + i >= needed) break;
+      if (this.#rows.get(row, TIME) >= oldestKept && bytes <= options.retentionBytes) break;
+      bytes -= this.#rows.get(row, LENGTH);
+      cut = this.#first + i + 1;
     }
     this.dropBefore(cut);
     return cut;
   }
 
-  #topic(name: string): { last: number; entries: Denque<LogEntry> } {
+  #topic(name: string): TopicState {
     let topic = this.#topics.get(name);
-    if (topic === undefined) this.#topics.set(name, (topic = { last: 0, entries: new Denque() }));
-    return topic;
-  }
-
-  #forgetIdsBefore(time: number): void {
-    for (let first = this.#idOrder.peekFront(); first !== undefined && first.time < time;) {
-      this.#forgetOldestId();
-      first = this.#idOrder.peekFront();
+    if (topic === undefined) {
+      topic = { name, index: this.#topicsByIndex.length, last: 0, offsets: new Denque() };
+      this.#topics.set(name, topic);
+      this.#topicsByIndex.push(topic);
     }
-  }
-
-  #forgetOldestId(): void {
-    const oldest = this.#idOrder.shift();
-    if (oldest === undefined) return;
-    const entry = this.#recentIds.get(oldest.id);
-    // A later entry with the same id (stored again after it was forgotten) stays remembered.
-    if (entry !== undefined && entry.time === oldest.time) this.#recentIds.delete(oldest.id);
+    return topic;
   }
 }
 
 /** The read side of a MessageLog, answered by the state itself: the same for every store. */
 export function stateReads(
   state: LogState,
-): Pick<MessageLog, 'bytesFrom' | 'read' | 'topicHistory' | 'topicRange' | 'groups'> {
+): Pick<MessageLog, 'bytesFrom' | 'read' | 'frameBytes' | 'copyFrame' | 'topicHistory' | 'topicRange' | 'groups'> {
   return {
     bytesFrom: (offset) => state.bytesFrom(offset),
     read: (offset) => state.read(offset),
+    frameBytes: (offset) => state.frameBytes(offset),
+    copyFrame: (offset, target, at) => state.copyFrame(offset, target, at),
     topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
     topicRange: (topic) => state.topicRange(topic),
     groups: () => state.groups(),

@@ -1,4 +1,4 @@
-/** A message as the log keeps it: its place in the log, in its topic, and the frame to deliver. */
+/** A copy of a retained message: its place in the log, in its topic, and the frame to deliver. */
 export interface LogEntry {
   /** Position in the whole log, from 1, never reused within an epoch. */
   readonly offset: number;
@@ -19,9 +19,9 @@ export interface AppendInput {
   readonly id: string | undefined;
 }
 
-/** The outcome of one append: where the message is, and whether it was already there. */
+/** The outcome of one append: the message's seq in its topic, and whether it was already there. */
 export interface AppendResult {
-  readonly entry: LogEntry;
+  readonly seq: number;
   readonly duplicate: boolean;
 }
 
@@ -44,11 +44,15 @@ export interface MessageLog {
   bytesFrom(offset: number): number;
   /**
    * Appends in order and resolves once the entries are kept (on disk and fsync'd, for a
-   * durable log). An id seen within the dedupe window resolves to the earlier entry instead.
+   * durable log). An id seen within the dedupe window resolves to the earlier entry's seq instead.
    */
   append(inputs: readonly AppendInput[]): Promise<AppendResult[]>;
-  /** A retained entry, or undefined if it was never written or has been removed. */
+  /** A copy of a retained entry, or undefined if it was never written or has been removed. */
   read(offset: number): LogEntry | undefined;
+  /** Size of a retained entry's frame, or undefined if it is not retained; for `copyFrame`. */
+  frameBytes(offset: number): number | undefined;
+  /** Copies a retained entry's frame (UTF-8) into `target` at `at`; returns the bytes copied. */
+  copyFrame(offset: number, target: Buffer, at: number): number;
   /** Retained entries of one topic with seq > `afterSeq`, oldest first. */
   topicHistory(topic: string, afterSeq: number): LogEntry[];
   /** The first seq still retained for a topic, and the last one assigned (0 when none). */

@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { DedupeWindow } from '../src/store/dedupe-window.js';
+import { stampBytes, stampFrame, stampOf } from '../src/store/frame-seq.js';
+import { NumberRing } from '../src/store/number-ring.js';
+
+// Fixed seed so every run checks the same inputs; set FC_SEED to explore others.
+const FC = { seed: Number(process.env.FC_SEED ?? 4_242_424), numRuns: 200 } as const;
+
+/** The dedupe window as a plain Map: what DedupeWindow must answer, operation by operation. */
+class ModelWindow {
+  readonly ids: { id: string; seq: number; time: number }[] = [];
+  constructor(
+    readonly windowMs: number,
+    readonly maxIds: number,
+  ) {}
+  seqOf(id: string): number | undefined {
+    return this.ids.filter((entry) => entry.id === id).at(-1)?.seq;
+  }
+  expire(now: number): void {
+    while ((this.ids[0]?.time ?? Infinity) < now - this.windowMs) this.ids.shift();
+  }
+  remember(id: string, seq: number, time: number): void {
+    this.ids.push({ id, seq, time });
+    if (this.ids.length > this.maxIds) this.ids.shift();
+  }
+}
+
+describe('DedupeWindow', () => {
+  test('answers the seq of an id within the window and forgets it after', () => {
+    const window = new DedupeWindow({ windowMs: 100, maxIds: 10 });
+    window.remember('a', 7, 1_000);
+    window.remember('é', 8, 1_050);
+    expect(window.seqOf('a')).toBe(7);
+    expect(window.seqOf('é')).toBe(8);
+    expect(window.seqOf('b')).toBeUndefined();
+    window.expire(1_101);
+    expect(window.seqOf('a')).toBeUndefined();
+    expect(window.seqOf('é')).toBe(8);
+  });
+
+  test('keeps at most maxIds, forgetting the oldest', () => {
+    const window = new DedupeWindow({ windowMs: 60_000, maxIds: 3 });
+    for (const [seq, id] of ['a', 'b', 'c', 'd'].entries()) window.remember(id, seq, 0);
+    expect(window.size).toBe(3);
+    expect(['a', 'b', 'c', 'd'].map((id) => window.seqOf(id))).toEqual([undefined, 1, 2, 3]);
+  });
+
+  test('ids whose hashes collide are told apart', () => {
+    // FNV-1a is not collision-free: find two ids with the same 32-bit hash by brute force.
+    const seen = new Map<number, string>();
+    const fnv = (text: string) => {
+      let hash = 0x811c9dc5;
+      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+      return hash >>> 0;
+    };
+    let pair: [string, string] | undefined;
+    for (let n = 0; pair === undefined; n++) {
+      const id = `id-${n}`;
+      const other = seen.get(fnv(id));
+      if (other !== undefined) pair = [other, id];
+      seen.set(fnv(id), id);
+    }
+    const window = new DedupeWindow({ windowMs: 60_000, maxIds: 10 });
+    window.remember(pair[0], 1, 0);
+    expect(window.seqOf(pair[1])).toBeUndefined();
+    window.remember(pair[1], 2, 0);
+    expect([window.seqOf(pair[0]), window.seqOf(pair[1])]).toEqual([1, 2]);
+  });
+
+  test('behaves like a list of the ids remembered, for any sequence of operations', () => {
+    const id = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'ü', 'a-long-id-of-a-message');
+    const operation = fc.oneof(
+      fc.record({ op: fc.constant('remember' as const), id, advance: fc.nat(30) }),
+      fc.record({ op: fc.constant('expire' as const), advance: fc.nat(60) }),
+    );
+    fc.assert(
+      fc.property(fc.array(operation, { maxLength: 300 }), fc.integer({ min: 1, max: 40 }), (operations, maxIds) => {
+        const window = new DedupeWindow({ windowMs: 50, maxIds });
+        const model = new ModelWindow(50, maxIds);
+        let now = 0;
+        let seq = 0;
+        for (const operation of operations) {
+          now += operation.advance;
+          if (operation.op === 'expire') {
+            window.expire(now);
+            model.expire(now);
+          } else if (window.seqOf(operation.id) === undefined) {
+            // As the log uses it: an id is remembered again only once it has been forgotten.
+            window.remember(operation.id, ++seq, now);
+            model.remember(operation.id, seq, now);
+          }
+          for (const known of ['a', 'b', 'c', 'd', 'e', 'ü', 'a-long-id-of-a-message']) {
+            expect(window.seqOf(known)).toBe(model.seqOf(known));
+          }
+        }
+      }),
+      FC,
+    );
+  });
+
+  test('stays correct through growth and wraparound of its table', () => {
+    const window = new DedupeWindow({ windowMs: 1_000_000, maxIds: 5_000 });
+    for (let n = 0; n < 20_000; n++) window.remember(`m${n}`, n, 0);
+    expect(window.size).toBe(5_000);
+    const wrong: string[] = [];
+    for (let n = 0; n < 20_000; n++) {
+      if (window.seqOf(`m${n}`) !== (n >= 15_000 ? n : undefined)) wrong.push(`m${n}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('NumberRing', () => {
+  test('keeps rows in order through growth while the head wraps around', () => {
+    const ring = new NumberRing(2, 4);
+    let next = 0;
+    let first = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 3; i++) {
+        const row = ring.push();
+        ring.set(row, 0, next);
+        ring.set(row, 1, -next);
+        next++;
+      }
+      ring.shift(2);
+      first += 2;
+      for (let index = 0; index < ring.length; index++) {
+        expect(ring.get(ring.at(index), 0)).toBe(first + index);
+        expect(ring.get(ring.at(index), 1)).toBe(-(first + index));
+      }
+    }
+    expect(ring.length).toBe(50);
+    expect(ring.at(50)).toBe(-1);
+    expect(ring.at(-1)).toBe(-1);
+  });
+});
+
+describe('stampFrame', () => {
+  const stamp = (frame: string) => {
+    const buffer = Buffer.alloc(frame.length * 3 + stampBytes('abc'));
+    const written = buffer.write(frame);
+    return buffer.toString('utf8', 0, stampFrame({ buffer, start: 0 }, written, stampOf(12, 'abc')));
+  };
+
+  test('adds seq and epoch last, after any trailing whitespace and before the closing brace', () => {
+    expect(stamp('{"type":"message","topic":"t"}')).toBe('{"type":"message","topic":"t","seq":12,"epoch":"abc"}');
+    expect(stamp('{"a":"é" } \n')).toBe('{"a":"é","seq":12,"epoch":"abc"}');
+    expect(stamp('{ }')).toBe('{"seq":12,"epoch":"abc"}');
+  });
+
+  test('the stamped frame parses to the frame plus seq and epoch, which win over the pusher’s', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+        const stamped = JSON.parse(stamp(JSON.stringify(object))) as unknown;
+        expect(stamped).toEqual({ ...object, seq: 12, epoch: 'abc' });
+      }),
+      FC,
+    );
+  });
+});
