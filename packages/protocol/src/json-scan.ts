@@ -31,12 +31,16 @@ function skipWhitespace(text: string, i: number): number {
 
 /** Index just past the string literal that opens at `i`, or -1 when it never closes. */
 function skipString(text: string, i: number): number {
-  for (let j = i + 1; j < text.length; j++) {
-    const c = text.charCodeAt(j);
-    if (c === BACKSLASH) j++;
-    else if (c === QUOTE) return j + 1;
+  // indexOf finds the next quote far faster than a loop over every character (a message's
+  // content is mostly one long string); a quote after an odd run of backslashes is escaped.
+  for (let from = i + 1; ;) {
+    const quote = text.indexOf('"', from);
+    if (quote < 0) return -1;
+    let backslashes = 0;
+    while (quote - backslashes - 1 > i && text.charCodeAt(quote - backslashes - 1) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
   }
-  return -1;
 }
 
 /** Nesting depth inside the value `skipValue` last skipped: a result without an allocation per member. */
