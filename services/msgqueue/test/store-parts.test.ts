@@ -134,6 +134,26 @@ describe('NumberRing', () => {
     expect(ring.at(50)).toBe(-1);
     expect(ring.at(-1)).toBe(-1);
   });
+
+  test('keeps its rows when it shrinks after a burst', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(40), fc.nat(40)), { maxLength: 40 }), (steps) => {
+        const ring = new NumberRing(1, 2);
+        const model: number[] = [];
+        let next = 0;
+        for (const [pushes, shifts] of steps) {
+          for (let i = 0; i < pushes; i++) {
+            ring.set(ring.push(), 0, next);
+            model.push(next++);
+          }
+          ring.shift(shifts);
+          model.splice(0, shifts);
+          expect(Array.from({ length: ring.length }, (_, index) => ring.get(ring.at(index), 0))).toEqual(model);
+        }
+      }),
+      FC,
+    );
+  });
 });
 
 describe('stampFrame', () => {

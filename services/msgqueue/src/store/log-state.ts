@@ -1,4 +1,3 @@
-import Denque from 'denque';
 import { DedupeWindow } from './dedupe-window.js';
 import { FrameArena, type FrameSpan } from './frame-arena.js';
 import { stampBytes, stampFrame, stampOf } from './frame-seq.js';
@@ -38,7 +37,7 @@ interface TopicState {
   readonly index: number;
   last: number;
   /** Offsets of its retained messages, oldest first. */
-  readonly offsets: Denque<number>;
+  readonly offsets: NumberRing;
 }
 
 /**
@@ -140,7 +139,7 @@ export class LogState {
     this.#rows.set(row, BYTES_BEFORE, this.#appendedBytes);
     this.#appendedBytes += span.length;
     this.#bytes += span.length;
-    topic.offsets.push(offset);
+    topic.offsets.set(topic.offsets.push(), 0, offset);
     topic.last = Math.max(topic.last, seq);
     this.#nextOffset = offset + 1;
     if (id !== undefined) this.#dedupe.remember(id, seq, time);
@@ -204,7 +203,8 @@ export class LogState {
     const state = this.#topics.get(topic);
     if (state === undefined) return [];
     const entries: LogEntry[] = [];
-    for (const offset of state.offsets.toArray()) {
+    for (let index = 0; index < state.offsets.length; index++) {
+      const offset = state.offsets.get(state.offsets.at(index), 0);
       const row = this.#rowOf(offset);
       if (this.#rows.get(row, SEQ) > afterSeq) entries.push(this.#entry(offset, row));
     }
@@ -214,11 +214,9 @@ export class LogState {
   topicRange(topic: string): { first: number; last: number } {
     const state = this.#topics.get(topic);
     if (state === undefined) return { first: 1, last: 0 };
-    const oldest = state.offsets.peekFront();
-    return {
-      first: oldest === undefined ? state.last + 1 : this.#rows.get(this.#rowOf(oldest), SEQ),
-      last: state.last,
-    };
+    if (state.offsets.length === 0) return { first: state.last + 1, last: state.last };
+    const oldest = state.offsets.get(state.offsets.at(0), 0);
+    return { first: this.#rows.get(this.#rowOf(oldest), SEQ), last: state.last };
   }
 
   groups(): ReadonlyMap<string, number> {
@@ -243,7 +241,7 @@ export class LogState {
     for (let i = 0; i < count; i++) {
       const row = this.#rows.at(i);
       this.#bytes -= this.#rows.get(row, LENGTH);
-      this.#topicsByIndex[this.#rows.get(row, TOPIC)]?.offsets.shift();
+      this.#topicsByIndex[this.#rows.get(row, TOPIC)]?.offsets.shift(1);
     }
     this.#rows.shift(count);
     this.#first += count;
@@ -276,7 +274,7 @@ export class LogState {
   #topic(name: string): TopicState {
     let topic = this.#topics.get(name);
     if (topic === undefined) {
-      topic = { name, index: this.#topicsByIndex.length, last: 0, offsets: new Denque() };
+      topic = { name, index: this.#topicsByIndex.length, last: 0, offsets: new NumberRing(1, 16) };
       this.#topics.set(name, topic);
       this.#topicsByIndex.push(topic);
     }

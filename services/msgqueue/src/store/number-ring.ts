@@ -6,6 +6,7 @@
  */
 export class NumberRing {
   readonly #width: number;
+  readonly #initialRows: number;
   #data: Float64Array;
   /** Row capacity. */
   #capacity: number;
@@ -15,6 +16,7 @@ export class NumberRing {
 
   constructor(width: number, initialRows = 1024) {
     this.#width = width;
+    this.#initialRows = initialRows;
     this.#capacity = initialRows;
     this.#data = new Float64Array(width * initialRows);
   }
@@ -45,21 +47,26 @@ export class NumberRing {
     this.#data[at + column] = value;
   }
 
-  /** Drops the oldest `count` rows. */
+  /** Drops the oldest `count` rows; gives memory back once a quarter or less is in use. */
   shift(count: number): void {
     const dropped = Math.min(count, this.#length);
     this.#head = (this.#head + dropped) % this.#capacity;
     this.#length -= dropped;
+    if (this.#capacity > this.#initialRows && this.#length <= this.#capacity / 4) this.#resize(this.#capacity / 2);
   }
 
   #grow(): void {
-    const capacity = this.#capacity * 2;
+    this.#resize(this.#capacity * 2);
+  }
+
+  #resize(capacity: number): void {
     const data = new Float64Array(this.#width * capacity);
-    // Unwrapped into the new array: the rows from the head to the end, then those before it.
+    // Unwrapped into the new array: the rows from the head on, then those before it if it wrapped.
     const headAt = this.#head * this.#width;
-    const tail = this.#data.subarray(headAt);
-    data.set(tail, 0);
-    data.set(this.#data.subarray(0, headAt), tail.length);
+    const endAt = headAt + this.#length * this.#width;
+    const wrapped = Math.max(0, endAt - this.#data.length);
+    data.set(this.#data.subarray(headAt, endAt - wrapped), 0);
+    data.set(this.#data.subarray(0, wrapped), endAt - wrapped - headAt);
     this.#data = data;
     this.#capacity = capacity;
     this.#head = 0;
