@@ -1,7 +1,12 @@
 import type { Summary, Target } from './report.js';
 import { formatMs, formatRate, formatRatio } from './stats.js';
 
-/** Goals from issue #4 (and the durable path's earlier one), checked on medians of the runs. */
+/**
+ * Goals from issue #4 (and the durable path's earlier one), checked on medians of the runs. The
+ * suite-over-ceiling goal is checked on the paired ratio when there are pairs: the median of the
+ * ratios of runs done back to back, which cancels the machine's drift between runs that the
+ * ratio of two medians keeps (both are shown).
+ */
 const SUITE_OVER_CEILING = 1.0;
 const MEMORY_DELIVERED_PER_SEC = 60_000;
 const DURABLE_P99_AT_5K_MS = 20;
@@ -16,11 +21,14 @@ export function chainTargets(summary: Summary): Target[] {
   for (const [name, bySystem] of Object.entries(summary.throughput)) {
     const [file, ceiling] = [bySystem.file?.deliveredPerSec.median, bySystem.ceiling?.deliveredPerSec.median];
     if (file === undefined || ceiling === undefined) continue;
-    const value = file / ceiling;
+    const ofMedians = file / ceiling;
+    const paired = summary.ratios[`${name}.deliveredPerSec.file/ceiling.paired`];
+    const value = paired ?? ofMedians;
+    const pairedText = paired === undefined ? '' : `paired ${formatRatio(paired)}; `;
     targets.push({
       name: `${name}: durable ÷ bare chain, delivered msg/s`,
       goal: `≥ ${formatRatio(SUITE_OVER_CEILING)}`,
-      measured: `${formatRatio(value)} (${formatRate(file)} vs ${formatRate(ceiling)})`,
+      measured: `${pairedText}medians ${formatRatio(ofMedians)} (${formatRate(file)} vs ${formatRate(ceiling)})`,
       pass: value >= SUITE_OVER_CEILING,
     });
   }
