@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { DedupeWindow } from '../src/store/dedupe-window.js';
 import { stampBytes, stampFrame, stampOf } from '../src/store/frame-seq.js';
+import { LogState } from '../src/store/log-state.js';
 import { NumberRing } from '../src/store/number-ring.js';
 
 // Fixed seed so every run checks the same inputs; set FC_SEED to explore others.
@@ -112,7 +113,7 @@ describe('DedupeWindow', () => {
 });
 
 describe('NumberRing', () => {
-  test('keeps rows in order through growth while the head wraps around', () => {
+  test('keeps rows in order as blocks are added and dropped', () => {
     const ring = new NumberRing(2, 4);
     let next = 0;
     let first = 0;
@@ -135,7 +136,7 @@ describe('NumberRing', () => {
     expect(ring.at(-1)).toBe(-1);
   });
 
-  test('keeps its rows when it shrinks after a burst', () => {
+  test('keeps its rows for any sequence of pushes and shifts', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(40), fc.nat(40)), { maxLength: 40 }), (steps) => {
         const ring = new NumberRing(1, 2);
@@ -174,6 +175,66 @@ describe('stampFrame', () => {
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
         const stamped = JSON.parse(stamp(JSON.stringify(object))) as unknown;
         expect(stamped).toEqual({ ...object, seq: 12, epoch: 'abc' });
+      }),
+      FC,
+    );
+  });
+});
+
+describe('LogState', () => {
+  test('each topic keeps its history, range and frames through appends and drops', () => {
+    const step = fc.oneof(
+      fc.record({
+        op: fc.constant('append' as const),
+        topics: fc.array(fc.constantFrom('a', 'b', 'ü'), { maxLength: 6 }),
+      }),
+      fc.record({ op: fc.constant('drop' as const), count: fc.nat(8) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const state = new LogState({ epoch: 'e', dedupeWindowMs: 60_000, dedupeMaxIds: 100 });
+        const model: { offset: number; topic: string; seq: number; content: number }[] = [];
+        const lastSeq = new Map<string, number>();
+        let content = 0;
+        for (const current of steps) {
+          if (current.op === 'append') {
+            const inputs = current.topics.map((topic) => ({
+              topic,
+              id: undefined,
+              frame: `{"topic":"${topic}","content":${++content}}`,
+            }));
+            const { added } = state.assign(inputs);
+            added.forEach(({ offset }, index) => {
+              const topic = current.topics[index] as string;
+              lastSeq.set(topic, (lastSeq.get(topic) ?? 0) + 1);
+              model.push({
+                offset,
+                topic,
+                seq: lastSeq.get(topic) as number,
+                content: content - inputs.length + index + 1,
+              });
+            });
+          } else {
+            const cut = (model[0]?.offset ?? state.nextOffset) + current.count;
+            state.dropBefore(cut);
+            while (model.length > 0 && (model[0]?.offset as number) < cut) model.shift();
+          }
+          for (const topic of ['a', 'b', 'ü']) {
+            const kept = model.filter((entry) => entry.topic === topic);
+            const history = state.topicHistory(topic, 0);
+            expect(history.map((entry) => [entry.offset, entry.seq])).toEqual(
+              kept.map((entry) => [entry.offset, entry.seq]),
+            );
+            expect(history.map((entry) => JSON.parse(entry.frame) as unknown)).toEqual(
+              kept.map((entry) => ({ topic, content: entry.content, seq: entry.seq, epoch: 'e' })),
+            );
+            const last = lastSeq.get(topic) ?? 0;
+            expect(state.topicRange(topic)).toEqual(
+              lastSeq.has(topic) ? { first: kept[0]?.seq ?? last + 1, last } : { first: 1, last: 0 },
+            );
+          }
+          expect(state.firstOffset).toBe(model[0]?.offset ?? state.nextOffset);
+        }
       }),
       FC,
     );

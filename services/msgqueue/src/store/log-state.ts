@@ -30,14 +30,17 @@ const START = 4;
 const LENGTH = 5;
 /** Bytes appended before this message: backlog sizes without a scan. */
 const BYTES_BEFORE = 6;
-const COLUMNS = 7;
+/** Offset of the next retained message of the same topic, 0 for none: a topic's history is a chain. */
+const NEXT_IN_TOPIC = 7;
+const COLUMNS = 8;
 
 interface TopicState {
   readonly name: string;
   readonly index: number;
   last: number;
-  /** Offsets of its retained messages, oldest first. */
-  readonly offsets: NumberRing;
+  /** Offsets of its oldest and newest retained messages, 0 when it has none. */
+  first: number;
+  newest: number;
 }
 
 /**
@@ -139,7 +142,10 @@ export class LogState {
     this.#rows.set(row, BYTES_BEFORE, this.#appendedBytes);
     this.#appendedBytes += span.length;
     this.#bytes += span.length;
-    topic.offsets.set(topic.offsets.push(), 0, offset);
+    this.#rows.set(row, NEXT_IN_TOPIC, 0);
+    if (topic.newest === 0) topic.first = offset;
+    else this.#rows.set(this.#rowOf(topic.newest), NEXT_IN_TOPIC, offset);
+    topic.newest = offset;
     topic.last = Math.max(topic.last, seq);
     this.#nextOffset = offset + 1;
     if (id !== undefined) this.#dedupe.remember(id, seq, time);
@@ -203,10 +209,10 @@ export class LogState {
     const state = this.#topics.get(topic);
     if (state === undefined) return [];
     const entries: LogEntry[] = [];
-    for (let index = 0; index < state.offsets.length; index++) {
-      const offset = state.offsets.get(state.offsets.at(index), 0);
+    for (let offset = state.first; offset !== 0;) {
       const row = this.#rowOf(offset);
       if (this.#rows.get(row, SEQ) > afterSeq) entries.push(this.#entry(offset, row));
+      offset = this.#rows.get(row, NEXT_IN_TOPIC);
     }
     return entries;
   }
@@ -214,9 +220,8 @@ export class LogState {
   topicRange(topic: string): { first: number; last: number } {
     const state = this.#topics.get(topic);
     if (state === undefined) return { first: 1, last: 0 };
-    if (state.offsets.length === 0) return { first: state.last + 1, last: state.last };
-    const oldest = state.offsets.get(state.offsets.at(0), 0);
-    return { first: this.#rows.get(this.#rowOf(oldest), SEQ), last: state.last };
+    if (state.first === 0) return { first: state.last + 1, last: state.last };
+    return { first: this.#rows.get(this.#rowOf(state.first), SEQ), last: state.last };
   }
 
   groups(): ReadonlyMap<string, number> {
@@ -241,7 +246,10 @@ export class LogState {
     for (let i = 0; i < count; i++) {
       const row = this.#rows.at(i);
       this.#bytes -= this.#rows.get(row, LENGTH);
-      this.#topicsByIndex[this.#rows.get(row, TOPIC)]?.offsets.shift(1);
+      // Messages go oldest first, so this one is its topic's first.
+      const topic = this.#topicsByIndex[this.#rows.get(row, TOPIC)] as TopicState;
+      topic.first = this.#rows.get(row, NEXT_IN_TOPIC);
+      if (topic.first === 0) topic.newest = 0;
     }
     this.#rows.shift(count);
     this.#first += count;
@@ -274,7 +282,7 @@ export class LogState {
   #topic(name: string): TopicState {
     let topic = this.#topics.get(name);
     if (topic === undefined) {
-      topic = { name, index: this.#topicsByIndex.length, last: 0, offsets: new NumberRing(1, 16) };
+      topic = { name, index: this.#topicsByIndex.length, last: 0, first: 0, newest: 0 };
       this.#topics.set(name, topic);
       this.#topicsByIndex.push(topic);
     }

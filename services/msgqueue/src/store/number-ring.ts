@@ -1,74 +1,69 @@
 /**
- * A FIFO of fixed-width rows of numbers in one Float64Array that doubles as it fills. The log
- * keeps one row per retained message here instead of an object per message: the garbage
- * collector never visits them, which at tens of thousands of messages a second is most of what
- * retained history used to cost.
+ * A FIFO of fixed-width rows of numbers in Float64Array blocks. The log keeps one row per
+ * retained message here instead of an object per message: the garbage collector never visits
+ * them, which at tens of thousands of messages a second is most of what retained history used
+ * to cost. Blocks are added as rows come and dropped as they go, so nothing is ever copied to
+ * grow, and memory comes back after a burst.
  */
 export class NumberRing {
   readonly #width: number;
-  readonly #initialRows: number;
-  #data: Float64Array;
-  /** Row capacity. */
-  #capacity: number;
-  /** Row index of the first row. */
+  readonly #rowsPerBlock: number;
+  readonly #blocks: Float64Array[] = [];
+  /** Number of the first block in `#blocks`; blocks are numbered from 0 in the order made. */
+  #firstBlock = 0;
+  /** Row number of the first row; rows are numbered from 0 in the order pushed. */
   #head = 0;
   #length = 0;
+  /** A block given back, kept for the next one needed: a steady flow allocates nothing. */
+  #spare: Float64Array | undefined;
 
-  constructor(width: number, initialRows = 1024) {
+  constructor(width: number, rowsPerBlock = 4096) {
     this.#width = width;
-    this.#initialRows = initialRows;
-    this.#capacity = initialRows;
-    this.#data = new Float64Array(width * initialRows);
+    this.#rowsPerBlock = rowsPerBlock;
   }
 
   get length(): number {
     return this.#length;
   }
 
-  /** Appends a row; returns where its columns start, for `set`. */
+  /** Appends a row; returns its position, for `set`. */
   push(): number {
-    if (this.#length === this.#capacity) this.#grow();
-    const row = (this.#head + this.#length) % this.#capacity;
+    const row = this.#head + this.#length;
+    const block = Math.floor(row / this.#rowsPerBlock);
+    if (block - this.#firstBlock === this.#blocks.length) {
+      this.#blocks.push(this.#spare ?? new Float64Array(this.#width * this.#rowsPerBlock));
+      this.#spare = undefined;
+    }
     this.#length++;
-    return row * this.#width;
+    return row;
   }
 
-  /** Where row `index` (0 = oldest) starts, or -1 when there is no such row. */
+  /** The position of row `index` (0 = oldest), or -1 when there is no such row. */
   at(index: number): number {
-    if (index < 0 || index >= this.#length) return -1;
-    return ((this.#head + index) % this.#capacity) * this.#width;
+    return index < 0 || index >= this.#length ? -1 : this.#head + index;
   }
 
-  get(at: number, column: number): number {
-    return this.#data[at + column] as number;
+  get(position: number, column: number): number {
+    const block = Math.floor(position / this.#rowsPerBlock);
+    const row = position - block * this.#rowsPerBlock;
+    return (this.#blocks[block - this.#firstBlock] as Float64Array)[row * this.#width + column] as number;
   }
 
-  set(at: number, column: number, value: number): void {
-    this.#data[at + column] = value;
+  set(position: number, column: number, value: number): void {
+    const block = Math.floor(position / this.#rowsPerBlock);
+    const row = position - block * this.#rowsPerBlock;
+    (this.#blocks[block - this.#firstBlock] as Float64Array)[row * this.#width + column] = value;
   }
 
-  /** Drops the oldest `count` rows; gives memory back once a quarter or less is in use. */
+  /** Drops the oldest `count` rows, and the blocks they emptied. */
   shift(count: number): void {
     const dropped = Math.min(count, this.#length);
-    this.#head = (this.#head + dropped) % this.#capacity;
+    this.#head += dropped;
     this.#length -= dropped;
-    if (this.#capacity > this.#initialRows && this.#length <= this.#capacity / 4) this.#resize(this.#capacity / 2);
-  }
-
-  #grow(): void {
-    this.#resize(this.#capacity * 2);
-  }
-
-  #resize(capacity: number): void {
-    const data = new Float64Array(this.#width * capacity);
-    // Unwrapped into the new array: the rows from the head on, then those before it if it wrapped.
-    const headAt = this.#head * this.#width;
-    const endAt = headAt + this.#length * this.#width;
-    const wrapped = Math.max(0, endAt - this.#data.length);
-    data.set(this.#data.subarray(headAt, endAt - wrapped), 0);
-    data.set(this.#data.subarray(0, wrapped), endAt - wrapped - headAt);
-    this.#data = data;
-    this.#capacity = capacity;
-    this.#head = 0;
+    const firstNeeded = Math.floor(this.#head / this.#rowsPerBlock);
+    while (this.#firstBlock < firstNeeded && this.#blocks.length > 0) {
+      this.#spare = this.#blocks.shift();
+      this.#firstBlock++;
+    }
   }
 }
