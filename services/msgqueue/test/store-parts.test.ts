@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { DedupeWindow } from '../src/store/dedupe-window.js';
 import { stampBytes, stampFrame, stampOf } from '../src/store/frame-seq.js';
+import { FrameArena, type FrameSpan } from '../src/store/frame-arena.js';
 import { LogState } from '../src/store/log-state.js';
 import { NumberRing } from '../src/store/number-ring.js';
 
@@ -238,5 +239,25 @@ describe('LogState', () => {
       }),
       FC,
     );
+  });
+});
+
+describe('FrameArena', () => {
+  test('frames stay intact across chunks, releases and reused chunks', () => {
+    const arena = new FrameArena();
+    const kept: { span: FrameSpan; text: string }[] = [];
+    for (let n = 0; n < 40; n++) {
+      // 300 KB frames: three to a 1 MiB chunk; every fifth one larger than a chunk.
+      const text = String(n % 10).repeat(n % 5 === 4 ? 1_200_000 : 300_000);
+      const room = arena.reserve(text.length);
+      const length = room.buffer.write(text, room.start);
+      arena.commit(length);
+      kept.push({ span: { chunk: room.chunk, start: room.start, length }, text });
+      if (kept.length > 6) {
+        kept.shift();
+        arena.releaseBefore((kept[0] as { span: FrameSpan }).span.chunk);
+      }
+      for (const frame of kept) expect(arena.toString(frame.span)).toBe(frame.text);
+    }
   });
 });

@@ -18,6 +18,8 @@ export class FrameArena {
   #firstChunk = 0;
   /** Bytes used in the last chunk. */
   #used = 0;
+  /** A chunk given back, kept for the next one needed: a steady flow allocates nothing new. */
+  #spare: Buffer | undefined;
 
   /**
    * Room for a frame of at most `maxBytes` at the end of the arena: the buffer and where to
@@ -26,7 +28,9 @@ export class FrameArena {
   reserve(maxBytes: number): { buffer: Buffer; chunk: number; start: number } {
     let last = this.#chunks.at(-1);
     if (last === undefined || last.length - this.#used < maxBytes) {
-      last = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, maxBytes));
+      if (maxBytes <= CHUNK_BYTES && this.#spare !== undefined) last = this.#spare;
+      else last = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, maxBytes));
+      if (last === this.#spare) this.#spare = undefined;
       this.#chunks.push(last);
       this.#used = 0;
     }
@@ -55,7 +59,9 @@ export class FrameArena {
   releaseBefore(chunk: number): void {
     const count = Math.min(chunk - this.#firstChunk, this.#chunks.length - 1);
     if (count <= 0) return;
-    this.#chunks.splice(0, count);
+    const released = this.#chunks.splice(0, count).at(-1);
+    // Only a standard chunk is kept: one made for an outsized frame goes.
+    if (released?.length === CHUNK_BYTES) this.#spare = released;
     this.#firstChunk += count;
   }
 }
