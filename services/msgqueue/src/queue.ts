@@ -220,13 +220,13 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     this.emit('settled');
   }
 
-  /** The next offset the group should send: redeliveries first, then new messages. */
+  /** The next offset the group should send: redeliveries first, then new committed messages. */
   #nextFor(group: Group): number | undefined {
     while (group.redeliver.length > 0) {
       const offset = group.redeliver.shift() as number;
       if (offset >= group.floor && !group.acked.has(offset) && !group.inFlight.has(offset)) return offset;
     }
-    if (group.cursor < this.#log.nextOffset) return group.cursor++;
+    if (group.cursor < this.#log.committedOffset) return group.cursor++;
     return undefined;
   }
 

@@ -166,6 +166,53 @@ describe('file log', () => {
     await log.close();
   });
 
+  test('the msgqueue delivers, replays or answers a resend of a message only after its fsync', async () => {
+    const dir = tempDir();
+    const { certDir, ca } = await testCertificate();
+    let releaseSync!: () => void;
+    let syncStarted!: () => void;
+    const started = new Promise<void>((resolveStarted) => (syncStarted = resolveStarted));
+    const release = new Promise<void>((resolveRelease) => (releaseSync = resolveRelease));
+    const log = await openFileLog(
+      options(dir, {
+        sync: async (file) => {
+          syncStarted();
+          await release;
+          await file.datasync();
+        },
+      }),
+    );
+    const append = vi.spyOn(log, 'append');
+    await using queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
+      logger: silentLogger(),
+      log,
+    });
+    const url = (path: string) => `wss://localhost:${queue.port}${path}`;
+    const push = await connect(url('/pushmsg'), { ca });
+    push.send(encodeDelivery({ topic: 't', id: 'durable', content: '1' }));
+    await started;
+    // A consumer arriving now makes the queue dispatch, and a resend on another connection is a
+    // duplicate of a message that is not on disk yet: neither may get anything before the fsync.
+    const consumer = await connect(url('/popmsg'), { ca });
+    const resend = await connect(url('/pushmsg'), { ca });
+    resend.send(encodeDelivery({ topic: 't', id: 'durable', content: '1' }));
+    await vi.waitFor(() => expect(append).toHaveBeenCalledTimes(2));
+    for (const client of [consumer, resend]) {
+      const pong = once(client.ws, 'pong');
+      client.ws.ping();
+      await pong;
+    }
+    expect([consumer.buffered, resend.buffered, push.buffered]).toEqual([[], [], []]);
+    // Nor is it replayed to a resuming subscriber.
+    expect(log.topicHistory('t', 0)).toEqual([]);
+    releaseSync();
+    expect(await consumer.next()).toMatchObject({ id: 'durable', seq: 1 });
+    expect(log.topicHistory('t', 0).map((entry) => entry.seq)).toEqual([1]);
+    expect(await resend.next()).toEqual({ ack: 1, seq: [1] });
+    expect(await push.next()).toEqual({ ack: 1, seq: [1] });
+    for (const client of [consumer, resend, push]) await client.close();
+  });
+
   test('the msgqueue acknowledges a push only after the fsync that covers it', async () => {
     const dir = tempDir();
     const { certDir, ca } = await testCertificate();

@@ -168,6 +168,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
   await syncDirectory(dir);
 
   let pending: { buffers: Buffer[]; endOffset: number; done: () => void; fail: (err: Error) => void }[] = [];
+  let committedOffset = state.nextOffset;
   let flushing = false;
   let failure: Error | undefined;
   let groupsDirty = false;
@@ -182,12 +183,13 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
         if (failure) throw failure;
         const buffers = batch.flatMap((item) => item.buffers);
         const active = file as FileHandle;
-        await active.writev(buffers);
+        if (buffers.length > 0) await active.writev(buffers);
         await sync(active);
         const written = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
         const segment = current as Segment;
         segment.size += written;
         segment.endOffset = batch.at(-1)?.endOffset ?? segment.endOffset;
+        committedOffset = Math.max(committedOffset, segment.endOffset);
         batch.forEach((item) => item.done());
         if (segment.size >= options.segmentBytes) await roll();
       } catch (err) {
@@ -249,6 +251,9 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
     get nextOffset() {
       return state.nextOffset;
     },
+    get committedOffset() {
+      return committedOffset;
+    },
     get bytes() {
       return state.bytes;
     },
@@ -259,7 +264,9 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
       if (closed) return Promise.reject(new Error('log is closed'));
       if (failure) return Promise.reject(failure);
       const { results, added } = state.assign(inputs);
-      if (added.length === 0) return Promise.resolve(results);
+      // Only resends: answered once what they duplicate is on disk too, which the next commit
+      // covers if some of it is not yet.
+      if (added.length === 0 && committedOffset === state.nextOffset) return Promise.resolve(results);
       return new Promise<AppendResult[]>((resolveAppend, reject) => {
         pending.push({
           buffers: added.map(({ offset, id }) => encodeRecord(state, offset, id)),
@@ -271,6 +278,8 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
       });
     },
     ...stateReads(state),
+    topicHistory: (topic, afterSeq) =>
+      state.topicHistory(topic, afterSeq).filter((entry) => entry.offset < committedOffset),
     setGroupFloor(group, floor) {
       if (state.groups().get(group) === floor) return;
       state.setGroupFloor(group, floor);

@@ -36,6 +36,12 @@ export interface MessageLog {
   readonly firstOffset: number;
   /** Offset the next appended entry will get. */
   readonly nextOffset: number;
+  /**
+   * Offset after the last entry that is kept for good (fsync'd, for a durable log). Only entries
+   * below it may leave the msgqueue: one delivered before its fsync could be lost in a crash
+   * after a consumer saw it, and its seq given to another message.
+   */
+  readonly committedOffset: number;
   /** Set once a write has failed: the log then refuses appends (readiness reports it). */
   readonly failure: Error | undefined;
   /** Bytes of retained frames. */
@@ -53,7 +59,7 @@ export interface MessageLog {
   frameBytes(offset: number): number | undefined;
   /** Copies a retained entry's frame (UTF-8) into `target` at `at`; returns the bytes copied. */
   copyFrame(offset: number, target: Buffer, at: number): number;
-  /** Retained entries of one topic with seq > `afterSeq`, oldest first. */
+  /** Retained, committed entries of one topic with seq > `afterSeq`, oldest first. */
   topicHistory(topic: string, afterSeq: number): LogEntry[];
   /** The first seq still retained for a topic, and the last one assigned (0 when none). */
   topicRange(topic: string): { first: number; last: number };

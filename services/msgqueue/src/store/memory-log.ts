@@ -30,6 +30,10 @@ export function createMemoryLog(options: MemoryLogOptions): MessageLog {
     get nextOffset() {
       return state.nextOffset;
     },
+    // Kept as soon as appended.
+    get committedOffset() {
+      return state.nextOffset;
+    },
     get bytes() {
       return state.bytes;
     },
