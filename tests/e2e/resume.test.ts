@@ -105,9 +105,7 @@ describe('history and resume', () => {
     expect(await client.next()).toMatchObject({ type: 'subscribed', from: 50, recovered: true });
     await acked.done;
     for (let seq = 51; seq <= total; seq++) expect((await client.next<Delivered>()).seq).toBe(seq);
-    const pong = new Promise((resolvePong) => client.ws.once('pong', resolvePong));
-    client.ws.ping();
-    await pong;
+    await client.roundTrip();
     expect(client.buffered).toEqual([]);
   });
 

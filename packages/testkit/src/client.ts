@@ -69,6 +69,13 @@ export class TestClient {
     });
   }
 
+  /** Frames the peer sent before its pong are read before it: a sync point proving nothing else was sent. */
+  async roundTrip(): Promise<void> {
+    const pong = once(this.ws, 'pong');
+    this.ws.ping();
+    await pong;
+  }
+
   /** Frames received and not yet taken. */
   get buffered(): readonly string[] {
     return this.#frames;

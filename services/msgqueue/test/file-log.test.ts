@@ -1,6 +1,5 @@
 import { silentLogger } from '@pubsub/log';
 import { captureLogs, connect, testCertificate } from '@pubsub/testkit';
-import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +23,24 @@ function options(dir: string, extra: Partial<FileLogOptions> = {}): FileLogOptio
     logger: silentLogger(),
     ...extra,
   };
+}
+
+/** A file log whose fsyncs wait for `releaseSync()`; `started` resolves when the first begins. */
+async function heldSyncLog() {
+  let releaseSync!: () => void;
+  let syncStarted!: () => void;
+  const started = new Promise<void>((resolveStarted) => (syncStarted = resolveStarted));
+  const release = new Promise<void>((resolveRelease) => (releaseSync = resolveRelease));
+  const log = await openFileLog(
+    options(tempDir(), {
+      sync: async (file) => {
+        syncStarted();
+        await release;
+        await file.datasync();
+      },
+    }),
+  );
+  return { log, started, releaseSync };
 }
 
 const input = (id: string, topic = 't'): AppendInput => ({
@@ -167,21 +184,8 @@ describe('file log', () => {
   });
 
   test('the msgqueue delivers, replays or answers a resend of a message only after its fsync', async () => {
-    const dir = tempDir();
+    const { log, started, releaseSync } = await heldSyncLog();
     const { certDir, ca } = await testCertificate();
-    let releaseSync!: () => void;
-    let syncStarted!: () => void;
-    const started = new Promise<void>((resolveStarted) => (syncStarted = resolveStarted));
-    const release = new Promise<void>((resolveRelease) => (releaseSync = resolveRelease));
-    const log = await openFileLog(
-      options(dir, {
-        sync: async (file) => {
-          syncStarted();
-          await release;
-          await file.datasync();
-        },
-      }),
-    );
     const append = vi.spyOn(log, 'append');
     await using queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
       logger: silentLogger(),
@@ -197,11 +201,7 @@ describe('file log', () => {
     const resend = await connect(url('/pushmsg'), { ca });
     resend.send(encodeDelivery({ topic: 't', id: 'durable', content: '1' }));
     await vi.waitFor(() => expect(append).toHaveBeenCalledTimes(2));
-    for (const client of [consumer, resend]) {
-      const pong = once(client.ws, 'pong');
-      client.ws.ping();
-      await pong;
-    }
+    for (const client of [consumer, resend]) await client.roundTrip();
     expect([consumer.buffered, resend.buffered, push.buffered]).toEqual([[], [], []]);
     // Nor is it replayed to a resuming subscriber.
     expect(log.topicHistory('t', 0)).toEqual([]);
@@ -214,21 +214,8 @@ describe('file log', () => {
   });
 
   test('the msgqueue acknowledges a push only after the fsync that covers it', async () => {
-    const dir = tempDir();
+    const { log, started, releaseSync } = await heldSyncLog();
     const { certDir, ca } = await testCertificate();
-    let releaseSync!: () => void;
-    let syncStarted!: () => void;
-    const started = new Promise<void>((resolveStarted) => (syncStarted = resolveStarted));
-    const release = new Promise<void>((resolveRelease) => (releaseSync = resolveRelease));
-    const log = await openFileLog(
-      options(dir, {
-        sync: async (file) => {
-          syncStarted();
-          await release;
-          await file.datasync();
-        },
-      }),
-    );
     await using queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
       logger: silentLogger(),
       log,
@@ -236,9 +223,7 @@ describe('file log', () => {
     const push = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca });
     push.send(encodeDelivery({ topic: 't', id: 'durable', content: '1' }));
     await started;
-    const pong = once(push.ws, 'pong');
-    push.ws.ping();
-    await pong;
+    await push.roundTrip();
     expect(push.buffered).toEqual([]);
     // A second push is appended while the first fsync is still running, so it can share the next.
     push.send(encodeDelivery({ topic: 't', id: 'second', content: '2' }));

@@ -1,7 +1,6 @@
 import { silentLogger } from '@pubsub/log';
 import { TlsSetupError } from '@pubsub/tls';
 import { captureLogs, connect, handshakeRejection, testCertificate, type TestClient } from '@pubsub/testkit';
-import { once } from 'node:events';
 import { request } from 'node:https';
 import { describe, expect, test } from 'vitest';
 import { encodeDelivery, packBatches, unpackBatch } from '@pubsub/protocol';
@@ -15,13 +14,6 @@ const frame = (id: string, topic = 't') => encodeDelivery({ topic, id, content: 
 /** The id and seq a popped frame carries. */
 async function popped(client: TestClient): Promise<{ id: string; seq: number; topic: string }> {
   return client.next<{ id: string; seq: number; topic: string }>();
-}
-
-/** Frames sent before the pong are read before it: a sync point proving nothing else was sent. */
-async function roundTrip(client: TestClient): Promise<void> {
-  const pong = once(client.ws, 'pong');
-  client.ws.ping();
-  await pong;
 }
 
 describe('msgqueue', () => {
@@ -138,7 +130,7 @@ describe('msgqueue', () => {
     ]);
     // Acks count messages, not frames.
     pop.send('{"ack":5}');
-    await roundTrip(pop);
+    await pop.roundTrip();
     expect(pop.ws.readyState).toBe(WebSocket.OPEN);
   });
 
@@ -187,7 +179,7 @@ describe('msgqueue', () => {
     for (let i = 0; i < 5; i++) push.send(frame(`m${i}`));
     for (let i = 0; i < 5; i++) expect(await popped(first)).toMatchObject({ id: `m${i}` });
     first.send('{"ack":2}');
-    await roundTrip(first);
+    await first.roundTrip();
     await first.close();
     const second = await queue.client('/popmsg');
     for (let i = 2; i < 5; i++) expect(await popped(second)).toMatchObject({ id: `m${i}` });
@@ -201,7 +193,7 @@ describe('msgqueue', () => {
     expect(await popped(pop)).toMatchObject({ id: 'leased' });
     expect(await popped(pop)).toMatchObject({ id: 'leased' });
     pop.send('{"ack":2}');
-    await roundTrip(pop);
+    await pop.roundTrip();
   });
 
   test('every consumer group gets every message; consumers within a group share them', async () => {
@@ -237,7 +229,7 @@ describe('msgqueue', () => {
     while (acked < 3) acked = (await push.next<{ ack: number }>()).ack;
     expect(await popped(pop)).toMatchObject({ id: 'm0' });
     expect(await popped(pop)).toMatchObject({ id: 'm1' });
-    await roundTrip(pop);
+    await pop.roundTrip();
     expect(pop.buffered).toEqual([]);
     pop.send('{"ack":1}');
     expect(await popped(pop)).toMatchObject({ id: 'm2' });
