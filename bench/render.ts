@@ -74,8 +74,8 @@ function cpuCell(record: ScenarioRecord | undefined): string {
 
 function fsyncCell(record: ScenarioRecord | undefined): string {
   const f = record?.fsync;
-  if (f === undefined || f.counters.datasync === 0) return '–';
-  return `${f.datasyncPerSec.toFixed(0)}/s, ${f.recordsPerDatasync.toFixed(0)} msg each, ${formatMs(f.meanDatasyncMs)} ms, busy ${f.datasyncBusyPct.toFixed(0)} %`;
+  if (f === undefined || f.counters.commits === 0) return '–';
+  return `${f.commitsPerSec.toFixed(0)}/s, ${f.messagesPerCommit.toFixed(0)} msg each, ${formatMs(f.meanCommitMs)} ms, busy ${f.commitBusyPct.toFixed(0)} %`;
 }
 
 function describeSpec(spec: ScenarioSpec): string {
@@ -150,7 +150,7 @@ function comparisonTable(report: BenchReport, list: readonly Plan[], ids: readon
       cpuCell(representative(system, plan.name)),
     );
     if (present.some((system) => system.id === 'file')) {
-      detail('msgqueue fdatasync', (system) => fsyncCell(representative(system, plan.name)));
+      detail('msgqueue group commits', (system) => fsyncCell(representative(system, plan.name)));
     }
   }
   return markdown(rows);
@@ -203,7 +203,7 @@ export function renderHeader(report: BenchReport): string {
   ];
   if (probe !== undefined) {
     lines.push(
-      `fsync probe (${probe.filesystem ?? probe.dir}): ${probe.fdatasyncPerSec.toFixed(0)} append+fdatasync/s of ${probe.bytesPerWrite} B, p50 ${formatMs(probe.latencyMs.p50)} ms, p99 ${formatMs(probe.latencyMs.p99)} ms`,
+      `fsync probe (${probe.filesystem ?? probe.dir}): ${probe.commitsPerSec.toFixed(0)} O_DSYNC appends/s of ${probe.bytesPerWrite} B, p50 ${formatMs(probe.latencyMs.p50)} ms, p99 ${formatMs(probe.latencyMs.p99)} ms`,
     );
   }
   return lines.join('\n');

@@ -50,7 +50,7 @@ export interface ScenarioRecord {
   readonly wallMs: number;
   /** CPU ms each process used during the measurement (the load child from its own count). */
   readonly cpuMs: Partial<Record<Observed, number>>;
-  /** The system (kernel) part of cpuMs: socket and file syscalls, fdatasync included. */
+  /** The system (kernel) part of cpuMs: socket and file syscalls, the log's synchronous writes included. */
   readonly cpuSystemMs: Partial<Record<Observed, number>>;
   /** CPU µs per measured message, per process. */
   readonly cpuUsPerMessage: Partial<Record<Observed, number>>;
@@ -60,12 +60,12 @@ export interface ScenarioRecord {
 
 export interface FsyncActivity {
   readonly counters: FsyncCounters;
-  readonly datasyncPerSec: number;
-  /** Log records written per group commit (writev buffers / datasync calls). */
-  readonly recordsPerDatasync: number;
-  readonly meanDatasyncMs: number;
-  /** Share of the wall time some datasync was running: near 100 % means the disk paces the log. */
-  readonly datasyncBusyPct: number;
+  readonly commitsPerSec: number;
+  /** Messages measured per group commit. */
+  readonly messagesPerCommit: number;
+  readonly meanCommitMs: number;
+  /** Share of the wall time some commit was running: near 100 % means the disk paces the log. */
+  readonly commitBusyPct: number;
 }
 
 /** One chain (three processes), from start to stop. */

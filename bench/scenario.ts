@@ -37,18 +37,18 @@ function diffCounters(after: FsyncCounters, before: FsyncCounters): FsyncCounter
 }
 
 function fsyncActivity(
-  before: FsyncCounters | undefined,
-  after: FsyncCounters | undefined,
+  counters: { before: FsyncCounters | undefined; after: FsyncCounters | undefined },
   wallMs: number,
+  messages: number,
 ): FsyncActivity | undefined {
-  if (before === undefined || after === undefined) return undefined;
-  const counters = diffCounters(after, before);
+  if (counters.before === undefined || counters.after === undefined) return undefined;
+  const diff = diffCounters(counters.after, counters.before);
   return {
-    counters,
-    datasyncPerSec: (counters.datasync * 1000) / wallMs,
-    recordsPerDatasync: counters.datasync > 0 ? counters.writevBuffers / counters.datasync : 0,
-    meanDatasyncMs: counters.datasync > 0 ? counters.datasyncMs / counters.datasync : 0,
-    datasyncBusyPct: (100 * counters.datasyncMs) / wallMs,
+    counters: diff,
+    commitsPerSec: (diff.commits * 1000) / wallMs,
+    messagesPerCommit: diff.commits > 0 ? messages / diff.commits : 0,
+    meanCommitMs: diff.commits > 0 ? diff.commitMs / diff.commits : 0,
+    commitBusyPct: (100 * diff.commitMs) / wallMs,
   };
 }
 
@@ -229,7 +229,7 @@ export async function runScenario(
       cpuMs,
       cpuSystemMs,
       cpuUsPerMessage,
-      fsync: fsyncActivity(fsync0, fsync1, wallMs),
+      fsync: fsyncActivity({ before: fsync0, after: fsync1 }, wallMs, messages),
     };
   } catch (err) {
     await Promise.all(children.map((child) => child.stop('SIGKILL')));

@@ -152,14 +152,11 @@ export const FSYNC_PREFIX = 'BENCH_FSYNC ';
 
 /** Counters kept by fsync-counter.ts inside the msgqueue process. */
 export interface FsyncCounters {
-  /** FileHandle.datasync() calls (the log's group commits) and the ms they took in all. */
-  datasync: number;
-  datasyncMs: number;
+  /** The log's group commits (one O_DSYNC writev each), the ms they took in all, and their bytes. */
+  commits: number;
+  commitMs: number;
+  commitBytes: number;
   /** FileHandle.sync() calls (meta.json, groups.json, directories). */
   sync: number;
   syncMs: number;
-  /** FileHandle.writev() calls, buffers (one per log record) and bytes written. */
-  writev: number;
-  writevBuffers: number;
-  writevBytes: number;
 }
