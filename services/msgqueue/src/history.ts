@@ -28,7 +28,8 @@ export function historyEndpoint(log: MessageLog): HttpHandler {
         .send(errorBody({ status: 400, code: 'BAD_REQUEST', message }));
       return;
     }
-    const messages = log.topicHistory(valid, Number(after));
+    // One more than a page, to tell whether there is more.
+    const messages = log.topicHistory(valid, { afterSeq: Number(after), limit: HISTORY_PAGE + 1 });
     const page = messages.slice(0, HISTORY_PAGE);
     const { first, last } = log.topicRange(valid);
     res

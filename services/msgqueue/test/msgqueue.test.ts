@@ -6,12 +6,27 @@ import { describe, expect, test } from 'vitest';
 import { encodeDelivery, packBatches, unpackBatch } from '@pubsub/protocol';
 import { WebSocket } from 'ws';
 import { loadConfig, start } from '../src/server.js';
+import { HISTORY_PAGE } from '../src/history.js';
+import { createMemoryLog } from '../src/store/memory-log.js';
 import { startMsgqueue } from './helpers.js';
 
 /** A frame as the publisher service pushes it. */
 const frame = (id: string, topic = 't') => encodeDelivery({ topic, id, content: JSON.stringify(id) });
 
 /** The id and seq a popped frame carries. */
+/** GET over https from a msgqueue URL (`wss://…`), as a hop user unless `auth` says otherwise. */
+function httpsGet(url: string, { ca, auth = 'hello:test' }: { ca: string; auth?: string }) {
+  return new Promise<{ status: number; body: string }>((resolveGet, reject) => {
+    request(url.replace('wss:', 'https:'), { ca, auth }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 async function popped(client: TestClient): Promise<{ id: string; seq: number; topic: string }> {
   return client.next<{ id: string; seq: number; topic: string }>();
 }
@@ -256,16 +271,7 @@ describe('msgqueue', () => {
     for (const id of ['h1', 'h2', 'h3']) push.send(frame(id, 'h'));
     let acked = 0;
     while (acked < 3) acked = (await push.next<{ ack: number }>()).ack;
-    const get = (path: string, auth: string | undefined = 'hello:test') =>
-      new Promise<{ status: number; body: string }>((resolveGet, reject) => {
-        request(queue.url(path).replace('wss:', 'https:'), { ca, ...(auth ? { auth } : {}) }, (res) => {
-          let body = '';
-          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
-        })
-          .on('error', reject)
-          .end();
-      });
+    const get = (path: string, auth?: string) => httpsGet(queue.url(path), { ca, ...(auth ? { auth } : {}) });
     const page = await get('/history?topic=h&after=1');
     expect(page.status).toBe(200);
     const history = JSON.parse(page.body) as {
@@ -284,6 +290,37 @@ describe('msgqueue', () => {
     expect((await get('/history?topic=a%20b')).status).toBe(400);
     expect((await get('/history?topic=h&after=-1')).status).toBe(400);
     expect(JSON.parse((await get('/history?topic=none')).body)).toMatchObject({ first: 1, last: 0, messages: [] });
+  });
+
+  test('GET /history answers a long history a page at a time, with `more` until the last page', async () => {
+    const { certDir, ca } = await testCertificate();
+    const log = createMemoryLog({
+      dedupeWindowMs: 60_000,
+      dedupeMaxIds: 100_000,
+      retentionMs: 3_600_000,
+      retentionBytes: 1024 * 1024 * 1024,
+    });
+    const total = HISTORY_PAGE + 5;
+    await log.append(
+      Array.from({ length: total }, (_, i) => ({ topic: 'long', id: `m${i}`, frame: frame(`m${i}`, 'long') })),
+    );
+    await using queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
+      logger: silentLogger(),
+      log,
+    });
+    type Page = { first: number; last: number; more: boolean; messages: string[] };
+    const page = async (after: number) =>
+      JSON.parse(
+        (await httpsGet(`wss://localhost:${queue.port}/history?topic=long&after=${after}`, { ca })).body,
+      ) as Page;
+    const seqs = (answer: Page) => answer.messages.map((text) => (JSON.parse(text) as { seq: number }).seq);
+
+    const first = await page(0);
+    expect(first).toMatchObject({ first: 1, last: total, more: true });
+    expect(seqs(first)).toEqual(Array.from({ length: HISTORY_PAGE }, (_, i) => i + 1));
+    const rest = await page(HISTORY_PAGE);
+    expect(rest.more).toBe(false);
+    expect(seqs(rest)).toEqual([10_001, 10_002, 10_003, 10_004, 10_005]);
   });
 
   test('delivered messages kept as history do not count toward the limits that pause pushers', async () => {

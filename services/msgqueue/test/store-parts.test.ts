@@ -222,12 +222,24 @@ describe('LogState', () => {
           }
           for (const topic of ['a', 'b', 'ü']) {
             const kept = model.filter((entry) => entry.topic === topic);
-            const history = state.topicHistory(topic, 0);
+            const history = state.topicHistory(topic, { afterSeq: 0, limit: Infinity });
             expect(history.map((entry) => [entry.offset, entry.seq])).toEqual(
               kept.map((entry) => [entry.offset, entry.seq]),
             );
             expect(history.map((entry) => JSON.parse(entry.frame) as unknown)).toEqual(
               kept.map((entry) => ({ topic, content: entry.content, seq: entry.seq, epoch: 'e' })),
+            );
+            // A page from the middle, short of the newest entry: what /history reads.
+            const query = {
+              afterSeq: kept[Math.floor(kept.length / 2)]?.seq ?? 0,
+              limit: 2,
+              beforeOffset: state.nextOffset - 1,
+            };
+            expect(state.topicHistory(topic, query).map((entry) => entry.seq)).toEqual(
+              kept
+                .filter((entry) => entry.seq > query.afterSeq && entry.offset < query.beforeOffset)
+                .slice(0, query.limit)
+                .map((entry) => entry.seq),
             );
             const last = lastSeq.get(topic) ?? 0;
             expect(state.topicRange(topic)).toEqual(

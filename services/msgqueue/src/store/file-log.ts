@@ -308,8 +308,8 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
       });
     },
     ...stateReads(state),
-    topicHistory: (topic, afterSeq) =>
-      state.topicHistory(topic, afterSeq).filter((entry) => entry.offset < committedOffset),
+    topicHistory: (topic, { afterSeq, limit }) =>
+      state.topicHistory(topic, { afterSeq, limit, beforeOffset: committedOffset }),
     setGroupFloor(group, floor) {
       if (state.groups().get(group) === floor) return;
       state.setGroupFloor(group, floor);

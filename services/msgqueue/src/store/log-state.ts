@@ -1,7 +1,7 @@
 import { DedupeWindow } from './dedupe-window.js';
 import { FrameArena, type FrameSpan } from './frame-arena.js';
 import { stampBytes, stampFrame, stampOf } from './frame-seq.js';
-import type { AppendInput, AppendResult, LogEntry, MessageLog } from './log.js';
+import type { AppendInput, AppendResult, HistoryQuery, LogEntry, MessageLog } from './log.js';
 import { NumberRing } from './number-ring.js';
 
 export interface LogStateOptions {
@@ -205,11 +205,16 @@ export class LogState {
     return this.#appendedBytes - this.#rows.get(row, BYTES_BEFORE);
   }
 
-  topicHistory(topic: string, afterSeq: number): LogEntry[] {
+  /**
+   * At most `limit` retained entries of a topic with seq > `afterSeq` and offset < `beforeOffset`,
+   * oldest first. Only those are decoded: a client resuming far back pages through a long history
+   * one page per call, and each call walks the skipped rows' numbers, not their frames.
+   */
+  topicHistory(topic: string, { afterSeq, limit, beforeOffset = Infinity }: HistoryQuery): LogEntry[] {
     const state = this.#topics.get(topic);
     if (state === undefined) return [];
     const entries: LogEntry[] = [];
-    for (let offset = state.first; offset !== 0;) {
+    for (let offset = state.first; offset !== 0 && offset < beforeOffset && entries.length < limit;) {
       const row = this.#rowOf(offset);
       if (this.#rows.get(row, SEQ) > afterSeq) entries.push(this.#entry(offset, row));
       offset = this.#rows.get(row, NEXT_IN_TOPIC);
@@ -299,7 +304,7 @@ export function stateReads(
     read: (offset) => state.read(offset),
     frameBytes: (offset) => state.frameBytes(offset),
     copyFrame: (offset, target, at) => state.copyFrame(offset, target, at),
-    topicHistory: (topic, afterSeq) => state.topicHistory(topic, afterSeq),
+    topicHistory: (topic, query) => state.topicHistory(topic, query),
     topicRange: (topic) => state.topicRange(topic),
     groups: () => state.groups(),
   };

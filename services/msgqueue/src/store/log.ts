@@ -29,6 +29,16 @@ export interface AppendResult {
  * Where the msgqueue keeps messages: an append-only log with per-topic sequence numbers,
  * consumer-group positions, and retention. The seam between the queue logic and its storage.
  */
+/** Which part of a topic's history to read. */
+export interface HistoryQuery {
+  /** Entries with a seq above this. */
+  afterSeq: number;
+  /** Most entries returned. */
+  limit: number;
+  /** Entries below this offset only (the log's committed offset, for a durable log). */
+  beforeOffset?: number;
+}
+
 export interface MessageLog {
   /** Changes whenever the history is reset, so clients can tell a restart with lost history. */
   readonly epoch: string;
@@ -59,8 +69,8 @@ export interface MessageLog {
   frameBytes(offset: number): number | undefined;
   /** Copies a retained entry's frame (UTF-8) into `target` at `at`; returns the bytes copied. */
   copyFrame(offset: number, target: Buffer, at: number): number;
-  /** Retained, committed entries of one topic with seq > `afterSeq`, oldest first. */
-  topicHistory(topic: string, afterSeq: number): LogEntry[];
+  /** At most `limit` retained, committed entries of one topic with seq > `afterSeq`, oldest first. */
+  topicHistory(topic: string, query: HistoryQuery): LogEntry[];
   /** The first seq still retained for a topic, and the last one assigned (0 when none). */
   topicRange(topic: string): { first: number; last: number };
   /** Consumer groups and the offset below which each has acknowledged everything. */
