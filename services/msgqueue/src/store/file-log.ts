@@ -45,32 +45,32 @@ const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREA
 
 /** The records of one append in one buffer: it is on the append path of every message. */
 function encodeRecords(state: LogState, added: readonly { offset: number; id: string | undefined }[]): Buffer {
+  const heads = added.map(({ offset, id }) => ({ head: state.head(offset) as EntryHead, id }));
   let total = 0;
-  for (const { offset, id } of added) total += recordBytes(state, offset, id);
+  for (const { head, id } of heads) total += recordBytes(state, head, id);
   const records = { buffer: Buffer.allocUnsafe(total), at: 0 };
-  for (const entry of added) encodeRecord(state, entry, records);
+  for (const entry of heads) encodeRecord(state, entry, records);
   return records.buffer;
 }
 
-function recordBytes(state: LogState, offset: number, id: string | undefined): number {
-  const { topic } = state.head(offset) as EntryHead;
+function recordBytes(state: LogState, head: EntryHead, id: string | undefined): number {
   const idBytes = id === undefined ? 0 : Buffer.byteLength(id);
-  return HEADER_BYTES + FIXED_BODY_BYTES + Buffer.byteLength(topic) + idBytes + (state.frameBytes(offset) as number);
+  const frameBytes = state.frameBytes(head.offset) as number;
+  return HEADER_BYTES + FIXED_BODY_BYTES + Buffer.byteLength(head.topic) + idBytes + frameBytes;
 }
 
-/** Writes the record of `offset` into `records` at `records.at`, and moves `at` past it. */
+/** Writes the record of `head` into `records` at `records.at`, and moves `at` past it. */
 function encodeRecord(
   state: LogState,
-  { offset, id }: { offset: number; id: string | undefined },
+  { head, id }: { head: EntryHead; id: string | undefined },
   records: { buffer: Buffer; at: number },
 ): void {
   const { buffer: target, at } = records;
-  const head = state.head(offset) as EntryHead;
   const bodyStart = at + HEADER_BYTES;
   const topicBytes = target.write(head.topic, bodyStart + FIXED_BODY_BYTES);
   const idBytes = id === undefined ? 0 : target.write(id, bodyStart + FIXED_BODY_BYTES + topicBytes);
   const frameAt = bodyStart + FIXED_BODY_BYTES + topicBytes + idBytes;
-  const end = frameAt + state.copyFrame(offset, target, frameAt);
+  const end = frameAt + state.copyFrame(head.offset, target, frameAt);
   target.writeDoubleLE(head.offset, bodyStart);
   target.writeDoubleLE(head.seq, bodyStart + 8);
   target.writeDoubleLE(head.time, bodyStart + 16);

@@ -25,10 +25,6 @@ export interface AppendResult {
   readonly duplicate: boolean;
 }
 
-/**
- * Where the msgqueue keeps messages: an append-only log with per-topic sequence numbers,
- * consumer-group positions, and retention. The seam between the queue logic and its storage.
- */
 /** Which part of a topic's history to read. */
 export interface HistoryQuery {
   /** Entries with a seq above this. */
@@ -39,6 +35,10 @@ export interface HistoryQuery {
   beforeOffset?: number;
 }
 
+/**
+ * Where the msgqueue keeps messages: an append-only log with per-topic sequence numbers,
+ * consumer-group positions, and retention. The seam between the queue logic and its storage.
+ */
 export interface MessageLog {
   /** Changes whenever the history is reset, so clients can tell a restart with lost history. */
   readonly epoch: string;
@@ -47,7 +47,7 @@ export interface MessageLog {
   /** Offset the next appended entry will get. */
   readonly nextOffset: number;
   /**
-   * Offset after the last entry that is kept for good (fsync'd, for a durable log). Only entries
+   * Offset after the last entry that is kept for good (on disk, for a durable log). Only entries
    * below it may leave the msgqueue: one delivered before its fsync could be lost in a crash
    * after a consumer saw it, and its seq given to another message.
    */
