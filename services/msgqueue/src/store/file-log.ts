@@ -41,7 +41,9 @@ const GROUPS_FLUSH_MS = 1_000;
 const RETENTION_CHECK_MS = 10_000;
 // O_DSYNC makes each write return only once it is on disk: a group commit is one system call and
 // one thread-pool round trip instead of a write and an fdatasync (about a fifth less CPU here).
-const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
+// Windows has no O_DSYNC: there a commit is a write and an fdatasync.
+const O_DSYNC = constants.O_DSYNC as number | undefined;
+const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (O_DSYNC ?? 0);
 
 /** The records of one append in one buffer: it is on the append path of every message. */
 function encodeRecords(state: LogState, added: readonly { offset: number; id: string | undefined }[]): Buffer {
@@ -136,12 +138,13 @@ interface Segment {
   size: number;
 }
 
-/** One write of all records; on an O_DSYNC file they are on disk when it resolves. */
+/** One write of all records, on disk when it resolves. */
 async function writeAll(file: FileHandle, records: Buffer[]): Promise<void> {
   const expected = records.reduce((sum, buffer) => sum + buffer.length, 0);
   const { bytesWritten } = await file.writev(records);
   // A short write (a full disk) leaves a torn record: the caller must stop appending.
   if (bytesWritten !== expected) throw new Error(`short write to the log: ${bytesWritten} of ${expected} bytes`);
+  if (O_DSYNC === undefined) await file.datasync();
 }
 
 async function writeFileDurably(path: string, contents: string): Promise<void> {
