@@ -74,6 +74,7 @@ describe('DedupeWindow', () => {
     const id = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'ü', 'a-long-id-of-a-message');
     const operation = fc.oneof(
       fc.record({ op: fc.constant('remember' as const), id, advance: fc.nat(30) }),
+      fc.record({ op: fc.constant('claim' as const), id, advance: fc.nat(30) }),
       fc.record({ op: fc.constant('expire' as const), advance: fc.nat(60) }),
     );
     fc.assert(
@@ -87,6 +88,11 @@ describe('DedupeWindow', () => {
           if (operation.op === 'expire') {
             window.expire(now);
             model.expire(now);
+          } else if (operation.op === 'claim') {
+            // As the log appends: the seq it had, or remembered with the next one.
+            const earlier = model.seqOf(operation.id);
+            expect(window.claim(operation.id, seq + 1, now)).toBe(earlier);
+            if (earlier === undefined) model.remember(operation.id, ++seq, now);
           } else if (window.seqOf(operation.id) === undefined) {
             // As the log uses it: an id is remembered again only once it has been forgotten.
             window.remember(operation.id, ++seq, now);
@@ -103,13 +109,14 @@ describe('DedupeWindow', () => {
 
   test('stays correct through growth and wraparound of its table', () => {
     const window = new DedupeWindow({ windowMs: 1_000_000, maxIds: 5_000 });
-    for (let n = 0; n < 20_000; n++) window.remember(`m${n}`, n, 0);
+    const wrongOf = (count: number, expected: (n: number) => number | undefined) =>
+      Array.from({ length: count }, (_, n) => `m${n}`).filter((id, n) => window.seqOf(id) !== expected(n));
+    // The table doubles at 512, 1,024 and 2,048 ids: every id stored before has been moved.
+    for (let n = 0; n < 4_000; n++) window.remember(`m${n}`, n, 0);
+    expect(wrongOf(4_000, (n) => n)).toEqual([]);
+    for (let n = 4_000; n < 20_000; n++) window.remember(`m${n}`, n, 0);
     expect(window.size).toBe(5_000);
-    const wrong: string[] = [];
-    for (let n = 0; n < 20_000; n++) {
-      if (window.seqOf(`m${n}`) !== (n >= 15_000 ? n : undefined)) wrong.push(`m${n}`);
-    }
-    expect(wrong).toEqual([]);
+    expect(wrongOf(20_000, (n) => (n >= 15_000 ? n : undefined))).toEqual([]);
   });
 });
 

@@ -97,20 +97,21 @@ export class LogState {
     const results: AppendResult[] = [];
     const added: { offset: number; id: string | undefined }[] = [];
     for (const input of inputs) {
-      const earlier = input.id === undefined ? undefined : this.#dedupe.seqOf(input.id);
+      const topic = this.#topic(input.topic);
+      const seq = topic.last + 1;
+      // A new id is remembered with this seq here; a known one answers with the seq it got.
+      const earlier = input.id === undefined ? undefined : this.#dedupe.claim(input.id, seq, time);
       if (earlier !== undefined) {
         results.push({ seq: earlier, duplicate: true });
         continue;
       }
-      const topic = this.#topic(input.topic);
-      const seq = topic.last + 1;
       // A UTF-16 code unit never takes more than 3 bytes of UTF-8.
       const room = this.#frames.reserve(input.frame.length * 3 + this.#stampBytes);
       const written = room.buffer.write(input.frame, room.start);
       const length = stampFrame(room, written, stampOf(seq, this.epoch));
       this.#frames.commit(length);
       const offset = this.#nextOffset;
-      this.#addRow({ offset, topic, seq, time }, { chunk: room.chunk, start: room.start, length }, input.id);
+      this.#addRow({ offset, topic, seq, time }, { chunk: room.chunk, start: room.start, length });
       results.push({ seq, duplicate: false });
       added.push({ offset, id: input.id });
     }
@@ -123,13 +124,13 @@ export class LogState {
     frame.copy(room.buffer, room.start);
     this.#frames.commit(frame.length);
     const topic = this.#topic(head.topic);
-    this.#addRow({ ...head, topic }, { ...room, length: frame.length }, id);
+    this.#addRow({ ...head, topic }, { ...room, length: frame.length });
+    if (id !== undefined) this.#dedupe.remember(id, head.seq, head.time);
   }
 
   #addRow(
     { offset, topic, seq, time }: { offset: number; topic: TopicState; seq: number; time: number },
     span: FrameSpan,
-    id: string | undefined,
   ) {
     if (this.#rows.length === 0) this.#first = offset;
     const row = this.#rows.push();
@@ -148,7 +149,6 @@ export class LogState {
     topic.newest = offset;
     topic.last = Math.max(topic.last, seq);
     this.#nextOffset = offset + 1;
-    if (id !== undefined) this.#dedupe.remember(id, seq, time);
   }
 
   /** Where the row of a retained message starts, or -1. */
