@@ -1,5 +1,6 @@
 const CLOSE_OBJECT = 0x7d;
 const OPEN_OBJECT = 0x7b;
+const COMMA = 0x2c;
 
 /** The members the log adds to a frame: `"seq":5,"epoch":"…"` (ASCII). */
 export function stampOf(seq: number, epoch: string): string {
@@ -31,8 +32,9 @@ export function stampFrame(
   while (close > start && buffer[close] !== CLOSE_OBJECT) close--;
   let before = close - 1;
   while (before > start && isJsonWhitespace(buffer[before])) before--;
-  const at = before + 1;
-  const separator = buffer[before] === OPEN_OBJECT ? '' : ',';
-  const written = buffer.write(`${separator}${stamp}}`, at, 'latin1');
-  return at + written - start;
+  let at = before + 1;
+  if (buffer[before] !== OPEN_OBJECT) buffer[at++] = COMMA;
+  at += buffer.write(stamp, at, 'latin1');
+  buffer[at++] = CLOSE_OBJECT;
+  return at - start;
 }
