@@ -34,6 +34,8 @@ export class SubscribeClient {
         case 'error':
           if (this.#replies.settle(frame.id, frame)) return;
           break;
+        // A resume waiting for the msgqueue's history: shown as it comes; its reply follows.
+        case 'waiting':
         case 'ack':
         case undefined:
           break;

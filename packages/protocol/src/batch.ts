@@ -6,11 +6,22 @@
  */
 
 const LENGTH_BYTES = 4;
+/**
+ * A positioned batch also carries each message's log offset, 6 bytes big-endian after its
+ * length: a reader that knows where each message sits in the log can catch up from there.
+ */
+const OFFSET_BYTES = 6;
 
 /** Limits of one batch frame: the peer refuses frames above its max payload. */
 export interface BatchLimits {
   readonly maxMessages: number;
   readonly maxBytes: number;
+  /** Every frame is a positioned batch, a lone message too (see unpackPositioned). */
+  readonly positioned?: boolean;
+}
+
+function entryHeaderBytes(limits: { readonly positioned?: boolean }): number {
+  return limits.positioned === true ? LENGTH_BYTES + OFFSET_BYTES : LENGTH_BYTES;
 }
 
 /** A run of consecutive messages that travels in one hop frame; `bytes` as encoded in a batch. */
@@ -26,10 +37,11 @@ export interface BatchPlan {
  */
 export function planBatches(count: number, bytesOf: (index: number) => number, limits: BatchLimits): BatchPlan[] {
   const plans: BatchPlan[] = [];
+  const header = entryHeaderBytes(limits);
   let first = 0;
   let bytes = 0;
   for (let index = 0; index < count; index++) {
-    const size = LENGTH_BYTES + bytesOf(index);
+    const size = header + bytesOf(index);
     const fits = index - first < limits.maxMessages && bytes + size <= limits.maxBytes;
     if (index > first && !fits) {
       plans.push({ first, count: index - first, bytes });
@@ -42,19 +54,29 @@ export function planBatches(count: number, bytesOf: (index: number) => number, l
   return plans;
 }
 
-/** Encodes a planned run of two or more messages as a batch; `write` puts message `index` at `at`. */
-export function encodeBatch(
-  plan: BatchPlan,
-  bytesOf: (index: number) => number,
-  write: (index: number, target: Buffer, at: number) => void,
-): Buffer {
+/** How to read the messages of a batch being encoded, by index. */
+export interface BatchEntries {
+  bytesOf(index: number): number;
+  /** Puts message `index`'s frame at `at`. */
+  write(index: number, target: Buffer, at: number): void;
+  /** The message's log offset, for a positioned batch. */
+  offsetOf?(index: number): number;
+}
+
+/** Encodes a planned run of two or more messages as a batch (or of any number, positioned, with `offsetOf`). */
+export function encodeBatch(plan: BatchPlan, entries: BatchEntries): Buffer {
   const batch = Buffer.allocUnsafe(plan.bytes);
   let at = 0;
   for (let index = plan.first; index < plan.first + plan.count; index++) {
-    const size = bytesOf(index);
+    const size = entries.bytesOf(index);
     batch.writeUInt32BE(size, at);
-    write(index, batch, at + LENGTH_BYTES);
-    at += LENGTH_BYTES + size;
+    at += LENGTH_BYTES;
+    if (entries.offsetOf !== undefined) {
+      batch.writeUIntBE(entries.offsetOf(index), at, OFFSET_BYTES);
+      at += OFFSET_BYTES;
+    }
+    entries.write(index, batch, at);
+    at += size;
   }
   return batch;
 }
@@ -68,7 +90,7 @@ export function packBatches(frames: readonly string[], limits: BatchLimits): (st
   const bytesOf = (index: number) => sizes[index] as number;
   const write = (index: number, target: Buffer, at: number) => target.write(frames[index] as string, at);
   return planBatches(frames.length, bytesOf, limits).map((plan) =>
-    plan.count === 1 ? (frames[plan.first] as string) : encodeBatch(plan, bytesOf, write),
+    plan.count === 1 ? (frames[plan.first] as string) : encodeBatch(plan, { bytesOf, write }),
   );
 }
 
@@ -84,4 +106,27 @@ export function unpackBatch(batch: Buffer): Buffer[] | undefined {
     at = end;
   }
   return frames.length > 0 ? frames : undefined;
+}
+
+/** A positioned batch's messages: their log offsets and frames (views into the batch), in order. */
+export interface PositionedFrames {
+  readonly offsets: number[];
+  readonly frames: Buffer[];
+}
+
+/** Reads a positioned batch (see BatchLimits.positioned); undefined when the lengths do not add up. */
+export function unpackPositioned(batch: Buffer): PositionedFrames | undefined {
+  const offsets: number[] = [];
+  const frames: Buffer[] = [];
+  const header = LENGTH_BYTES + OFFSET_BYTES;
+  let at = 0;
+  while (at < batch.length) {
+    if (at + header > batch.length) return undefined;
+    const end = at + header + batch.readUInt32BE(at);
+    if (end > batch.length) return undefined;
+    offsets.push(batch.readUIntBE(at + LENGTH_BYTES, OFFSET_BYTES));
+    frames.push(batch.subarray(at + header, end));
+    at = end;
+  }
+  return { offsets, frames };
 }

@@ -23,6 +23,7 @@ export const ERRORS = {
   SHUTTING_DOWN: { message: 'server shutting down', close: 1001 },
   BINARY_UNSUPPORTED: { message: 'binary frames are not supported; send text', close: 1003 },
   SLOW_CONSUMER: { message: 'slow consumer: send buffer limit exceeded', close: 4100 },
+  CONSUMER_STALLED: { message: 'slow consumer: read nothing within the stall timeout', close: 4100 },
   INTERNAL: { message: 'internal server error', close: 1011 },
 } as const satisfies Record<string, { message: string; close?: number }>;
 

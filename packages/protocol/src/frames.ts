@@ -34,6 +34,19 @@ export function encodeSubscribed(topic: string, ref: string | undefined, recover
   return withRef(`${head},"from":${from},"recovered":${recovered},"epoch":${str(epoch)},"replayed":${replayed}`, ref);
 }
 
+/**
+ * A subscription that fell behind and was owed messages that retention has removed since: the
+ * same notice as a resume that could not recover, sent before what follows the gap.
+ */
+export function encodeGap(subject: string, epoch: string): string {
+  return `{"type":"subscribed","topic":${str(subject)},"recovered":false,"epoch":${str(epoch)},"gap":true}`;
+}
+
+/** A resume that waits for the msgqueue's history (unreachable now); its `subscribed` follows once it can be read. */
+export function encodeWaiting(topic: string, ref: string | undefined, reason: string): string {
+  return withRef(`{"type":"waiting","topic":${str(topic)},"reason":${str(reason)}`, ref);
+}
+
 export function encodeUnsubscribed(topic: string, ref: string | undefined): string {
   return withRef(`{"type":"unsubscribed","topic":${str(topic)}`, ref);
 }
@@ -59,11 +72,14 @@ export type ServerFrame =
       recovered?: boolean;
       epoch?: string;
       replayed?: number;
+      /** Set on the notice of a gap in a subscription that fell behind (see encodeGap). */
+      gap?: boolean;
     }
+  | { type: 'waiting'; topic: string; reason: string; id?: string }
   | { type: 'unsubscribed'; topic: string; id?: string }
   | { type: 'error'; code: ErrorCode; message: string; id?: string };
 
-const SERVER_FRAME_TYPES = new Set(['message', 'ack', 'subscribed', 'unsubscribed', 'error']);
+const SERVER_FRAME_TYPES = new Set(['message', 'ack', 'subscribed', 'waiting', 'unsubscribed', 'error']);
 
 /** Decodes a frame from a service; undefined when it is not one this protocol defines. */
 export function decodeServerFrame(text: string): ServerFrame | undefined {

@@ -1,4 +1,14 @@
-export { encodeBatch, packBatches, planBatches, unpackBatch, type BatchLimits, type BatchPlan } from './batch.js';
+export {
+  encodeBatch,
+  packBatches,
+  planBatches,
+  unpackBatch,
+  unpackPositioned,
+  type BatchEntries,
+  type BatchLimits,
+  type BatchPlan,
+  type PositionedFrames,
+} from './batch.js';
 export { CloseCode } from './close-codes.js';
 export { parseCommand, type Command, type CommandOp, type ResumePoint } from './command.js';
 export { ERRORS, ProtocolError, type ErrorCode } from './errors.js';
@@ -7,7 +17,9 @@ export {
   encodeAck,
   encodeDelivery,
   encodeError,
+  encodeGap,
   encodeSubscribed,
+  encodeWaiting,
   encodeUnsubscribed,
   type Recovery,
   type ServerFrame,
@@ -34,3 +46,12 @@ export {
   validatePattern,
 } from './pattern.js';
 export { validateTopic } from './topic.js';
+export {
+  decodeLogPageMeta,
+  decodeTopicPosition,
+  encodeTopicPosition,
+  LOG_PAGE_HEADERS,
+  LOG_PAGE_TYPE,
+  type LogPageMeta,
+  type TopicPositionReply,
+} from './log-page.js';

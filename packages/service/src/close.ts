@@ -17,7 +17,7 @@ export function closeWithError(ws: WebSocket, code: ClosingCode, ref?: string): 
 const SLOW_CLIENT_TERMINATE_MS = 1_000;
 
 /** Closes a client that stopped reading with 4100, and drops it if it does not read even that. */
-export function closeSlowClient(ws: WebSocket): void {
-  closeWithError(ws, 'SLOW_CONSUMER');
+export function closeSlowClient(ws: WebSocket, code: 'SLOW_CONSUMER' | 'CONSUMER_STALLED' = 'SLOW_CONSUMER'): void {
+  closeWithError(ws, code);
   setTimeout(() => ws.terminate(), SLOW_CLIENT_TERMINATE_MS).unref();
 }

@@ -116,6 +116,26 @@ export class Outbox {
     this.#pending.clear();
   }
 
+  /**
+   * Calls back once `ws` has sent what it was given (its socket's `drain`), or once it closes.
+   * Queued frames of this turn are written first, so they count.
+   */
+  onDrain(ws: WebSocket, callback: () => void): void {
+    this.flushSocket(ws);
+    const socket = socketOf(ws);
+    if (ws.readyState !== WebSocket.OPEN || socket.writableLength === 0) {
+      callback();
+      return;
+    }
+    const done = () => {
+      socket.off('drain', done);
+      ws.off('close', done);
+      callback();
+    };
+    socket.on('drain', done);
+    ws.on('close', done);
+  }
+
   /** Writes what is queued for one socket, e.g. before closing it with a reason. */
   flushSocket(ws: WebSocket): void {
     const frames = this.#pending.get(ws);

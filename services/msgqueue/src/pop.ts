@@ -10,7 +10,9 @@ export const DEFAULT_GROUP = 'default';
 /**
  * A `/popmsg?group=<name>&batch=<n>` consumer: receives up to `prefetch` unacknowledged
  * messages, one per text frame, or with `batch` above 1 up to that many per binary batch frame
- * (see packBatches), and acknowledges messages with cumulative `{"ack":n}`. Whatever it has not
+ * (see packBatches), and acknowledges messages with cumulative `{"ack":n}`. With `offsets=1`
+ * every frame is a positioned batch: each message with its log offset, for readers that catch
+ * up from the log (`GET /log`). Whatever it has not
  * acknowledged when it goes away, or within the lease, is delivered again to its group.
  */
 export function handlePop(
@@ -28,7 +30,8 @@ export function handlePop(
     ws.close(CloseCode.POLICY_VIOLATION, 'batch must be a whole number from 1 to 999999');
     return;
   }
-  const consumer = queue.addConsumer(ws, group, { maxMessages: Number(batch), maxBytes: maxFrameBytes });
+  const positioned = context.url.searchParams.get('offsets') === '1';
+  const consumer = queue.addConsumer(ws, group, { maxMessages: Number(batch), maxBytes: maxFrameBytes, positioned });
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
       context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });

@@ -243,9 +243,11 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     const sizes = offsets.map((offset) => log.frameBytes(offset) as number);
     const bytesOf = (index: number) => sizes[index] as number;
     const write = (index: number, target: Buffer, at: number) => log.copyFrame(offsets[index] as number, target, at);
+    const positioned = consumer.batch.positioned === true;
+    const entries = { bytesOf, write, ...(positioned && { offsetOf: (index: number) => offsets[index] as number }) };
     for (const plan of planBatches(offsets.length, bytesOf, consumer.batch)) {
-      if (plan.count > 1) {
-        consumer.ws.send(encodeBatch(plan, bytesOf, write), { binary: true });
+      if (plan.count > 1 || positioned) {
+        consumer.ws.send(encodeBatch(plan, entries), { binary: true });
         continue;
       }
       const frame = Buffer.allocUnsafe(bytesOf(plan.first));

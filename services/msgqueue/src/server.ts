@@ -14,6 +14,7 @@ import { readCaFile } from '@pubsub/tls';
 import { once } from 'node:events';
 import type { MsgqueueConfig } from './config.js';
 import { historyEndpoint } from './history.js';
+import { logEndpoint, positionEndpoint } from './log-read.js';
 import { handlePop } from './pop.js';
 import { handlePush, type Pusher } from './push.js';
 import { MessageQueue } from './queue.js';
@@ -101,7 +102,11 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       },
       '/popmsg': (ws, context) => handlePop(ws, context, { queue, maxFrameBytes: hopPayloadBytes }),
     },
-    httpEndpoints: { '/history': historyEndpoint(store) },
+    httpEndpoints: {
+      '/history': historyEndpoint(store),
+      '/log': logEndpoint(store),
+      '/position': positionEndpoint(store),
+    },
     metrics,
     readiness: () =>
       store.failure === undefined ? { ready: true } : { ready: false, reason: `store: ${store.failure.message}` },

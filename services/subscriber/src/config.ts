@@ -19,6 +19,8 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_QUEUE_USER: z.string().default(DEV_USER.user),
   SUBSCRIBER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
   SUBSCRIBER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
+  SUBSCRIBER_STALL_TIMEOUT_MS: positiveInt(60_000),
+  SUBSCRIBER_CATCHUP_PAGE_BYTES: positiveInt(256 * 1024),
   SUBSCRIBER_MAX_SUBSCRIPTIONS: positiveInt(1_000),
   SUBSCRIBER_GROUP: z
     .string()
@@ -35,8 +37,15 @@ export interface SubscriberConfig extends CommonConfig {
   /** Client users of `/subscribe`. */
   readonly users: Users;
   readonly queue: QueueHop;
-  /** Unsent bytes one client may have before it is closed as a slow consumer (4100). */
+  /**
+   * Unsent bytes above which a client leaves the live stream and is filled from the msgqueue's
+   * log at its own pace (the high-water mark; half of it is the low-water mark).
+   */
   readonly maxBufferedBytes: number;
+  /** A client behind the live stream that reads nothing for this long is closed (4100). */
+  readonly stallTimeoutMs: number;
+  /** Bytes of messages one page of a catch-up brings at most. */
+  readonly catchUpPageBytes: number;
   /** Topics and patterns one socket may be subscribed to at once. */
   readonly maxSubscriptions: number;
   /**
@@ -65,6 +74,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
       password: e.SUBSCRIBER_QUEUE_PASSWORD,
     },
     maxBufferedBytes: e.SUBSCRIBER_MAX_BUFFERED_BYTES,
+    stallTimeoutMs: e.SUBSCRIBER_STALL_TIMEOUT_MS,
+    catchUpPageBytes: e.SUBSCRIBER_CATCHUP_PAGE_BYTES,
     maxSubscriptions: e.SUBSCRIBER_MAX_SUBSCRIPTIONS,
     group: e.SUBSCRIBER_GROUP,
   };

@@ -13,10 +13,13 @@ import {
   type ServiceHandle,
 } from '@pubsub/service';
 import type { WebSocket } from 'ws';
+import { CatchUp } from './catch-up.js';
 import type { SubscriberConfig } from './config.js';
-import { Delivery } from './deliver.js';
-import { handleSubscribe } from './subscribe.js';
+import { Delivery } from './delivery.js';
+import { LogSource } from './log-source.js';
+import type { Reader } from './reader.js';
 import { TopicRegistry } from './topics.js';
+import { handleSubscribe } from './ws-subscribe.js';
 
 export type { SubscriberConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';
@@ -27,11 +30,12 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   const tls = await loadServiceTls(config, log);
   warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
 
-  const topics = new TopicRegistry();
+  const topics = new TopicRegistry<Reader>();
   const hopTls = await loadHopTls(config);
-  // The msgqueue packs up to this many messages per frame for us.
+  // The msgqueue packs up to this many messages per frame for us, each with its log offset.
   const popUrl = new URL(config.queue.url);
   popUrl.searchParams.set('batch', String(config.hopBatchMessages));
+  popUrl.searchParams.set('offsets', '1');
   const upstream = await createQueueUpstream(
     config,
     { ...config.queue, url: popUrl.toString() },
@@ -55,7 +59,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   });
   const slowConsumers = metrics.counter({
     name: 'pubsub_subscriber_slow_consumers_total',
-    help: 'Clients closed with 4100 for not reading',
+    help: 'Clients closed with 4100: their unsent bytes passed the hard limit, or they read nothing within the stall timeout',
   });
   const counters = {
     routed: metrics.counter({
@@ -79,15 +83,44 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   const connectionLogs = new WeakMap<WebSocket, Logger>();
   const outbox = new Outbox({
     coalesce: config.coalesceWrites,
-    maxBufferedBytes: config.maxBufferedBytes,
+    // Readers behind are filled page by page below the high-water mark; only replies to a
+    // client that sends commands without reading can pass this.
+    maxBufferedBytes: config.maxBufferedBytes + 4 * config.catchUpPageBytes,
     onSlow: (ws) => {
       (connectionLogs.get(ws) ?? log).warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
       slowConsumers.inc();
-      topics.removeSocket(ws);
       closeSlowClient(ws);
     },
   });
-  const delivery = new Delivery(upstream, topics, { logger: log, counters, outbox });
+  const source = new LogSource({ hop: config.queue, ...hopTls, backoffMaxMs: config.backoff.maxMs });
+  upstream.on('open', () => source.retryNow());
+  const delivery: Delivery = new Delivery(upstream, topics, {
+    logger: log,
+    counters,
+    highWaterBytes: config.maxBufferedBytes,
+    onBehind: (reader, position) => catchUp.behind(reader, position),
+  });
+  const catchUp = new CatchUp({
+    source,
+    live: delivery,
+    lowWaterBytes: Math.floor(config.maxBufferedBytes / 2),
+    pageBytes: config.catchUpPageBytes,
+    stallTimeoutMs: config.stallTimeoutMs,
+    logger: log,
+    counters: {
+      deliveries: counters.deliveries,
+      pages: metrics.counter({
+        name: 'pubsub_subscriber_catchup_pages_total',
+        help: 'Pages of the log read to fill clients that fell behind the live stream',
+      }),
+      stalled: slowConsumers,
+    },
+  });
+  metrics.gauge({
+    name: 'pubsub_subscriber_readers_behind',
+    help: 'Clients filled from the log because they fell behind the live stream',
+    read: () => catchUp.behindCount,
+  });
 
   const server = await startSecureWsServer({
     name: 'subscriber',
@@ -107,9 +140,10 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
         connectionLogs.set(ws, context.log);
         handleSubscribe(ws, context, {
           topics,
-          delivery,
+          live: delivery,
+          catchUp,
+          source,
           outbox,
-          history: { hop: config.queue, ...hopTls },
           maxSubscriptions: config.maxSubscriptions,
         });
       },
@@ -125,6 +159,8 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     server.stopAccepting();
     // Acknowledge what was routed; whatever the msgqueue sent after that it will send again.
     delivery.stop();
+    catchUp.close();
+    source.close();
     await upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left()));
     // What was routed reaches the clients before their close frames.
     outbox.flush();

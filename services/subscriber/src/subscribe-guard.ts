@@ -1,25 +1,25 @@
 import { ProtocolError, type Command } from '@pubsub/protocol';
 import type { ConnectionContext } from '@pubsub/service';
-import type { WebSocket } from 'ws';
+import type { Reader } from './reader.js';
 import type { TopicRegistry } from './topics.js';
 
 /**
  * Checks a `sub` before it takes effect, throwing the ProtocolError its reply carries (with the
  * command's id); the connection stays open. A topic needs the user's subscribe rights, a pattern
- * rights over every topic it can match. A new subscription beyond the socket's limit is refused;
+ * rights over every topic it can match. A new subscription beyond the reader's limit is refused;
  * repeating one it has is not. `unsub` is never refused.
  */
 export function subscribeGuard(
-  ws: WebSocket,
+  reader: Reader,
   context: ConnectionContext,
-  deps: { topics: TopicRegistry; maxSubscriptions: number },
+  deps: { topics: TopicRegistry<Reader>; maxSubscriptions: number },
 ): (command: Command) => void {
   return (command) => {
     if (command.op !== 'sub') return;
     let refusal: ProtocolError | undefined;
     if (!context.account.subscribe.covers(command.topic)) {
       refusal = new ProtocolError('TOPIC_FORBIDDEN', `user "${context.user}" may not subscribe to ${command.topic}`);
-    } else if (!deps.topics.has(ws, command.topic) && deps.topics.countFor(ws) >= deps.maxSubscriptions) {
+    } else if (!deps.topics.has(reader, command.topic) && deps.topics.countFor(reader) >= deps.maxSubscriptions) {
       refusal = new ProtocolError(
         'TOO_MANY_SUBSCRIPTIONS',
         `at most ${deps.maxSubscriptions} subscriptions per connection (SUBSCRIBER_MAX_SUBSCRIPTIONS); unsub one first`,

@@ -1,11 +1,11 @@
 import { isPattern, matchTokens, tokensOf } from '@pubsub/protocol';
-import type { WebSocket } from 'ws';
 
 /** Topics whose resolved subscribers are kept at most; beyond, the cache starts over. */
 const CACHE_LIMIT = 10_000;
 
 /**
- * Subscriptions: exact topic → sockets, pattern → sockets, and socket → what it subscribed to,
+ * Subscriptions of any kind of subscriber `S`: exact topic → subscribers, pattern → subscribers,
+ * and subscriber → what it subscribed to,
  * so that a closing socket leaves no trace. Entries with no sockets left are deleted, so the
  * tables' size follows the live subscriptions.
  *
@@ -14,60 +14,60 @@ const CACHE_LIMIT = 10_000;
  * subscriptions match) is computed on first use and cached until a subscription that can
  * concern the topic changes.
  */
-export class TopicRegistry {
-  readonly #exact = new Map<string, Set<WebSocket>>();
-  readonly #patterns = new Map<string, { readonly tokens: string[]; readonly sockets: Set<WebSocket> }>();
-  readonly #bySocket = new Map<WebSocket, Set<string>>();
+export class TopicRegistry<S extends object> {
+  readonly #exact = new Map<string, Set<S>>();
+  readonly #patterns = new Map<string, { readonly tokens: string[]; readonly sockets: Set<S> }>();
+  readonly #bySubscriber = new Map<S, Set<string>>();
   /** topic → its subscribers, exact and by pattern; only used while patterns exist. */
-  readonly #resolved = new Map<string, ReadonlySet<WebSocket> | undefined>();
+  readonly #resolved = new Map<string, ReadonlySet<S> | undefined>();
 
   /** Subscribes to a topic or a pattern; returns false when the socket already was. */
-  subscribe(ws: WebSocket, subject: string): boolean {
+  subscribe(subscriber: S, subject: string): boolean {
     const sockets = this.#socketsFor(subject, true);
-    if (sockets.has(ws)) return false;
-    sockets.add(ws);
-    let subjects = this.#bySocket.get(ws);
-    if (subjects === undefined) this.#bySocket.set(ws, (subjects = new Set()));
+    if (sockets.has(subscriber)) return false;
+    sockets.add(subscriber);
+    let subjects = this.#bySubscriber.get(subscriber);
+    if (subjects === undefined) this.#bySubscriber.set(subscriber, (subjects = new Set()));
     subjects.add(subject);
     this.#invalidate(subject);
     return true;
   }
 
   /** Returns false when the socket was not subscribed. */
-  unsubscribe(ws: WebSocket, subject: string): boolean {
-    if (!this.#remove(ws, subject)) return false;
-    const subjects = this.#bySocket.get(ws);
+  unsubscribe(subscriber: S, subject: string): boolean {
+    if (!this.#remove(subscriber, subject)) return false;
+    const subjects = this.#bySubscriber.get(subscriber);
     subjects?.delete(subject);
-    if (subjects?.size === 0) this.#bySocket.delete(ws);
+    if (subjects?.size === 0) this.#bySubscriber.delete(subscriber);
     return true;
   }
 
-  removeSocket(ws: WebSocket): void {
-    for (const subject of this.#bySocket.get(ws) ?? []) this.#remove(ws, subject);
-    this.#bySocket.delete(ws);
+  remove(subscriber: S): void {
+    for (const subject of this.#bySubscriber.get(subscriber) ?? []) this.#remove(subscriber, subject);
+    this.#bySubscriber.delete(subscriber);
   }
 
   /** Whether the socket is subscribed to exactly this topic or pattern. */
-  has(ws: WebSocket, subject: string): boolean {
-    return this.#bySocket.get(ws)?.has(subject) ?? false;
+  has(subscriber: S, subject: string): boolean {
+    return this.#bySubscriber.get(subscriber)?.has(subject) ?? false;
   }
 
   /** How many topics and patterns the socket is subscribed to. */
-  countFor(ws: WebSocket): number {
-    return this.#bySocket.get(ws)?.size ?? 0;
+  countFor(subscriber: S): number {
+    return this.#bySubscriber.get(subscriber)?.size ?? 0;
   }
 
   /** Every socket that a message on `topic` goes to, each once. */
-  subscribers(topic: string): ReadonlySet<WebSocket> | undefined {
+  subscribers(topic: string): ReadonlySet<S> | undefined {
     const exact = this.#exact.get(topic);
     if (this.#patterns.size === 0) return exact;
     if (this.#resolved.has(topic)) return this.#resolved.get(topic);
     const tokens = tokensOf(topic);
-    let union: Set<WebSocket> | undefined;
+    let union: Set<S> | undefined;
     for (const pattern of this.#patterns.values()) {
       if (!matchTokens(pattern.tokens, tokens)) continue;
       union ??= new Set(exact);
-      for (const ws of pattern.sockets) union.add(ws);
+      for (const subscriber of pattern.sockets) union.add(subscriber);
     }
     const result = union ?? exact;
     if (this.#resolved.size >= CACHE_LIMIT) this.#resolved.clear();
@@ -87,9 +87,9 @@ export class TopicRegistry {
     return count;
   }
 
-  #socketsFor(subject: string, create: true): Set<WebSocket>;
-  #socketsFor(subject: string, create: false): Set<WebSocket> | undefined;
-  #socketsFor(subject: string, create: boolean): Set<WebSocket> | undefined {
+  #socketsFor(subject: string, create: true): Set<S>;
+  #socketsFor(subject: string, create: false): Set<S> | undefined;
+  #socketsFor(subject: string, create: boolean): Set<S> | undefined {
     if (!isPattern(subject)) {
       let sockets = this.#exact.get(subject);
       if (sockets === undefined && create) this.#exact.set(subject, (sockets = new Set()));
@@ -102,9 +102,9 @@ export class TopicRegistry {
   }
 
   /** Takes the socket out of one subject's set, deleting the set when it empties. */
-  #remove(ws: WebSocket, subject: string): boolean {
+  #remove(subscriber: S, subject: string): boolean {
     const sockets = this.#socketsFor(subject, false);
-    if (sockets === undefined || !sockets.delete(ws)) return false;
+    if (sockets === undefined || !sockets.delete(subscriber)) return false;
     if (sockets.size === 0) {
       if (isPattern(subject)) this.#patterns.delete(subject);
       else this.#exact.delete(subject);

@@ -3,13 +3,14 @@ import * as msgqueue from '@pubsub/msgqueue';
 import { encodeDelivery } from '@pubsub/protocol';
 import type { ServiceHandle } from '@pubsub/service';
 import { TlsSetupError } from '@pubsub/tls';
-import { captureLogs, connect, handshakeRejection, testCertificate, type TestClient } from '@pubsub/testkit';
+import { captureLogs, connect, handshakeRejection, latch, testCertificate, type TestClient } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { EventEmitter } from 'node:events';
-import { WebSocket } from 'ws';
-import { Outbox, ServiceMetrics, type Upstream } from '@pubsub/service';
-import { Delivery } from '../src/deliver.js';
+import { ServiceMetrics, type Upstream } from '@pubsub/service';
+import { Delivery } from '../src/delivery.js';
+import { Reader } from '../src/reader.js';
 import { loadConfig, start } from '../src/server.js';
+import type { Sink } from '../src/sink.js';
 import { TopicRegistry } from '../src/topics.js';
 
 interface Rig {
@@ -58,11 +59,12 @@ async function startRig(env: Record<string, string> = {}, logger: Logger = silen
 
 const message = (topic: string, id: string, content = `"${id}"`) => encodeDelivery({ topic, id, content });
 
-/** Delivery on its own, with a stand-in socket that records what it is sent. */
+/** Delivery on its own, with a stand-in sink that records what it is written. */
 function deliveryRig() {
   const logs = captureLogs('subscriber');
-  const topics = new TopicRegistry();
+  const topics = new TopicRegistry<Reader>();
   const metrics = new ServiceMetrics('test');
+  const behind: number[] = [];
   const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
     logger: logs.logger,
     counters: {
@@ -71,17 +73,23 @@ function deliveryRig() {
       redeliveriesDropped: metrics.counter({ name: 'dropped', help: 'dropped' }),
       latency: metrics.histogram({ name: 'latency', help: 'latency', buckets: [1] }),
     },
-    // Uncoalesced, every frame is one write: the stand-in socket sees frames one by one.
-    outbox: new Outbox({ coalesce: false, maxBufferedBytes: 1024, onSlow: () => undefined }),
+    highWaterBytes: 1024,
+    onBehind: (_reader, position) => behind.push(position.offset),
   });
   const sent: string[] = [];
-  const socket = {
-    readyState: WebSocket.OPEN,
-    bufferedAmount: 0,
-    // The outbox writes prebuilt frames under ws; these test frames are short (2-byte header).
-    _socket: { write: (frame: Buffer) => sent.push(frame.subarray(2).toString()) },
+  const sink: Sink & { bufferedBytes: number } = {
+    framing: { frame: (message) => message.frame },
+    open: true,
+    bufferedBytes: 0,
+    write: (framed) => sent.push(framed.toString()),
+    reply: (text) => sent.push(text),
+    onDrain: (callback) => callback(),
+    close: () => undefined,
   };
-  return { logs, topics, delivery, sent, ws: socket as unknown as WebSocket };
+  const reader = new Reader(sink);
+  let offset = 0;
+  const route = (frame: string, at = ++offset) => delivery.route(at, Buffer.from(frame));
+  return { logs, topics, delivery, sent, sink, reader, route, behind };
 }
 
 async function send(client: TestClient, command: string): Promise<Record<string, unknown>> {
@@ -164,18 +172,16 @@ describe('subscriber', () => {
 
   test('drops a queued frame without a valid topic and goes on delivering', () => {
     // The msgqueue refuses such frames; this guards the subscriber should one get through.
-    const { logs, topics, delivery, sent, ws } = deliveryRig();
-    topics.subscribe(ws, 'news');
-    for (const frame of ['hello not json', '{"content":"no topic"}', message('news', 'after')]) {
-      delivery.route(Buffer.from(frame));
-    }
+    const { logs, topics, sent, reader, route } = deliveryRig();
+    topics.subscribe(reader, 'news');
+    for (const frame of ['hello not json', '{"content":"no topic"}', message('news', 'after')]) route(frame);
     expect(sent).toEqual([message('news', 'after')]);
     expect(logs.lines.filter((line) => line.msg === 'dropping a queued message without a valid topic')).toHaveLength(2);
   });
 
   test('routes a redelivered message once, and starts counting again when the epoch changes', () => {
-    const { logs, topics, delivery, sent, ws } = deliveryRig();
-    topics.subscribe(ws, 'news');
+    const { logs, topics, sent, reader, route } = deliveryRig();
+    topics.subscribe(reader, 'news');
     const stamped = (id: string, seq: number, epoch: string) =>
       `${message('news', id).slice(0, -1)},"seq":${seq},"epoch":"${epoch}"}`;
     for (const frame of [
@@ -186,31 +192,37 @@ describe('subscriber', () => {
       stamped('c', 3, 'e1'),
       stamped('fresh', 1, 'e2'),
     ]) {
-      delivery.route(Buffer.from(frame));
+      route(frame);
     }
     expect(sent.map((frame) => (JSON.parse(frame) as { id: string }).id)).toEqual(['a', 'b', 'c', 'fresh']);
     expect(logs.lines.some((line) => line.msg === 'msgqueue history was reset')).toBe(true);
   });
 
-  test('a resumed socket never gets a seq at or below its resume point, even if redelivered later', () => {
-    const { topics, delivery, sent, ws } = deliveryRig();
+  test('a reader that caught up from the log skips live messages the log already gave it', () => {
+    const { topics, sent, reader, route } = deliveryRig();
     const stamped = (id: string, seq: number) => `${message('news', id).slice(0, -1)},"seq":${seq},"epoch":"e1"}`;
-    topics.subscribe(ws, 'news');
-    delivery.hold(ws, 'news');
-    delivery.startAt(ws, 'news', { epoch: 'e1', seq: 7 });
-    // Up to date: nothing to replay.
-    delivery.replay(ws, []);
-    delivery.release(ws, 'news');
-    // The msgqueue redelivers what the previous subscriber service had not acknowledged.
+    topics.subscribe(reader, 'news');
+    reader.floor = 7;
+    reader.floorEpoch = 'e1';
     for (const [id, seq] of [
       ['six', 6],
       ['seven', 7],
       ['eight', 8],
       ['nine', 9],
     ] as const) {
-      delivery.route(Buffer.from(stamped(id, seq)));
+      route(stamped(id, seq), seq);
     }
     expect(sent.map((frame) => (JSON.parse(frame) as { seq: number }).seq)).toEqual([8, 9]);
+  });
+
+  test('a reader over the high-water mark is handed over with its position and not written to', () => {
+    const { topics, sent, sink, reader, route, behind } = deliveryRig();
+    topics.subscribe(reader, 'news');
+    route(message('news', 'a'), 10);
+    sink.bufferedBytes = 2048;
+    route(message('news', 'b'), 11);
+    expect(sent.map((frame) => (JSON.parse(frame) as { id: string }).id)).toEqual(['a']);
+    expect(behind).toEqual([10]);
   });
 
   describe('bad input', () => {
@@ -254,36 +266,41 @@ describe('subscriber', () => {
     });
   });
 
-  test('cuts off a slow consumer with 4100 without stalling a fast one', async () => {
+  test('a burst: the reader that keeps up gets every message live, the one that stopped gets all of them once it reads again', async () => {
     const logs = captureLogs('subscriber');
-    const limit = 4 * 1024 * 1024;
-    await using rig = await startRig({ SUBSCRIBER_MAX_BUFFERED_BYTES: String(limit) }, logs.logger);
-    const slow = await rig.subscribeClient();
-    const slowConnId = (await logs.waitFor((line) => line.msg === 'connection opened')).connId;
-    const fast = await rig.subscribeClient();
-    await send(slow, 'sub load');
-    await send(fast, 'sub load');
-    // Stop reading: the kernel buffers fill, then the server's send buffer grows past the limit.
-    const slowSocket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    slowSocket.pause();
-    // The fast client shares this process, so it is fed one small batch at a time: its backlog
-    // never nears the limit, while the slow one's grows by every batch (20 MiB in all).
-    const content = JSON.stringify('x'.repeat(16 * 1024));
-    const batch = 10;
-    for (let i = 0; i < 1280; i += batch) {
-      await rig.push(...Array.from({ length: batch }, (_, j) => message('load', `m${i + j}`, content)));
-      for (let j = 0; j < batch; j++) {
-        expect(JSON.parse(await fast.nextText())).toMatchObject({ id: `m${i + j}` });
-      }
-    }
-    const cutOffs = logs.lines.filter((line) => line.msg === 'closing slow consumer');
-    expect(cutOffs).toHaveLength(1);
-    expect(cutOffs[0]?.connId).toBe(slowConnId);
-    // Reading again, the slow client finds its connection ended: with 4100 if the close frame got
-    // through before the server gave up waiting, otherwise abnormally.
-    const slowClosed = slow.closed();
-    slowSocket.resume();
-    expect([4100, 1006]).toContain((await slowClosed).code);
+    await using rig = await startRig({}, logs.logger);
+    const normal = await rig.subscribeClient();
+    const stalled = await rig.subscribeClient();
+    await send(normal, 'sub burst');
+    await send(stalled, 'sub burst');
+    const stalledSocket = (stalled.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    stalledSocket.pause();
+    // 20,000 messages of about 1 KB: 20 times the default high-water mark (1 MiB).
+    const total = 20_000;
+    const content = JSON.stringify('x'.repeat(1000));
+    const seqsOf = (client: TestClient, count: number) => {
+      const seqs: number[] = [];
+      const done = latch(count, { name: 'deliveries', ms: 60_000 });
+      client.ws.on('message', (data) => {
+        seqs.push((JSON.parse((data as Buffer).toString()) as { seq: number }).seq);
+        done.countDown();
+      });
+      return { seqs, done: done.done };
+    };
+    const normalSeen = seqsOf(normal, total);
+    for (let i = 0; i < total; i += 1_000)
+      await rig.push(...Array.from({ length: 1_000 }, (_, j) => message('burst', `m${i + j}`, content)));
+    await normalSeen.done;
+    const inOrder = Array.from({ length: total }, (_, i) => i + 1);
+    expect(normalSeen.seqs).toEqual(inOrder);
+    expect(normal.ws.readyState).toBe(normal.ws.OPEN);
+    // The stalled reader left the live stream instead of growing the subscriber's memory.
+    expect(logs.lines.some((line) => line.msg === 'reader behind the live stream; filling from the log')).toBe(true);
+    const stalledSeen = seqsOf(stalled, total);
+    stalledSocket.resume();
+    await stalledSeen.done;
+    expect(stalledSeen.seqs).toEqual(inOrder);
+    expect(logs.lines.filter((line) => line.msg === 'closing slow consumer')).toEqual([]);
   });
 
   test('keeps serving clients while the msgqueue is unreachable', async () => {

@@ -36,7 +36,7 @@ describe('TopicRegistry', () => {
     expect(topics.countFor(s0)).toBe(3);
     expect(topics.topicCount).toBe(4);
     expect(topics.subscriptionCount).toBe(4);
-    topics.removeSocket(s0);
+    topics.remove(s0);
     expect([...(topics.subscribers('a.b') ?? [])]).toEqual([s1]);
     expect(topics.countFor(s0)).toBe(0);
     expect(topics.topicCount).toBe(1);
@@ -60,7 +60,7 @@ describe('TopicRegistry', () => {
           if (kind === 'sub') subjects.add(subject);
           if (kind === 'unsub') expect(topics.unsubscribe(ws, subject)).toBe(subjects.delete(subject));
           if (kind === 'remove') {
-            topics.removeSocket(ws);
+            topics.remove(ws);
             subjects.clear();
           }
           // Lookups in between fill the cache that later changes must invalidate.

@@ -313,6 +313,8 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
     ...stateReads(state),
     topicHistory: (topic, { afterSeq, limit }) =>
       state.topicHistory(topic, { afterSeq, limit, beforeOffset: committedOffset }),
+    scan: (query) => state.scan({ ...query, beforeOffset: Math.min(query.beforeOffset ?? Infinity, committedOffset) }),
+    topicPosition: (topic, afterSeq) => state.topicPosition(topic, afterSeq, committedOffset),
     setGroupFloor(group, floor) {
       if (state.groups().get(group) === floor) return;
       state.setGroupFloor(group, floor);

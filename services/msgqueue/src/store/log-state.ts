@@ -1,7 +1,16 @@
 import { DedupeWindow } from './dedupe-window.js';
 import { FrameArena, type FrameSpan } from './frame-arena.js';
 import { stampBytes, stampFrame, stampOf } from './frame-seq.js';
-import type { AppendInput, AppendResult, HistoryQuery, LogEntry, MessageLog } from './log.js';
+import type {
+  AppendInput,
+  AppendResult,
+  HistoryQuery,
+  LogEntry,
+  MessageLog,
+  ScanQuery,
+  ScanResult,
+  TopicPosition,
+} from './log.js';
 import { NumberRing } from './number-ring.js';
 
 export interface LogStateOptions {
@@ -222,6 +231,54 @@ export class LogState {
     return entries;
   }
 
+  /**
+   * Walks the rows from `afterOffset` on, reading only their topic number, so a reader that is
+   * far behind on a quiet topic costs a scan of numbers, not of frames.
+   */
+  scan({ afterOffset, wants, limit, maxBytes, maxScanned, beforeOffset = Infinity }: ScanQuery): ScanResult {
+    const offsets: number[] = [];
+    const wanted: (boolean | undefined)[] = [];
+    const end = Math.min(beforeOffset, this.#nextOffset);
+    let offset = Math.max(afterOffset + 1, this.firstOffset);
+    let bytes = 0;
+    for (let scanned = 0; offset < end && scanned < maxScanned; offset++, scanned++) {
+      const row = this.#rowOf(offset);
+      const index = this.#rows.get(row, TOPIC);
+      let wantsTopic = wanted[index];
+      if (wantsTopic === undefined) {
+        wantsTopic = wants((this.#topicsByIndex[index] as TopicState).name);
+        wanted[index] = wantsTopic;
+      }
+      if (!wantsTopic) continue;
+      const length = this.#rows.get(row, LENGTH);
+      if (offsets.length > 0 && (offsets.length >= limit || bytes + length > maxBytes)) break;
+      offsets.push(offset);
+      bytes += length;
+    }
+    return { offsets, through: Math.max(afterOffset, offset - 1) };
+  }
+
+  topicPosition(topic: string, afterSeq: number, beforeOffset = Infinity): TopicPosition {
+    const { first } = this.topicRange(topic);
+    const through = Math.min(beforeOffset, this.#nextOffset) - 1;
+    let offset: number | undefined;
+    let count = 0;
+    let last = first - 1;
+    const state = this.#topics.get(topic);
+    for (let at = state?.first ?? 0; at !== 0 && at <= through;) {
+      const row = this.#rowOf(at);
+      const seq = this.#rows.get(row, SEQ);
+      last = seq;
+      if (seq > afterSeq) {
+        offset ??= at - 1;
+        count++;
+      }
+      at = this.#rows.get(row, NEXT_IN_TOPIC);
+    }
+    // Nothing retained after that seq: whatever comes next has a higher offset than any so far.
+    return { offset: offset ?? through, first, last, count, through };
+  }
+
   topicRange(topic: string): { first: number; last: number } {
     const state = this.#topics.get(topic);
     if (state === undefined) return { first: 1, last: 0 };
@@ -298,13 +355,26 @@ export class LogState {
 /** The read side of a MessageLog, answered by the state itself: the same for every store. */
 export function stateReads(
   state: LogState,
-): Pick<MessageLog, 'bytesFrom' | 'read' | 'frameBytes' | 'copyFrame' | 'topicHistory' | 'topicRange' | 'groups'> {
+): Pick<
+  MessageLog,
+  | 'bytesFrom'
+  | 'read'
+  | 'frameBytes'
+  | 'copyFrame'
+  | 'topicHistory'
+  | 'scan'
+  | 'topicPosition'
+  | 'topicRange'
+  | 'groups'
+> {
   return {
     bytesFrom: (offset) => state.bytesFrom(offset),
     read: (offset) => state.read(offset),
     frameBytes: (offset) => state.frameBytes(offset),
     copyFrame: (offset, target, at) => state.copyFrame(offset, target, at),
     topicHistory: (topic, query) => state.topicHistory(topic, query),
+    scan: (query) => state.scan(query),
+    topicPosition: (topic, afterSeq) => state.topicPosition(topic, afterSeq),
     topicRange: (topic) => state.topicRange(topic),
     groups: () => state.groups(),
   };

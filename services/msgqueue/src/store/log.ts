@@ -35,6 +35,42 @@ export interface HistoryQuery {
   beforeOffset?: number;
 }
 
+/** Which part of the whole log to read, across topics (`GET /log`). */
+export interface ScanQuery {
+  /** Entries with an offset above this. */
+  afterOffset: number;
+  /** Whether entries of a topic are wanted; asked once per topic per scan. */
+  wants: (topic: string) => boolean;
+  /** Most entries returned. */
+  limit: number;
+  /** Most frame bytes returned; the first entry is returned whatever its size. */
+  maxBytes: number;
+  /** Most entries looked at: bounds the time one scan holds the event loop. */
+  maxScanned: number;
+  /** Entries below this offset only (the log's committed offset, for a durable log). */
+  beforeOffset?: number;
+}
+
+/** What a scan found: the offsets of the wanted entries, and the last offset it looked at. */
+export interface ScanResult {
+  readonly offsets: number[];
+  /** Every wanted entry at or below this offset (and above `afterOffset`) is in `offsets`. */
+  readonly through: number;
+}
+
+/** Where a topic's messages after a seq start in the log (`GET /position`). */
+export interface TopicPosition {
+  /** Every message of the topic with a seq above the one asked for has an offset above this. */
+  readonly offset: number;
+  /** The topic's first retained seq and last committed one. */
+  readonly first: number;
+  readonly last: number;
+  /** Its retained, committed messages with a seq above the one asked for. */
+  readonly count: number;
+  /** The log's last committed offset: `count` and `last` are as of it. */
+  readonly through: number;
+}
+
 /**
  * Where the msgqueue keeps messages: an append-only log with per-topic sequence numbers,
  * consumer-group positions, and retention. The seam between the queue logic and its storage.
@@ -71,6 +107,10 @@ export interface MessageLog {
   copyFrame(offset: number, target: Buffer, at: number): number;
   /** At most `limit` retained, committed entries of one topic with seq > `afterSeq`, oldest first. */
   topicHistory(topic: string, query: HistoryQuery): LogEntry[];
+  /** Retained, committed entries across topics after an offset, oldest first. */
+  scan(query: ScanQuery): ScanResult;
+  /** The offset after which a topic's committed messages with seq > `afterSeq` start. */
+  topicPosition(topic: string, afterSeq: number): TopicPosition;
   /** The first seq still retained for a topic, and the last one assigned (0 when none). */
   topicRange(topic: string): { first: number; last: number };
   /** Consumer groups and the offset below which each has acknowledged everything. */

@@ -1,0 +1,178 @@
+import type { Logger } from '@pubsub/log';
+import { encodeHopAck, readQueued, unpackPositioned, type QueuedMessage } from '@pubsub/protocol';
+import { bufferOf, type Upstream } from '@pubsub/service';
+import type { Counter, Histogram } from 'prom-client';
+import { WebSocket, type RawData } from 'ws';
+import type { Reader } from './reader.js';
+import type { Framing, LogMessage } from './sink.js';
+import type { TopicRegistry } from './topics.js';
+
+/** Where the live stream is: what a reader that falls behind has had up to. */
+export interface LiveStream {
+  /** The highest log offset routed so far (in `epoch`). */
+  readonly routedThrough: number;
+  /** The msgqueue's epoch, as last seen on a delivery. */
+  readonly epoch: string | undefined;
+}
+
+export interface DeliveryOptions {
+  logger: Logger;
+  counters: DeliveryCounters;
+  /** Unsent bytes above which a reader leaves the live stream and is filled from the log. */
+  highWaterBytes: number;
+  /** Called when a live reader passes the high-water mark, with its position. */
+  onBehind(reader: Reader, position: { offset: number; epoch: string | undefined }): void;
+}
+
+/** What delivery counts for /metrics. */
+export interface DeliveryCounters {
+  /** Messages taken from the msgqueue and routed. */
+  readonly routed: Counter;
+  /** Frames sent to subscribers (one message to three sockets counts three). */
+  readonly deliveries: Counter;
+  /** Messages the msgqueue delivered again that had already been routed. */
+  readonly redeliveriesDropped: Counter;
+  /** From the publisher accepting a message to its routing here, in seconds. */
+  readonly latency: Histogram;
+}
+
+/**
+ * Drains `/popmsg` (positioned: each message with its log offset): each message is routed to
+ * every live reader subscribed to its topic, framed once per framing and written to all of
+ * them, and acknowledged once routed. Acks are cumulative and sent once per turn. A reader
+ * whose sink holds more than the high-water mark is not written to but handed to `onBehind`,
+ * so it never holds up the others and never costs unbounded memory.
+ */
+export class Delivery implements LiveStream {
+  readonly #topics: TopicRegistry<Reader>;
+  readonly #options: DeliveryOptions;
+  /** The last seq routed per topic in the msgqueue's current epoch, to drop redeliveries. */
+  readonly #lastSeq = new Map<string, number>();
+  #epoch: string | undefined;
+  #routedThrough = 0;
+  #received = 0;
+  #ackScheduled = false;
+  #ws: WebSocket | undefined;
+
+  constructor(upstream: Upstream, topics: TopicRegistry<Reader>, options: DeliveryOptions) {
+    this.#topics = topics;
+    this.#options = options;
+    upstream.on('open', (ws) => this.#onOpen(ws));
+  }
+
+  get routedThrough(): number {
+    return this.#routedThrough;
+  }
+
+  get epoch(): string | undefined {
+    return this.#epoch;
+  }
+
+  #onOpen(ws: WebSocket): void {
+    this.#ws = ws;
+    this.#received = 0;
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (ws !== this.#ws) return;
+      const batch = isBinary ? unpackPositioned(bufferOf(data)) : undefined;
+      if (batch === undefined) {
+        // The ack count would no longer match: start over on a fresh connection.
+        this.#options.logger.error('invalid positioned batch from the msgqueue');
+        ws.terminate();
+        return;
+      }
+      this.#received += batch.frames.length;
+      for (let i = 0; i < batch.frames.length; i++) this.route(batch.offsets[i] as number, batch.frames[i] as Buffer);
+      if (!this.#ackScheduled) {
+        this.#ackScheduled = true;
+        setImmediate(() => this.flushAck());
+      }
+    });
+  }
+
+  /** Sends the pending cumulative ack now (also used on shutdown). */
+  flushAck(): void {
+    this.#ackScheduled = false;
+    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(encodeHopAck(this.#received));
+  }
+
+  /**
+   * Sends the last ack and routes nothing more (shutdown): what the msgqueue sends after it
+   * stays unacknowledged, and the msgqueue hands it to the group's next consumer.
+   */
+  stop(): void {
+    this.flushAck();
+    this.#ws = undefined;
+  }
+
+  /** Routes one message of the log to the live readers of its topic. */
+  route(offset: number, frame: Buffer): void {
+    const queued = readQueued(frame.toString());
+    if (queued === undefined) {
+      // One bad message must not stop delivery for everyone: drop it and go on.
+      this.#options.logger.warn(
+        { frame: frame.subarray(0, 64).toString() },
+        'dropping a queued message without a valid topic',
+      );
+      return;
+    }
+    if (this.#isRedelivery(queued)) {
+      this.#options.counters.redeliveriesDropped.inc();
+      return;
+    }
+    const { counters, highWaterBytes } = this.#options;
+    counters.routed.inc();
+    if (queued.time !== undefined) counters.latency.observe(Math.max(0, Date.now() - queued.time) / 1000);
+    // A reader falling behind here has had everything up to the previous message.
+    const position = { offset: this.#routedThrough, epoch: this.#epoch };
+    this.#routedThrough = Math.max(this.#routedThrough, offset);
+    const readers = this.#topics.subscribers(queued.topic);
+    if (readers === undefined) return;
+    const message: LogMessage = { offset, topic: queued.topic, seq: queued.seq, epoch: queued.epoch, frame };
+    // Framed once per framing, not per reader: fan-out is the hot path.
+    let framing: Framing | undefined;
+    let framed: Buffer | undefined;
+    let sent = 0;
+    for (const reader of readers) {
+      if (!reader.live) continue;
+      if (reader.floor !== 0 && offset <= reader.floor && reader.floorEpoch === queued.epoch) continue;
+      const { sink } = reader;
+      if (!sink.open) continue;
+      if (sink.bufferedBytes > highWaterBytes) {
+        this.#options.onBehind(reader, position);
+        continue;
+      }
+      if (sink.framing !== framing) {
+        framing = sink.framing;
+        framed = framing.frame(message);
+      }
+      sink.write(framed as Buffer);
+      sent++;
+    }
+    // One update per message, not per reader.
+    counters.deliveries.inc(sent);
+  }
+
+  /**
+   * The msgqueue delivers again what it cannot prove was acknowledged (after a crash, a lost
+   * connection or a lease expiry). Seqs only grow within a topic and epoch, so a seq at or below
+   * the last one routed was routed already: readers get each message once.
+   */
+  #isRedelivery({ topic, seq, epoch }: QueuedMessage): boolean {
+    if (epoch !== undefined && epoch !== this.#epoch) {
+      if (this.#epoch !== undefined)
+        this.#options.logger.warn({ epoch, previous: this.#epoch }, 'msgqueue history was reset');
+      this.#epoch = epoch;
+      this.#lastSeq.clear();
+      // Offsets start over in a new history.
+      this.#routedThrough = 0;
+    }
+    if (seq === undefined) return false;
+    const last = this.#lastSeq.get(topic);
+    if (last !== undefined && seq <= last) {
+      this.#options.logger.debug({ topic, seq }, 'dropped a redelivered message');
+      return true;
+    }
+    this.#lastSeq.set(topic, seq);
+    return false;
+  }
+}
