@@ -136,13 +136,17 @@ export class CatchUp {
       if (!reader.sink.open || reader.live) return;
       this.#options.counters.pages.inc();
       if (reader.epoch !== undefined && page.epoch !== reader.epoch) {
-        this.#historyReset(reader, page.epoch);
+        this.#historyReset(reader, page);
         continue;
       }
       reader.epoch = page.epoch;
       this.#write(reader, page, { subscriptions: asked, after });
-      const caughtUp = [...reader.subscriptions.values()].every((s) => s.after >= live.routedThrough);
-      if (caughtUp && live.epoch === page.epoch) this.#rejoin(reader, page.through, page.epoch);
+      // Live again only from one position shared by every subscription, at or past what was
+      // routed live: then skipping live messages up to it repeats nothing and loses nothing.
+      const positions = new Set([...reader.subscriptions.values()].map((subscription) => subscription.after));
+      const [position = 0] = positions;
+      if (positions.size === 1 && position >= live.routedThrough && live.epoch === page.epoch)
+        this.#rejoin(reader, position, page.epoch);
     }
   }
 
@@ -173,11 +177,14 @@ export class CatchUp {
   }
 
   /** The msgqueue's history was reset: positions in the old one mean nothing, so every subscription is told. */
-  #historyReset(reader: Reader, epoch: string): void {
+  #historyReset(reader: Reader, page: LogPage): void {
+    const { epoch } = page;
     this.#options.logger.warn({ epoch, previous: reader.epoch }, 'msgqueue history was reset during a catch-up');
     for (const subscription of reader.subscriptions.values()) {
       reader.sink.reply(encodeGap(subscription.subject, epoch));
-      subscription.after = 0;
+      // Everything retained in the new history is owed; what it no longer holds, this notice covers.
+      subscription.after = Math.max(0, page.first - 1);
+      subscription.replayThrough = 0;
     }
     reader.epoch = epoch;
   }
