@@ -25,7 +25,7 @@ export {
   type ServerFrame,
 } from './frames.js';
 export { decodeHopAck, encodeHopAck, type HopAck } from './hop.js';
-export { findMember, scanObject, type MemberSpan, type ObjectScan } from './json-scan.js';
+export { findMember, scanObject, splitArray, type MemberSpan, type ObjectScan } from './json-scan.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   HOP_ENVELOPE_OVERHEAD_BYTES,

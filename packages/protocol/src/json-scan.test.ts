@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { findMember, pickMembers, scanObject, type ObjectScan } from './json-scan.js';
+import { findMember, pickMembers, scanObject, splitArray, type ObjectScan } from './json-scan.js';
 
 // Fixed seed so every run checks the same inputs; set FC_SEED to explore others.
 const FC = { seed: Number(process.env.FC_SEED ?? 8_675_309), numRuns: 300 } as const;
@@ -219,5 +219,17 @@ describe('pickMembers', () => {
       }),
       FC,
     );
+  });
+});
+
+describe('splitArray', () => {
+  test('gives each element byte for byte, whatever it holds', () => {
+    const text = ' [ {"a":[1,{"b":"]"}]} , 12345678901234567890, "x,y" ,null,[] ] ';
+    expect(splitArray(text)).toEqual(['{"a":[1,{"b":"]"}]}', '12345678901234567890', '"x,y"', 'null', '[]']);
+    expect(splitArray('[]')).toEqual([]);
+  });
+
+  test('is undefined for what is not an array', () => {
+    for (const text of ['{}', '[1,', '[1 2]', '[1]x', '', '"[]"']) expect(splitArray(text), text).toBeUndefined();
   });
 });

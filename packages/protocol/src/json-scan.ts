@@ -199,3 +199,26 @@ export function findMember(scan: ObjectScan, name: string): MemberSpan | undefin
   }
   return found;
 }
+
+/**
+ * The texts of a JSON array's elements, each byte for byte as it stands in `text`, or undefined
+ * when the text is not shaped like a JSON array. Like scanObject it does not validate scalars.
+ */
+export function splitArray(text: string): string[] | undefined {
+  let i = skipWhitespace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_ARRAY) return undefined;
+  i = skipWhitespace(text, i + 1);
+  const elements: string[] = [];
+  if (text.charCodeAt(i) === CLOSE_ARRAY) return skipWhitespace(text, i + 1) === text.length ? elements : undefined;
+  for (;;) {
+    const end = skipValue(text, i);
+    if (end < 0) return undefined;
+    elements.push(text.slice(i, end));
+    i = skipWhitespace(text, end);
+    const c = text.charCodeAt(i);
+    if (c === CLOSE_ARRAY) break;
+    if (c !== COMMA) return undefined;
+    i = skipWhitespace(text, i + 1);
+  }
+  return skipWhitespace(text, i + 1) === text.length ? elements : undefined;
+}

@@ -16,6 +16,7 @@ import {
 import type { WebSocket } from 'ws';
 import type { PublisherConfig } from './config.js';
 import { Forwarder } from './forwarder.js';
+import { Ingress } from './ingress.js';
 import { handlePublish } from './publish.js';
 
 export type { PublisherConfig } from './config.js';
@@ -70,6 +71,7 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     read: () => (upstream.connected ? 1 : 0),
   });
   let closing = false;
+  const ingress = new Ingress({ forwarder, closing: () => closing, acked, rejected: metrics.rejected });
   const onBackpressure = (ws: WebSocket) => {
     ws.pause();
     paused.add(ws);
@@ -92,14 +94,7 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
       '/publish': (ws, context) => {
         connectionLogs.set(ws, context.log);
         ws.on('close', () => paused.delete(ws));
-        handlePublish(ws, context, {
-          forwarder,
-          outbox,
-          onBackpressure,
-          closing: () => closing,
-          acked,
-          rateLimit: config.rateLimit,
-        });
+        handlePublish(ws, context, { ingress, outbox, onBackpressure, rateLimit: config.rateLimit });
       },
     },
   });
