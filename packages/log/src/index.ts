@@ -1,4 +1,7 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { stdoutDestination } from './stdout.js';
+
+export { flushStdout, stdoutDestination, StdoutDestination } from './stdout.js';
 
 export type { Logger } from 'pino';
 
@@ -17,7 +20,7 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   service: string;
   level?: LogLevel;
-  /** Where JSON lines go; stdout by default. Tests pass a stream to read them. */
+  /** Where JSON lines go; stdout (never blocking: see stdout.ts) by default. Tests pass a stream to read them. */
   destination?: DestinationStream;
 }
 
@@ -30,7 +33,7 @@ export function createLogger(options: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    options.destination,
+    options.destination ?? stdoutDestination(),
   );
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from '@pubsub/log';
+import { flushStdout, type Logger } from '@pubsub/log';
 import closeWithGrace from 'close-with-grace';
 import type { ServiceHandle } from './handle.js';
 
@@ -17,6 +17,11 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  * tsx passes it on, so it can arrive twice.
  */
 const DUPLICATE_SIGNAL_MS = 1_000;
+/**
+ * The longest wait for the last log lines to leave before exiting: inside the 2 s between the
+ * drain deadline and the forced exit, so a reader that stopped (a full pipe) cannot hold the exit.
+ */
+const LOG_FLUSH_MS = 1_000;
 
 /**
  * The body of every `main.ts`: starts the service and closes it gracefully on SIGTERM/SIGINT
@@ -37,6 +42,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
       if (err) log.error({ err }, 'fatal error, shutting down');
       else if (signal !== undefined) log.info({ signal }, 'shutting down');
       await service?.close();
+      await flushStdout(LOG_FLUSH_MS);
     },
   );
   let first: { signal: NodeJS.Signals; at: number } | undefined;
@@ -56,6 +62,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     service = await options.start();
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot start');
+    await flushStdout(LOG_FLUSH_MS);
     process.exit(1);
   }
 }

@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { lockDataDir } from './dir-lock.js';
 import type { AppendResult, MessageLog } from './log.js';
 import { LogState, stateReads, type EntryHead } from './log-state.js';
 
@@ -177,6 +178,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
   const { dir, logger: log } = options;
   const commit = options.commit ?? writeAll;
   await mkdir(dir, { recursive: true });
+  const lock = await lockDataDir(dir, log);
   const epoch = await loadOrCreateEpoch(dir);
   const state = new LogState({
     epoch,
@@ -328,6 +330,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
       await flushGroups();
       await file?.close();
       file = undefined;
+      await lock.release();
     },
   };
 }
