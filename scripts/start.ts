@@ -1,113 +1,93 @@
 /**
- * `pnpm start`: runs msgqueue, publisher and subscriber as three processes on this machine,
- * the way an operator would, and prints how to reach them. Ctrl-C stops all three in order.
+ * `pnpm start`: runs msgqueue, publisher and subscriber as three processes on this machine, the
+ * way an operator would, and prints how to reach them. A service that dies is restarted (with
+ * backoff) while the others keep running and redial it; Ctrl-C or SIGTERM stops all three in
+ * order, exit code 0. `--check-config` checks the three configurations and starts nothing.
  */
-import { createLogger } from '@pubsub/log';
+import { createLogger, flushStdout, stdoutDestination } from '@pubsub/log';
 import { DEFAULT_CERT_DIR } from '@pubsub/tls';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { banner } from './launcher/banner.js';
+import { checkConfig } from './launcher/check-config.js';
+import { Supervisor, type ServiceName } from './launcher/supervisor.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const SERVICES: readonly ServiceName[] = ['msgqueue', 'publisher', 'subscriber'];
+
+if (process.argv.includes('--check-config')) process.exit(await checkConfig(root, SERVICES));
+
+// The services' logs pass through here: a closed or stalled stdout must not stop the launcher.
+const output = stdoutDestination();
 const log = createLogger({ service: 'launcher' });
-const children = new Map<string, ChildProcess>();
+const env = process.env;
+const supervisors = new Map<ServiceName, Supervisor>();
 let stopping = false;
 
-/** Starts one service and resolves with the port from its `listening` log line. */
-function launch(service: string, env: NodeJS.ProcessEnv): Promise<number> {
-  // Stopping already (Ctrl-C during startup): start nothing more; the process is about to exit.
-  if (stopping) return new Promise<number>(() => undefined);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', service, 'src', 'main.ts')], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-    // Own process group: Ctrl-C reaches only this launcher, which then stops the services in order.
-    detached: true,
-  });
-  children.set(service, child);
-  child.once('exit', (code, signal) => {
-    children.delete(service);
-    if (stopping) return;
-    log.error({ child: service, code, signal }, 'service exited; stopping the others');
-    void stop(1);
-  });
-  return new Promise((resolvePort, reject) => {
-    child.once('exit', () => {
-      if (!stopping) reject(new Error(`${service} exited before listening`));
-    });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      process.stdout.write(`${line}\n`);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'listening' && typeof entry.port === 'number') resolvePort(entry.port);
-      } catch {
-        // Not a log line: it was passed through above.
-      }
-    });
-  });
+function supervise(name: ServiceName, serviceEnv: NodeJS.ProcessEnv): Promise<number> {
+  const supervisor = new Supervisor({ name, root, env: serviceEnv, log, output: (line) => output.write(`${line}\n`) });
+  supervisors.set(name, supervisor);
+  return supervisor.start();
 }
 
-async function stop(exitCode: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info('stopping services');
-  // The clients' side first, the queue last, so nothing is left in flight at the queue.
-  for (const group of [['publisher', 'subscriber'], ['msgqueue']]) {
-    await Promise.all(
-      group.map(async (service) => {
-        const child = children.get(service);
-        if (child === undefined) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        const [code] = (await exited) as [number | null];
-        if (code !== 0) exitCode = 1;
-      }),
-    );
+async function stop(exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    log.info('stopping services');
+    // The clients' side first, the queue last, so nothing is left in flight at the queue.
+    for (const group of [['publisher', 'subscriber'], ['msgqueue']] as const) {
+      const running = group.flatMap((name) => supervisors.get(name) ?? []);
+      const codes = await Promise.all(running.map((supervisor) => supervisor.stop()));
+      if (codes.some((code) => code !== null && code !== 0)) exitCode = 1;
+    }
+    await flushStdout(1_000);
+    process.exit(exitCode);
   }
-  process.exit(exitCode);
+  // A stop is under way: its own exit follows.
+  return new Promise<never>(() => undefined);
 }
 
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 // Should the launcher die some other way, its detached services must not outlive it.
-process.on('exit', () => children.forEach((child) => child.kill('SIGTERM')));
+process.on('exit', () => supervisors.forEach((supervisor) => supervisor.kill()));
 
-const env = process.env;
-let ports: [number, number, number];
+let ports: { msgqueue: number; publisher: number; subscriber: number };
 try {
-  const queuePort = await launch('msgqueue', {});
-  const [publisherPort, subscriberPort] = await Promise.all([
-    launch('publisher', { PUBLISHER_QUEUE_URL: env.PUBLISHER_QUEUE_URL ?? `wss://localhost:${queuePort}/pushmsg` }),
-    launch('subscriber', { SUBSCRIBER_QUEUE_URL: env.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${queuePort}/popmsg` }),
+  const msgqueue = await supervise('msgqueue', {});
+  // As the services do alone (docs/configuration.md), but with the port the msgqueue really got.
+  const [publisher, subscriber] = await Promise.all([
+    supervise('publisher', { PUBLISHER_QUEUE_URL: env.PUBLISHER_QUEUE_URL ?? `wss://localhost:${msgqueue}/pushmsg` }),
+    supervise('subscriber', {
+      SUBSCRIBER_QUEUE_URL: env.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${msgqueue}/popmsg`,
+    }),
   ]);
-  ports = [queuePort, publisherPort, subscriberPort];
+  ports = { msgqueue, publisher, subscriber };
 } catch (err) {
   log.fatal({ err: (err as Error).message }, 'cannot start the suite');
   await stop(1);
   throw err;
 }
-const [queuePort, publisherPort, subscriberPort] = ports;
-const urls = {
-  publishUrl: `wss://localhost:${publisherPort}/publish`,
-  subscribeUrl: `wss://localhost:${subscriberPort}/subscribe`,
-  msgqueueUrl: `wss://localhost:${queuePort}`,
-};
 // The services' own default (docs/configuration.md): the served certificate trusts itself.
 const caFile = env.WS_CA_FILE ?? env.TLS_CERT_FILE ?? join(env.WS_CERT_DIR ?? DEFAULT_CERT_DIR, 'server.crt');
-log.info({ ...urls, caFile }, 'suite ready');
-const devUser = [env.PUBLISHER_USERS, env.SUBSCRIBER_USERS, env.USERS_FILE].every((users) => users === undefined);
-process.stdout.write(`
-  pub/sub suite running (Ctrl-C stops it)
-    publish    ${urls.publishUrl}
-    subscribe  ${urls.subscribeUrl}
-    msgqueue   ${urls.msgqueueUrl}  (/pushmsg, /popmsg: services only)
-    CA file    ${caFile}
-${devUser ? '    user       hello / test  (development default: set USERS_FILE, or PUBLISHER_USERS and SUBSCRIBER_USERS)\n' : ''}
-  In another terminal:
-    npx -y pnpm@10 clientdemo subscribe news
-    npx -y pnpm@10 clientdemo publish news "hello there"
-    npx -y pnpm@10 clientdemo               # interactive: sub news / news hello / exit
-
-`);
+const pids = Object.fromEntries([...supervisors].map(([name, supervisor]) => [name, supervisor.pid]));
+log.info(
+  {
+    publishUrl: `wss://localhost:${ports.publisher}/publish`,
+    subscribeUrl: `wss://localhost:${ports.subscriber}/subscribe`,
+    msgqueueUrl: `wss://localhost:${ports.msgqueue}`,
+    pids,
+    caFile,
+  },
+  'suite ready',
+);
+output.write(
+  banner({
+    root,
+    cwd: env.INIT_CWD ?? process.cwd(),
+    ports,
+    caFile,
+    defaultCaFile: join(root, 'certs', 'server.crt'),
+    devUser: [env.PUBLISHER_USERS, env.SUBSCRIBER_USERS, env.USERS_FILE].every((users) => users === undefined),
+  }),
+);

@@ -51,9 +51,13 @@ export const booleanFlag = () =>
 /** A boolean flag with a default. */
 export const flag = (fallback: boolean) => booleanFlag().default(fallback);
 
+const wss = () => z.url({ protocol: /^wss$/, message: 'expected a wss:// URL' });
+
 /** A wss:// URL. */
-export const wssUrl = (fallback: string) =>
-  z.url({ protocol: /^wss$/, message: 'expected a wss:// URL' }).default(fallback);
+export const wssUrl = (fallback: string) => wss().default(fallback);
+
+/** A wss:// URL whose default depends on other variables: undefined when unset. */
+export const optionalWssUrl = () => wss().optional();
 
 /**
  * A path to a regular file this process can read, checked when the configuration loads, so a

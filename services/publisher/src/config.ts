@@ -1,4 +1,4 @@
-import { loadEnv, port, positiveInt, wssUrl, z } from '@pubsub/config';
+import { loadEnv, optionalWssUrl, port, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
@@ -23,7 +23,9 @@ const PublisherEnv = z.object({
   PUBLISHER_HOST: z.string().default('127.0.0.1'),
   PUBLISHER_PORT: port(8081),
   PUBLISHER_USERS: usersList(),
-  PUBLISHER_QUEUE_URL: wssUrl('wss://localhost:8080/pushmsg'),
+  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it.
+  PUBLISHER_QUEUE_URL: optionalWssUrl(),
+  MSGQUEUE_PORT: port(8080),
   PUBLISHER_QUEUE_USER: z.string().default(DEV_USER.user),
   PUBLISHER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
   PUBLISHER_BUFFER_MESSAGES: positiveInt(10_000),
@@ -67,7 +69,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
       variable: 'PUBLISHER_USERS',
       role: 'client',
     }),
-    queue: { url: e.PUBLISHER_QUEUE_URL, user: e.PUBLISHER_QUEUE_USER, password: e.PUBLISHER_QUEUE_PASSWORD },
+    queue: {
+      url: e.PUBLISHER_QUEUE_URL ?? `wss://localhost:${e.MSGQUEUE_PORT}/pushmsg`,
+      user: e.PUBLISHER_QUEUE_USER,
+      password: e.PUBLISHER_QUEUE_PASSWORD,
+    },
     bufferMessages: e.PUBLISHER_BUFFER_MESSAGES,
     maxBufferedBytes: e.PUBLISHER_MAX_BUFFERED_BYTES,
     rateLimit:

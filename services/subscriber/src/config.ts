@@ -1,4 +1,4 @@
-import { loadEnv, port, positiveInt, wssUrl, z } from '@pubsub/config';
+import { loadEnv, optionalWssUrl, port, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
@@ -15,7 +15,9 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_HOST: z.string().default('127.0.0.1'),
   SUBSCRIBER_PORT: port(8082),
   SUBSCRIBER_USERS: usersList(),
-  SUBSCRIBER_QUEUE_URL: wssUrl('wss://localhost:8080/popmsg'),
+  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it.
+  SUBSCRIBER_QUEUE_URL: optionalWssUrl(),
+  MSGQUEUE_PORT: port(8080),
   SUBSCRIBER_QUEUE_USER: z.string().default(DEV_USER.user),
   SUBSCRIBER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
   SUBSCRIBER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
@@ -69,7 +71,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
       role: 'client',
     }),
     queue: {
-      url: withGroup(e.SUBSCRIBER_QUEUE_URL, e.SUBSCRIBER_GROUP),
+      url: withGroup(e.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${e.MSGQUEUE_PORT}/popmsg`, e.SUBSCRIBER_GROUP),
       user: e.SUBSCRIBER_QUEUE_USER,
       password: e.SUBSCRIBER_QUEUE_PASSWORD,
     },

@@ -1,0 +1,47 @@
+import { isAbsolute, relative, resolve } from 'node:path';
+
+export interface BannerFacts {
+  readonly root: string;
+  /** Where the user's shell is (pnpm runs scripts in the root and says where it was started). */
+  readonly cwd: string;
+  readonly ports: { readonly msgqueue: number; readonly publisher: number; readonly subscriber: number };
+  readonly caFile: string;
+  /** clientdemo's own default CA: only a different one needs `--ca`. */
+  readonly defaultCaFile: string;
+  readonly devUser: boolean;
+}
+
+/** clientdemo's default endpoints (clientdemo/src/options.ts): other ports need the options. */
+const DEFAULT_PORTS = { publisher: 8081, subscriber: 8082 };
+
+const quote = (word: string) => (/^[\w./:=@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+
+/** What `pnpm start` prints once the suite is up: where it is and commands that work as shown. */
+export function banner(facts: BannerFacts): string {
+  const { ports } = facts;
+  const publishUrl = `wss://localhost:${ports.publisher}/publish`;
+  const subscribeUrl = `wss://localhost:${ports.subscriber}/subscribe`;
+  const cli = relative(facts.cwd, resolve(facts.root, 'clientdemo/bin/clientdemo'));
+  const command = isAbsolute(cli) || cli.startsWith('..') ? cli : `./${cli}`;
+  const common = resolve(facts.caFile) === resolve(facts.defaultCaFile) ? [] : ['--ca', facts.caFile];
+  const publishOptions = ports.publisher === DEFAULT_PORTS.publisher ? [] : ['--publish-url', publishUrl];
+  const subscribeOptions = ports.subscriber === DEFAULT_PORTS.subscriber ? [] : ['--subscribe-url', subscribeUrl];
+  const line = (args: string[]) => [command, ...args].map(quote).join(' ');
+  const users = facts.devUser
+    ? '    user       hello / test  (development default: set USERS_FILE, or PUBLISHER_USERS and SUBSCRIBER_USERS)\n'
+    : '';
+  const credentials = facts.devUser ? '' : '    (with your users: add --user <name> --password <password>)\n';
+  return `
+  pub/sub suite running (Ctrl-C stops it)
+    publish    ${publishUrl}
+    subscribe  ${subscribeUrl}
+    msgqueue   wss://localhost:${ports.msgqueue}  (/pushmsg, /popmsg: services only)
+    CA file    ${facts.caFile}
+${users}
+  In another terminal, from ${facts.cwd}:
+    ${line(['subscribe', ...subscribeOptions, ...common, 'news'])}
+    ${line(['publish', ...publishOptions, ...common, 'news', 'hello there'])}
+    ${line([...publishOptions, ...subscribeOptions, ...common])}   # interactive: type help
+${credentials}
+`;
+}

@@ -1,0 +1,81 @@
+/**
+ * `pnpm start` supervises its services: one that dies is restarted on its port while the others
+ * keep running, and their clients carry on; Ctrl-C or SIGTERM stops all three with exit 0.
+ */
+import { connect, testCertificate } from '@pubsub/testkit';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { subscribe } from '../support/chain.js';
+import { TsProcess } from '../support/process.js';
+
+const started: TsProcess[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((proc) => proc.kill('SIGKILL')));
+});
+
+async function launch(extra: Record<string, string> = {}): Promise<{ launcher: TsProcess; ca: string }> {
+  const { certDir, ca } = await testCertificate();
+  const launcher = new TsProcess('scripts/start.ts', {
+    WS_CERT_DIR: certDir,
+    MSGQUEUE_PORT: '0',
+    PUBLISHER_PORT: '0',
+    SUBSCRIBER_PORT: '0',
+    MSGQUEUE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-launcher-')),
+    UPSTREAM_BACKOFF_MAX_MS: '200',
+    ...extra,
+  });
+  started.push(launcher);
+  return { launcher, ca };
+}
+
+describe('pnpm start supervises the services', () => {
+  test('kill -9 of the msgqueue: restarted on its port, the publishing and subscribing clients carry on', async () => {
+    const { launcher, ca } = await launch();
+    const ready = await launcher.waitForLog('suite ready');
+    const pids = ready.pids as Record<string, number>;
+    const sub = await connect(ready.subscribeUrl as string, { ca });
+    await subscribe(sub, 'news');
+    const pub = await connect(ready.publishUrl as string, { ca });
+    pub.send({ topic: 'news', content: 'before', id: 'b1' });
+    expect(await pub.next()).toMatchObject({ type: 'ack', id: 'b1' });
+    expect(await sub.next()).toMatchObject({ topic: 'news', content: 'before' });
+
+    const mark = launcher.lines.length;
+    process.kill(pids.msgqueue as number, 'SIGKILL');
+    expect(await launcher.waitForLog('service exited; restarting it', mark)).toMatchObject({
+      child: 'msgqueue',
+      signal: 'SIGKILL',
+    });
+    const restarted = await launcher.waitForLog('service restarted', mark);
+    expect(restarted).toMatchObject({ child: 'msgqueue', restarts: 1 });
+    expect(restarted.pid).not.toBe(pids.msgqueue);
+
+    // The same client connections: the publisher buffers and resends, the subscriber redials.
+    pub.send({ topic: 'news', content: 'after', id: 'a1' });
+    expect(await pub.next()).toMatchObject({ type: 'ack', id: 'a1' });
+    expect(await sub.next()).toMatchObject({ topic: 'news', content: 'after' });
+    expect(launcher.lines.join('\n')).not.toContain('stopping services');
+
+    expect(await launcher.kill('SIGINT')).toBe(0);
+    await pub.close();
+    await sub.close();
+  }, 60_000);
+
+  test('--check-config checks all three and starts nothing: 0 when valid, 2 naming the problem', async () => {
+    const ok = new TsProcess('scripts/start.ts', {}, ['--check-config']);
+    started.push(ok);
+    expect(await ok.exited).toBe(0);
+    expect([...ok.lines].sort()).toEqual([
+      'msgqueue: configuration ok',
+      'publisher: configuration ok',
+      'subscriber: configuration ok',
+    ]);
+    const bad = new TsProcess('scripts/start.ts', { SUBSCRIBER_MAX_BUFFERED_BYTES: '0' }, ['--check-config']);
+    started.push(bad);
+    expect(await bad.exited).toBe(2);
+    expect(bad.lines.sort()).toEqual(['msgqueue: configuration ok', 'publisher: configuration ok']);
+    expect(bad.stderr.join('\n')).toMatch(/^subscriber: invalid configuration:\n {2}- SUBSCRIBER_MAX_BUFFERED_BYTES/);
+  });
+});
