@@ -49,22 +49,36 @@ export async function endpoints(settings: ConnectionSettings): Promise<{ publish
   return { publish: { url: settings.publishUrl, ...common }, subscribe: { url: settings.subscribeUrl, ...common } };
 }
 
-/** Turns a failed handshake into a sentence; ws reports HTTP refusals only in the message text. */
-export function describeConnectFailure(error: Error | undefined, endpoint: Endpoint): string {
+/** An HTTP answer instead of the upgrade: its status and, for 429 and 503, when to come back. */
+export interface Refusal {
+  readonly status: number;
+  readonly retryAfter: string | undefined;
+}
+
+/** Turns a failed handshake into a sentence a user can act on. */
+export function describeConnectFailure(
+  failure: { error: Error | undefined; refusal: Refusal | undefined },
+  endpoint: Endpoint,
+): string {
+  const { error, refusal } = failure;
+  if (refusal !== undefined) return describeRefusal(refusal);
   if (error === undefined) return 'the connection closed during the handshake';
-  const status = /^Unexpected server response: (\d+)$/.exec(error.message)?.[1];
-  if (status === '401') return 'authentication failed (401): check --user/--password';
-  if (status === '404') return 'the server has no WebSocket endpoint at this path (404): check the URL';
-  if (status === '403') return 'this user may not use this endpoint, or this origin may not connect (403)';
-  if (status === '429') return 'too many failed logins or connections for this user or address (429): retry later';
-  if (status === '503') return 'the service is shutting down or has too many connections (503)';
-  if (status !== undefined) return `the server refused the WebSocket upgrade (HTTP ${status})`;
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && CERTIFICATE_ERROR.test(code)) {
     return `TLS certificate verification failed: ${error.message} (${code}); check --ca (using ${endpoint.caFile})`;
   }
   if (code === 'ECONNREFUSED') return `${error.message}: is the service running?`;
   return error.message;
+}
+
+function describeRefusal({ status, retryAfter }: Refusal): string {
+  const retry = retryAfter === undefined ? 'retry later' : `retry in ${retryAfter} s (Retry-After)`;
+  if (status === 401) return 'authentication failed (401): check --user/--password';
+  if (status === 404) return 'the server has no WebSocket endpoint at this path (404): check the URL';
+  if (status === 403) return 'this user may not use this endpoint, or this origin may not connect (403)';
+  if (status === 429) return `too many failed logins or connections for this user or address (429): ${retry}`;
+  if (status === 503) return 'the service is shutting down or has too many connections (503)';
+  return `the server refused the WebSocket upgrade (HTTP ${status})`;
 }
 
 /** An open WebSocket that remembers how it ended. Every error is caught, so none can crash the process. */
@@ -95,8 +109,16 @@ export class Connection {
       throw new ConnectError(`cannot connect to ${endpoint.url}: ${(err as Error).message}`, { cause: err });
     }
     let error: Error | undefined;
+    let refusal: Refusal | undefined;
     ws.on('error', (err) => {
       error ??= err;
+    });
+    // Listening here is what gives access to the answer's headers; ws then leaves the abort to us.
+    ws.once('unexpected-response', (_request, response) => {
+      const retryAfter = response.headers['retry-after'];
+      refusal = { status: response.statusCode ?? 0, retryAfter };
+      response.resume();
+      ws.terminate();
     });
     const state = { requested: false };
     const closed = new Promise<CloseInfo>((resolveClosed) => {
@@ -109,7 +131,7 @@ export class Connection {
       void closed.then(() => resolveOpened(false));
     });
     if (!opened) {
-      const reason = describeConnectFailure(error, endpoint);
+      const reason = describeConnectFailure({ error, refusal }, endpoint);
       throw new ConnectError(`cannot connect to ${endpoint.url}: ${reason}`, { cause: error });
     }
     return new Connection(ws, { url: endpoint.url, closed, state });

@@ -33,14 +33,28 @@ export function contentText(frameText: string, delivery: Delivery): string {
   return raw !== undefined && !/[\r\n]/.test(raw) ? raw : String(JSON.stringify(delivery.content));
 }
 
-/** `<[topic] content`, as the original clientdemo printed deliveries. */
-export function formatDelivery(frameText: string, delivery: Delivery): string {
-  return `<[${delivery.topic}] ${contentText(frameText, delivery)}`;
+/** `topic #seq`: the seq is what a subscription resumes after (`--from`, `sub … from`). */
+function label(topic: string, seq: number | undefined): string {
+  return seq === undefined ? topic : `${topic} #${seq}`;
 }
 
-/** `>[topic] message`: a published message the publisher has acknowledged. */
-export function formatPublished(topic: string, message: string): string {
-  return `>[${topic}] ${message}`;
+/** `<[topic #seq] content`: the original clientdemo's delivery line, with the seq. */
+export function formatDelivery(frameText: string, delivery: Delivery): string {
+  return `<[${label(delivery.topic, delivery.seq)}] ${contentText(frameText, delivery)}`;
+}
+
+/** `>[topic #seq] message`: a published message the publisher has acknowledged, with its seq. */
+export function formatPublished(topic: string, message: string, seq: number | undefined): string {
+  return `>[${label(topic, seq)}] ${message}`;
+}
+
+type Subscribed = Extract<ServerFrame, { type: 'subscribed' }>;
+
+/** `subscribed to news`, or for a resume what was replayed and whether anything was missed. */
+export function formatSubscribed(reply: Subscribed): string {
+  if (reply.from === undefined) return `subscribed to ${reply.topic}`;
+  const outcome = reply.recovered ? 'nothing missed' : 'some messages were no longer available';
+  return `resumed ${reply.topic} after seq ${reply.from}: ${reply.replayed ?? 0} replayed, ${outcome}`;
 }
 
 export function formatError(frame: ErrorFrame): string {

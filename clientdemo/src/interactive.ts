@@ -1,27 +1,27 @@
 import type { ServerFrame } from '@pubsub/protocol';
 import { randomUUID } from 'node:crypto';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
-import { Connection, ConnectError, type Endpoint, endpoints } from './connection.js';
-import { formatClose, formatDelivery, formatError, formatPublished, type Printer, stdioPrinter } from './format.js';
+import { endpoints } from './connection.js';
+import {
+  formatDelivery,
+  formatError,
+  formatPublished,
+  formatSubscribed,
+  type Printer,
+  stdioPrinter,
+} from './format.js';
+import { HELP, type InteractiveCommand, parseLine } from './interactive-commands.js';
 import type { ConnectionSettings } from './options.js';
-import { PublishClient } from './publish-client.js';
-import { type CommandReply, SubscribeClient } from './subscribe-client.js';
+import { Redialer } from './redial.js';
+import { ReliablePublisher } from './reliable-publisher.js';
+import type { CommandReply } from './subscribe-client.js';
+import { Subscriptions } from './subscriptions.js';
 
-export const INVALID_SYNTAX = 'Invalid syntax, correct one: <topic> <message> | sub <topic> | unsub <topic> | exit';
-
-/** Opens both connections; if either fails, closes the other and reports every failure. */
-async function openBoth(publish: Endpoint, subscribe: Endpoint): Promise<[Connection, Connection]> {
-  const [pub, sub] = await Promise.allSettled([Connection.open(publish), Connection.open(subscribe)]);
-  if (pub.status === 'fulfilled' && sub.status === 'fulfilled') return [pub.value, sub.value];
-  const failures: string[] = [];
-  for (const result of [pub, sub]) {
-    if (result.status === 'fulfilled') await result.value.close();
-    else failures.push((result.reason as Error).message);
-  }
-  throw new ConnectError(failures.join('\n'));
-}
-
-/** On a terminal, output goes above the prompt and the line being typed is redrawn after it. */
+/**
+ * On a terminal, output goes above the prompt: the line being typed is cleared, the output
+ * printed, and the prompt with what was typed drawn again, so acks and deliveries never land in
+ * the middle of it.
+ */
 function promptPrinter(rl: Interface, isReading: () => boolean): Printer {
   const write = (stream: NodeJS.WriteStream, line: string) => {
     if (!isReading()) {
@@ -36,83 +36,119 @@ function promptPrinter(rl: Interface, isReading: () => boolean): Printer {
   return { out: (line) => write(process.stdout, line), err: (line) => write(process.stderr, line) };
 }
 
-function printReply(printer: Printer, reply: CommandReply | undefined): void {
-  if (reply?.type === 'subscribed') printer.out(`subscribed to ${reply.topic}`);
-  else if (reply?.type === 'unsubscribed') printer.out(`unsubscribed from ${reply.topic}`);
-  else if (reply?.type === 'error') printer.err(formatError(reply));
+function printReply(printer: Printer, reply: CommandReply): void {
+  if (reply.type === 'subscribed') printer.out(formatSubscribed(reply));
+  else if (reply.type === 'unsubscribed') printer.out(`unsubscribed from ${reply.topic}`);
+  else printer.err(formatError(reply));
 }
 
 /**
- * The original clientdemo's console: each stdin line is `<topic> <message>`, `sub <topic>`,
- * `unsub <topic>` or `exit`. Exit code 0 on `exit`, end of input or a signal (after the replies
- * to everything already sent), 1 when a server closes a connection.
+ * The original clientdemo's console, which also survives restarts: each stdin line is a command
+ * (`help` lists them). Both connections are redialed whenever they drop; unacknowledged publishes
+ * are sent again with their ids and each subscription resumes after the last seq it delivered.
+ * Exit code 0 on `exit`, end of input or a signal (after the replies to everything already sent);
+ * 1 when an endpoint is not connected at the end (messages may be left unacknowledged).
  */
 export async function runInteractive(context: { settings: ConnectionSettings }): Promise<number> {
   const { publish, subscribe } = await endpoints(context.settings);
-  const [pubConnection, subConnection] = await openBoth(publish, subscribe);
 
   const tty = process.stdin.isTTY === true;
+  // What the dialers say before the prompt exists goes straight out; above the prompt after.
+  let output: Printer = stdioPrinter;
+  const printer: Printer = { out: (line) => output.out(line), err: (line) => output.err(line) };
+  const printStray = (frame: ServerFrame | undefined, text: string) => {
+    if (frame?.type === 'error') printer.err(formatError(frame));
+    else printer.err(`unexpected frame: ${text}`);
+  };
+
+  const publisher = new ReliablePublisher(printStray);
+  const subscriptions = new Subscriptions({
+    onDelivery: (text, delivery) => printer.out(formatDelivery(text, delivery)),
+    onReply: (reply) => printReply(printer, reply),
+    onResubscribeLost: (topic) => printer.err(`lost the connection before ${topic} was subscribed again; trying again`),
+    onStray: printStray,
+  });
+  if (tty) {
+    printer.out(`clientdemo: publishing to ${publish.url}, subscribing at ${subscribe.url}`);
+    printer.out('Type "help" for the commands, "exit" or Ctrl-D to quit.');
+  }
+  const dialers = [
+    new Redialer(publish, { printer, onOpen: (connection) => publisher.attach(connection) }),
+    new Redialer(subscribe, { printer, onOpen: (connection) => subscriptions.attach(connection) }),
+  ];
+  // Lines are read only once each endpoint is connected or reported down, so the first commands
+  // go out on the connections rather than waiting for the next.
+  await Promise.all(dialers.map((dialer) => dialer.firstAttempt()));
+
   const rl = createInterface({
     input: process.stdin,
     terminal: tty,
     ...(tty ? { output: process.stdout, prompt: '> ' } : {}),
   });
   let reading = true;
-  const printer = tty ? promptPrinter(rl, () => reading) : stdioPrinter;
+  if (tty) output = promptPrinter(rl, () => reading);
 
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolveDone) => (finish = resolveDone));
-  const printStray = (frame: ServerFrame | undefined, text: string) => {
-    if (frame?.type === 'error') printer.err(formatError(frame));
-    else printer.err(`unexpected frame: ${text}`);
-  };
-  const publisher = new PublishClient(pubConnection, printStray);
-  const subscriber = new SubscribeClient(subConnection, {
-    onDelivery: (text, delivery) => printer.out(formatDelivery(text, delivery)),
-    onStray: printStray,
-  });
-  for (const connection of [pubConnection, subConnection]) {
-    void connection.closed.then((info) => {
-      if (info.requested) return;
-      printer.err(formatClose(connection.url, info));
-      finish(1);
-    });
-  }
 
   /** `exit` or end of input: stop reading, then wait for the replies still due. */
   const quit = () => {
     if (!reading) return;
     reading = false;
     rl.close();
-    void Promise.all([publisher.drained(), subscriber.drained()]).then(() => finish(0));
+    if (publisher.pending > 0 && !publisher.connected) {
+      printer.err(`${publisher.pending} message(s) not acknowledged: the publisher is not connected`);
+      finish(1);
+      return;
+    }
+    void Promise.all([publisher.drained(), subscriptions.drained()]).then(() => {
+      const down = dialers.filter((dialer) => dialer.connection === undefined);
+      for (const dialer of down) printer.err(`not connected to ${dialer.endpoint.url} at the end`);
+      finish(down.length === 0 ? 0 : 1);
+    });
   };
 
-  const handleLine = (line: string) => {
-    if (line.trim() === 'exit') {
-      quit();
-      return;
+  const run = (command: InteractiveCommand) => {
+    switch (command.kind) {
+      case 'empty':
+        return;
+      case 'exit':
+        quit();
+        return;
+      case 'help':
+        printer.out(HELP);
+        return;
+      case 'invalid':
+        printer.err(command.message);
+        return;
+      case 'sub':
+        if (!subscriptions.connected) printer.err(`not connected to ${subscribe.url}: subscribing once it is back`);
+        void subscriptions.sub(command.topic, command.resume);
+        return;
+      case 'unsub':
+        if (!subscriptions.has(command.topic)) {
+          printer.err(`not subscribed to ${command.topic}`);
+          return;
+        }
+        void subscriptions.unsub(command.topic).then((reply) => {
+          if (reply === undefined)
+            printer.out(`unsubscribed from ${command.topic} (not connected: not subscribed again)`);
+        });
+        return;
+      case 'pub':
+        if (!publisher.connected) printer.err(`not connected to ${publish.url}: sending once it is back`);
+        void publisher.publish({ topic: command.topic, content: command.content, id: randomUUID() }).then((reply) => {
+          if (reply.type === 'ack') printer.out(formatPublished(command.topic, command.message, reply.seq));
+          else printer.err(formatError(reply));
+        });
+        return;
     }
-    const space = line.indexOf(' ');
-    if (space < 0) {
-      printer.err(INVALID_SYNTAX);
-      return;
-    }
-    const first = line.slice(0, space);
-    const rest = line.slice(space + 1);
-    if (first === 'sub' || first === 'unsub') {
-      void subscriber.command(first, rest).then((reply) => printReply(printer, reply));
-      return;
-    }
-    void publisher.publish({ topic: first, content: JSON.stringify(rest), id: randomUUID() }).then((reply) => {
-      if (reply?.type === 'ack') printer.out(formatPublished(first, rest));
-      else if (reply?.type === 'error') printer.err(formatError(reply));
-    });
   };
 
   rl.on('line', (line) => {
     // Lines already buffered are still emitted after close().
     if (!reading) return;
-    handleLine(line);
+    run(parseLine(line));
     if (reading && tty) rl.prompt();
   });
   rl.on('close', quit);
@@ -131,6 +167,6 @@ export async function runInteractive(context: { settings: ConnectionSettings }):
     process.stdin.destroy();
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await Promise.all([pubConnection.close(), subConnection.close()]);
+    await Promise.all(dialers.map((dialer) => dialer.close()));
   }
 }

@@ -37,6 +37,13 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
+/** A seq to resume after: a whole number, 0 for "from the start of what is retained". */
+export function parseSeq(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a whole number (a seq)');
+  return n;
+}
+
 /** Adds the connection options, each with an environment variable fallback and a default. */
 export function addConnectionOptions(program: Command): Command {
   return program

@@ -1,22 +1,28 @@
 import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { ConnectError } from './connection.js';
 import { type Printer, stdioPrinter } from './format.js';
 import { runInteractive } from './interactive.js';
-import { addConnectionOptions, connectionSettings, parsePositiveInt } from './options.js';
+import { addConnectionOptions, connectionSettings, parsePositiveInt, parseSeq } from './options.js';
 import { runPublish } from './publish.js';
 import { runSubscribe } from './subscribe.js';
 
 /** Exit code for a command line that could not be understood. */
 export const USAGE_EXIT = 2;
 
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
 const EXAMPLES = `
 Examples:
-  clientdemo                                  interactive session (try: sub news, news hello, exit)
+  clientdemo                                  interactive session (try: help, sub news, news hello, exit)
   clientdemo subscribe news sport --count 1   print one delivery, then exit
+  clientdemo subscribe --from 41 news         replay what came after news #41, then go on
   clientdemo publish news hello there         publish the string "hello there"
   clientdemo publish --json news '{"n": 1}'   publish a JSON value
+  date | clientdemo publish news -            publish what stdin holds
 
-Exit codes: 0 success, 1 error reply or connection failure, 2 usage error.`;
+Exit codes: 0 success, 1 error reply, connection failure or timeout, 2 usage error.`;
 
 /** Runs a command; a connection that cannot be set up is reported, not thrown. */
 async function guard(printer: Printer, job: () => Promise<number>): Promise<number> {
@@ -27,6 +33,15 @@ async function guard(printer: Printer, job: () => Promise<number>): Promise<numb
     printer.err(err.message);
     return 1;
   }
+}
+
+/** `publish <topic> -`: the message is all of stdin, less one trailing newline. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 function parseJsonContent(text: string, command: Command): string {
@@ -46,6 +61,7 @@ function buildProgram(printer: Printer, setExitCode: (code: number) => void): Co
       'Publish and subscribe through the pub/sub services over verified TLS.\n' +
         'With no command, starts an interactive session reading commands from stdin.',
     )
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError('(run clientdemo --help for usage)')
     .configureHelp({ showGlobalOptions: true })
@@ -57,21 +73,31 @@ function buildProgram(printer: Printer, setExitCode: (code: number) => void): Co
 
   const interactiveCommand = program
     .command('interactive')
-    .description('the default: read "<topic> <message>", "sub <topic>", "unsub <topic>" or "exit" lines');
+    .description('the default: read commands from stdin ("help" lists them); reconnects and resumes');
   interactiveCommand.action(() => interactive(interactiveCommand));
 
   const publish = program
     .command('publish')
     .description('publish one message and wait until the publisher acknowledges it')
     .argument('<topic>', 'topic to publish to')
-    .argument('<message...>', 'the message; words are joined with spaces')
+    .argument('<message...>', 'the message; words are joined with spaces ("-": read it from stdin)')
     .option('--json', 'send the message as JSON content instead of a string')
-    .option('--id <id>', 'message id (default: a random UUID)');
+    .option('--id <id>', 'message id (default: a random UUID); a resend with the same id is stored once')
+    .addOption(
+      new Option('--timeout <seconds>', 'give up (exit 1) after this long without an answer').argParser(
+        parsePositiveInt,
+      ),
+    );
   publish.action(async (topic: string, words: string[]) => {
-    const opts = publish.opts<{ json?: true; id?: string }>();
-    const message = words.join(' ');
+    const opts = publish.opts<{ json?: true; id?: string; timeout?: number }>();
+    const message = words.length === 1 && words[0] === '-' ? await readStdin() : words.join(' ');
     const content = opts.json ? parseJsonContent(message, publish) : JSON.stringify(message);
-    const request = { topic, content, ...(opts.id === undefined ? {} : { id: opts.id }) };
+    const request = {
+      topic,
+      content,
+      ...(opts.id === undefined ? {} : { id: opts.id }),
+      ...(opts.timeout === undefined ? {} : { timeoutSeconds: opts.timeout }),
+    };
     setExitCode(await guard(printer, () => runPublish(request, { settings: connectionSettings(publish), printer })));
   });
 
@@ -81,13 +107,27 @@ function buildProgram(printer: Printer, setExitCode: (code: number) => void): Co
     .argument('<topic...>', 'topics to subscribe to')
     .addOption(new Option('--count <n>', 'exit after n deliveries').argParser(parsePositiveInt))
     .option('--json', 'print each delivery frame as received, one per line')
-    .option(
-      '--reconnect',
-      'when the connection drops, reconnect and resume each topic after the last message received',
-    );
+    .option('--reconnect', 'when the connection drops, reconnect and resume each topic after the last message received')
+    .addOption(
+      new Option('--from <seq>', 'first replay what came after this seq (exclusive), then go on').argParser(parseSeq),
+    )
+    .option('--epoch <epoch>', "with --from: the history that seq is from (a delivery's epoch)");
   subscribe.action(async (topics: string[]) => {
-    const opts = subscribe.opts<{ count?: number; json?: true; reconnect?: true }>();
-    const request = { topics, count: opts.count, json: opts.json === true, reconnect: opts.reconnect === true };
+    const opts = subscribe.opts<{ count?: number; json?: true; reconnect?: true; from?: number; epoch?: string }>();
+    if (opts.epoch !== undefined && opts.from === undefined) {
+      subscribe.error('error: --epoch needs --from', { code: 'clientdemo.epochWithoutFrom' });
+    }
+    const resume =
+      opts.from === undefined
+        ? undefined
+        : { from: opts.from, ...(opts.epoch === undefined ? {} : { epoch: opts.epoch }) };
+    const request = {
+      topics,
+      count: opts.count,
+      json: opts.json === true,
+      reconnect: opts.reconnect === true,
+      resume,
+    };
     setExitCode(
       await guard(printer, () => runSubscribe(request, { settings: connectionSettings(subscribe), printer })),
     );

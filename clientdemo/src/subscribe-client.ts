@@ -5,11 +5,22 @@ import { ReplyBook } from './reply-book.js';
 export type Delivery = Extract<ServerFrame, { type: 'message' }>;
 export type CommandReply = Extract<ServerFrame, { type: 'subscribed' | 'unsubscribed' | 'error' }>;
 
+/** Where a `sub` resumes: after `from` (exclusive), in the history named `epoch` when known. */
+export interface Resume {
+  readonly from: number;
+  readonly epoch?: string;
+}
+
 export interface SubscribeHandlers {
   /** Every delivery, with the frame as received. */
   onDelivery(text: string, delivery: Delivery): void;
   /** Frames that answer nothing outstanding, e.g. the error sent before a close. */
   onStray(frame: ServerFrame | undefined, text: string): void;
+  /**
+   * Every reply to a command, as it arrives: before the deliveries that follow it (a resume's
+   * replay), which a promise's continuation would not be.
+   */
+  onReply?(reply: CommandReply): void;
 }
 
 /**
@@ -32,7 +43,10 @@ export class SubscribeClient {
         case 'subscribed':
         case 'unsubscribed':
         case 'error':
-          if (this.#replies.settle(frame.id, frame)) return;
+          if (this.#replies.settle(frame.id, frame)) {
+            handlers.onReply?.(frame);
+            return;
+          }
           break;
         // A resume waiting for the msgqueue's history: shown as it comes; its reply follows.
         case 'waiting':
@@ -49,7 +63,7 @@ export class SubscribeClient {
    * Resolves with the reply, or undefined if the connection ends first. A `sub` with `resume`
    * asks for the messages after that seq first.
    */
-  command(op: CommandOp, topic: string, resume?: { from: number; epoch: string }): Promise<CommandReply | undefined> {
+  command(op: CommandOp, topic: string, resume?: Resume): Promise<CommandReply | undefined> {
     const id = `c${++this.#lastRef}`;
     const reply = this.#replies.expect(id);
     this.connection.send(JSON.stringify({ topic, content: op, id, ...resume }));

@@ -1,8 +1,9 @@
 import type { ServerFrame } from '@pubsub/protocol';
 import { ConnectError, Connection, endpoints, type Endpoint } from './connection.js';
-import { formatClose, formatDelivery, formatError, type Printer } from './format.js';
+import { formatClose, formatDelivery, formatError, formatSubscribed, type Printer } from './format.js';
 import type { ConnectionSettings } from './options.js';
-import { SubscribeClient, type CommandReply, type Delivery } from './subscribe-client.js';
+import { backoff } from './redial.js';
+import { SubscribeClient, type Delivery, type Resume } from './subscribe-client.js';
 
 export interface SubscribeRequest {
   readonly topics: readonly string[];
@@ -12,15 +13,8 @@ export interface SubscribeRequest {
   readonly json: boolean;
   /** When the connection drops, reconnect and resume each topic after its last seq. */
   readonly reconnect: boolean;
-}
-
-const RECONNECT_INITIAL_MS = 100;
-const RECONNECT_MAX_MS = 5_000;
-
-/** A pause before the next reconnect attempt: exponential, with full jitter. */
-function backoff(attempt: number): Promise<void> {
-  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_INITIAL_MS * 2 ** attempt);
-  return new Promise((resolveWait) => setTimeout(resolveWait, Math.random() * ceiling));
+  /** Start every topic after this seq (`--from`, `--epoch`) instead of with what comes next. */
+  readonly resume: Resume | undefined;
 }
 
 /**
@@ -44,7 +38,8 @@ export async function runSubscribe(
   });
   let received = 0;
   /** The last seq and epoch seen per topic: where a reconnect resumes. */
-  const positions = new Map<string, { from: number; epoch: string }>();
+  const positions = new Map<string, Resume>();
+  if (request.resume !== undefined) for (const topic of request.topics) positions.set(topic, request.resume);
   const handlers = {
     onDelivery(text: string, delivery: Delivery) {
       if (finished) return;
@@ -76,15 +71,16 @@ export async function runSubscribe(
           finish(1);
           break;
         }
-        printer.err(describeSubscribed(reply));
+        printer.err(reply.type === 'subscribed' ? formatSubscribed(reply) : `unsubscribed from ${reply.topic}`);
       }
       const info = await Promise.race([connection.closed, done.then(() => undefined)]);
       if (info === undefined || info.requested || finished) break;
-      printer.err(formatClose(connection.url, info));
       if (!request.reconnect) {
+        printer.err(formatClose(connection.url, info));
         finish(1);
         break;
       }
+      printer.err(`${formatClose(connection.url, info)}; reconnecting`);
       connection = await reconnect(endpoint, { printer, done });
     }
     return await done;
@@ -95,26 +91,25 @@ export async function runSubscribe(
   }
 }
 
-function describeSubscribed(reply: Exclude<CommandReply, { type: 'error' }>): string {
-  if (reply.type !== 'subscribed' || reply.from === undefined) return `subscribed to ${reply.topic}`;
-  const outcome = reply.recovered ? 'nothing missed' : 'some messages were no longer available';
-  return `resumed ${reply.topic} after seq ${reply.from}: ${reply.replayed ?? 0} replayed, ${outcome}`;
-}
-
-/** Dials until it connects (or the run finishes), saying each time why it could not. */
+/**
+ * Dials until it connects (or the run finishes). One line when it is back, and one per new reason
+ * it cannot connect, not one per attempt.
+ */
 async function reconnect(
   endpoint: Endpoint,
   context: { printer: Printer; done: Promise<number> },
 ): Promise<Connection> {
+  let said: string | undefined;
   for (let attempt = 0; ; attempt++) {
     await Promise.race([backoff(attempt), context.done]);
     try {
       const connection = await Connection.open(endpoint);
-      context.printer.err('reconnected');
+      context.printer.err(`reconnected to ${endpoint.url}`);
       return connection;
     } catch (err) {
       if (!(err instanceof ConnectError)) throw err;
-      context.printer.err(`${err.message}; retrying`);
+      if (err.message !== said) context.printer.err(`${err.message}; still trying`);
+      said = err.message;
     }
   }
 }

@@ -20,6 +20,11 @@ describe('formatDelivery', () => {
     expect(formatDelivery(...delivery(text))).toBe('<[t] {"n": 12345678901234567890,"a":[1,null]}');
   });
 
+  test('shows the seq, which a subscription can resume after', () => {
+    const text = '{"type":"message","topic":"news","id":"1","content":"hi","seq":42,"epoch":"ab"}';
+    expect(formatDelivery(...delivery(text))).toBe('<[news #42] hi');
+  });
+
   test('re-serialises content that spans lines, so one delivery stays one line', () => {
     const text = '{"type":"message","topic":"t","id":"1","content":{\n  "a": 1\n}}';
     expect(formatDelivery(...delivery(text))).toBe('<[t] {"a":1}');

@@ -20,7 +20,7 @@ describe('clientdemo publish', () => {
       seq: 1,
     });
     expect(await cli.exited).toEqual({ code: 0, signal: null });
-    expect(cli.stdout).toEqual(['published m-1']);
+    expect(cli.stdout).toEqual(['published m-1 (news #1)']);
     expect(cli.stderr).toEqual([]);
   });
 
@@ -34,7 +34,7 @@ describe('clientdemo publish', () => {
     const delivery = await sub.next<{ id: string; content: unknown }>();
     expect(delivery.content).toBe('hi');
     expect((await cli.exited).code).toBe(0);
-    expect(cli.stdout).toEqual([`published ${delivery.id}`]);
+    expect(cli.stdout).toEqual([`published ${delivery.id} (news #1)`]);
   });
 
   test('--json sends the message as JSON content, digits intact', async () => {
@@ -61,5 +61,39 @@ describe('clientdemo publish', () => {
     expect((await cli.exited).code).toBe(1);
     expect(cli.stderr).toEqual([expect.stringMatching(/^error TOPIC_INVALID: /)]);
     expect(cli.stdout).toEqual([]);
+  });
+
+  test('"-" publishes what stdin holds, less the trailing newline', async () => {
+    await using chain = await startChain();
+    const sub = await chain.subscribeClient();
+    await subscribe(sub, 'news');
+
+    const cli = spawnCli(['publish', 'news', '-'], chainEnv(chain));
+    cli.child.stdin.end('two\nlines\n');
+
+    expect(await sub.next()).toMatchObject({ content: 'two\nlines' });
+    expect((await cli.exited).code).toBe(0);
+  });
+
+  test("publishing to the subscriber's URL says it is the wrong endpoint", async () => {
+    await using chain = await startChain();
+
+    const cli = spawnCli(['publish', 'news', 'hi'], { ...chainEnv(chain), CLIENTDEMO_PUBLISH_URL: chain.subscribeUrl });
+
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr.join('\n')).toContain(`${chain.subscribeUrl} looks like the subscriber's endpoint`);
+  });
+
+  test('--timeout gives up with exit code 1 while the msgqueue is away, saying how to resend', async () => {
+    await using chain = await startChain();
+    await chain.msgqueue.close();
+
+    const cli = spawnCli(['publish', '--timeout', '1', '--id', 'late-1', 'news', 'hi'], chainEnv(chain));
+
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.stderr).toEqual([
+      expect.stringContaining('no ack within 1 s; it may still be stored: publish again with --id late-1'),
+    ]);
+    await chain.restartMsgqueue();
   });
 });

@@ -17,7 +17,7 @@ describe('clientdemo subscribe --reconnect', () => {
     const cli = spawnCli(['subscribe', '--reconnect', '--count', '4', 'news'], chainEnv(chain));
     await cli.line('stderr', 'subscribed to news');
     await publish(chain, 'one', 'two');
-    await cli.line('stdout', '<[news] two');
+    await cli.line('stdout', '<[news #2] two');
 
     // Published while no subscriber service runs: the msgqueue keeps it for the next one.
     await chain.restartSubscriber(() => publish(chain, 'three'));
@@ -25,9 +25,29 @@ describe('clientdemo subscribe --reconnect', () => {
     await publish(chain, 'four');
 
     expect((await cli.exited).code).toBe(0);
-    expect(cli.stdout).toEqual(['<[news] one', '<[news] two', '<[news] three', '<[news] four']);
+    expect(cli.stdout).toEqual(['<[news #1] one', '<[news #2] two', '<[news #3] three', '<[news #4] four']);
     expect(cli.stderr.join('\n')).toMatch(/1001/);
     expect(cli.stderr.join('\n')).toContain('nothing missed');
+  });
+
+  test('--from replays what came after that seq, exclusive, and says so', async () => {
+    await using chain = await startChain();
+    await publish(chain, 'one', 'two', 'three');
+    const cli = spawnCli(['subscribe', '--from', '1', '--count', '3', 'news'], chainEnv(chain));
+    await cli.line('stderr', 'resumed news after seq 1: 2 replayed, nothing missed');
+    await publish(chain, 'four');
+
+    expect((await cli.exited).code).toBe(0);
+    expect(cli.stdout).toEqual(['<[news #2] two', '<[news #3] three', '<[news #4] four']);
+  });
+
+  test('--from with an epoch that is not the current one replays all that is retained and says messages may be missing', async () => {
+    await using chain = await startChain();
+    await publish(chain, 'one');
+    const cli = spawnCli(['subscribe', '--from', '5', '--epoch', 'abc123', '--count', '1', 'news'], chainEnv(chain));
+    await cli.line('stderr', 'resumed news after seq 5: 1 replayed, some messages were no longer available');
+    expect((await cli.exited).code).toBe(0);
+    expect(cli.stdout).toEqual(['<[news #1] one']);
   });
 
   test('without --reconnect, a closed connection ends the command with exit code 1', async () => {

@@ -15,7 +15,7 @@ describe('clientdemo subscribe', () => {
     pub.send('{"topic":"news","content":{"n":12345678901234567890,"list":[1,"two"]},"id":"b"}');
 
     expect(await cli.exited).toEqual({ code: 0, signal: null });
-    expect(cli.stdout).toEqual(['<[news] first message', '<[news] {"n":12345678901234567890,"list":[1,"two"]}']);
+    expect(cli.stdout).toEqual(['<[news #1] first message', '<[news #2] {"n":12345678901234567890,"list":[1,"two"]}']);
     expect(cli.stderr).toEqual(['subscribed to news']);
   });
 

@@ -14,11 +14,19 @@ describe('usage', () => {
     }
   });
 
+  test('--version prints the version, also through the bin script', async () => {
+    const cli = spawnCli(['--version']);
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.stdout).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+$/)]);
+  });
+
   test.each([
     { name: 'an unknown command', args: ['frobnicate'], message: "unknown command 'frobnicate'" },
     { name: 'an unknown option', args: ['publish', '--bogus', 'news', 'hi'], message: "unknown option '--bogus'" },
     { name: 'a missing argument', args: ['publish', 'news'], message: "missing required argument 'message'" },
     { name: 'a missing topic', args: ['subscribe'], message: "missing required argument 'topic'" },
+    { name: '--epoch without --from', args: ['subscribe', '--epoch', 'ab', 'news'], message: '--epoch needs --from' },
+    { name: 'a bad --from', args: ['subscribe', '--from', '-1', 'news'], message: 'must be a whole number' },
     { name: 'a bad --count', args: ['subscribe', 'news', '--count', '0'], message: 'must be a positive integer' },
     { name: 'invalid --json content', args: ['publish', '--json', 'news', '{nope'], message: 'not valid JSON' },
     {

@@ -235,9 +235,10 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
         clients.delete(ws);
         limits.closed(user);
         options.metrics.connections.dec({ path });
-        context.log.info({ code, reason: reason.toString() }, 'connection closed');
+        context.log.debug({ code, reason: reason.toString() }, 'connection closed');
       });
-      context.log.info({ remoteAddress: context.remoteAddress }, 'connection opened');
+      // Debug, as is the close: at info every client run would add lines to the operator's terminal.
+      context.log.debug({ remoteAddress: context.remoteAddress }, 'connection opened');
       handler(ws, context);
     });
   };
