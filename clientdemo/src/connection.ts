@@ -24,7 +24,19 @@ export interface CloseInfo {
 /** The connection could not be set up; the message says why in words a user can act on. */
 export class ConnectError extends Error {
   override name = 'ConnectError';
+  /**
+   * False when trying again cannot help until the user changes something: credentials (401),
+   * rights (403), the URL (404), the CA. Retrying a 401 would also get the address throttled.
+   */
+  readonly retryable: boolean;
+
+  constructor(message: string, options: ErrorOptions & { retryable?: boolean } = {}) {
+    super(message, options);
+    this.retryable = options.retryable ?? false;
+  }
 }
+
+const FINAL_STATUSES = new Set([400, 401, 403, 404]);
 
 const CERTIFICATE_ERROR = /CERT|^UNABLE_TO_|SELF_SIGNED/;
 
@@ -132,7 +144,11 @@ export class Connection {
     });
     if (!opened) {
       const reason = describeConnectFailure({ error, refusal }, endpoint);
-      throw new ConnectError(`cannot connect to ${endpoint.url}: ${reason}`, { cause: error });
+      const code = (error as NodeJS.ErrnoException | undefined)?.code;
+      const final =
+        (refusal !== undefined && FINAL_STATUSES.has(refusal.status)) ||
+        (code !== undefined && CERTIFICATE_ERROR.test(code));
+      throw new ConnectError(`cannot connect to ${endpoint.url}: ${reason}`, { cause: error, retryable: !final });
     }
     return new Connection(ws, { url: endpoint.url, closed, state });
   }

@@ -22,7 +22,7 @@ export interface RedialHandlers {
 /**
  * Keeps one endpoint connected for an interactive session: dials, and whenever the connection is
  * lost, dials again with backoff until `close()`. It says once that it is down and once that it is
- * back (and again only when the reason it cannot connect changes), not once per attempt.
+ * back, not once per attempt; a refusal that retrying cannot fix (credentials, certificate) ends it.
  */
 export class Redialer {
   readonly endpoint: Endpoint;
@@ -72,7 +72,6 @@ export class Redialer {
 
   async #run(): Promise<void> {
     const { printer } = this.#handlers;
-    let said: string | undefined;
     let down = false;
     for (let attempt = 0; !this.#closed; attempt++) {
       if (attempt > 0) await this.#wait(attempt);
@@ -82,10 +81,14 @@ export class Redialer {
         connection = await Connection.open(this.endpoint);
       } catch (err) {
         if (!(err instanceof ConnectError)) throw err;
-        if (err.message !== said) printer.err(`${err.message}; retrying in the background`);
-        said = err.message;
-        down = true;
         this.#settleFirst();
+        if (!err.retryable) {
+          printer.err(`${err.message}; not retrying`);
+          return;
+        }
+        // Down is said once: on the first failure, or by the close that ended the connection.
+        if (!down) printer.err(`${err.message}; retrying in the background`);
+        down = true;
         continue;
       }
       if (this.#closed) {
@@ -100,7 +103,6 @@ export class Redialer {
       this.#connection = undefined;
       if (info.requested || this.#closed) return;
       printer.err(`${formatClose(connection.url, info)}; reconnecting`);
-      said = undefined;
       down = true;
       attempt = 0;
     }

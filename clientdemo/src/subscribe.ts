@@ -92,14 +92,13 @@ export async function runSubscribe(
 }
 
 /**
- * Dials until it connects (or the run finishes). One line when it is back, and one per new reason
- * it cannot connect, not one per attempt.
+ * Dials until it connects (or the run finishes): one line when it is back, not one per attempt.
+ * A refusal that retrying cannot fix (credentials, certificate) is thrown.
  */
 async function reconnect(
   endpoint: Endpoint,
   context: { printer: Printer; done: Promise<number> },
 ): Promise<Connection> {
-  let said: string | undefined;
   for (let attempt = 0; ; attempt++) {
     await Promise.race([backoff(attempt), context.done]);
     try {
@@ -107,9 +106,7 @@ async function reconnect(
       context.printer.err(`reconnected to ${endpoint.url}`);
       return connection;
     } catch (err) {
-      if (!(err instanceof ConnectError)) throw err;
-      if (err.message !== said) context.printer.err(`${err.message}; still trying`);
-      said = err.message;
+      if (!(err instanceof ConnectError) || !err.retryable) throw err;
     }
   }
 }
