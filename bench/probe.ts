@@ -1,13 +1,4 @@
-import {
-  closeSync,
-  constants,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,7 +21,10 @@ export interface FsyncProbe {
  */
 export function probeFsync(parent: string, durationMs: number, bytesPerWrite = 4096): FsyncProbe {
   const dir = mkdtempSync(join(parent, 'fsync-probe-'));
-  const fd = openSync(join(dir, 'probe'), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC);
+  const fd = openSync(
+    join(dir, 'probe'),
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC,
+  );
   const buffer = Buffer.alloc(bytesPerWrite, 0x61);
   const samples: number[] = [];
   const start = performance.now();
