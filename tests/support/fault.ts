@@ -88,6 +88,8 @@ export async function startFaultChain(run: RunService): Promise<FaultChain> {
   const base = { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '200', LOG_LEVEL: 'info' };
   const queueEnv = {
     ...base,
+    // Connection open and close are debug lines; the fault tests wait for the hops' ends.
+    LOG_LEVEL: 'debug',
     MSGQUEUE_PORT: '0',
     MSGQUEUE_DATA_DIR: dataDir,
     MSGQUEUE_STORE: process.env.FAULT_STORE ?? 'file',
