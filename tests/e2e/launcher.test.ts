@@ -63,19 +63,24 @@ describe('pnpm start supervises the services', () => {
     await sub.close();
   }, 60_000);
 
-  test('--check-config checks all three and starts nothing: 0 when valid, 2 naming the problem', async () => {
-    const ok = new TsProcess('scripts/start.ts', {}, ['--check-config']);
-    started.push(ok);
-    expect(await ok.exited).toBe(0);
-    expect([...ok.lines].sort()).toEqual([
-      'msgqueue: configuration ok',
-      'publisher: configuration ok',
-      'subscriber: configuration ok',
-    ]);
-    const bad = new TsProcess('scripts/start.ts', { SUBSCRIBER_MAX_BUFFERED_BYTES: '0' }, ['--check-config']);
-    started.push(bad);
-    expect(await bad.exited).toBe(2);
-    expect(bad.lines.sort()).toEqual(['msgqueue: configuration ok', 'publisher: configuration ok']);
-    expect(bad.stderr.join('\n')).toMatch(/^subscriber: invalid configuration:\n {2}- SUBSCRIBER_MAX_BUFFERED_BYTES/);
-  });
+  test(
+    '--check-config checks all three and starts nothing: 0 when valid, 2 naming the problem',
+    async () => {
+      const ok = new TsProcess('scripts/start.ts', {}, ['--check-config']);
+      started.push(ok);
+      expect(await ok.exited).toBe(0);
+      expect([...ok.lines].sort()).toEqual([
+        'msgqueue: configuration ok',
+        'publisher: configuration ok',
+        'subscriber: configuration ok',
+      ]);
+      const bad = new TsProcess('scripts/start.ts', { SUBSCRIBER_MAX_BUFFERED_BYTES: '0' }, ['--check-config']);
+      started.push(bad);
+      expect(await bad.exited).toBe(2);
+      expect(bad.lines.sort()).toEqual(['msgqueue: configuration ok', 'publisher: configuration ok']);
+      expect(bad.stderr.join('\n')).toMatch(/^subscriber: invalid configuration:\n {2}- SUBSCRIBER_MAX_BUFFERED_BYTES/);
+    },
+    // Six service processes, three at a time, on a machine that may be busy.
+    60_000,
+  );
 });
