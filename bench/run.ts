@@ -145,9 +145,7 @@ async function main(): Promise<void> {
     const ids = [...new Set(list.flatMap((plan) => plan.systems))];
     const fsyncProbe = ids.includes('file') ? probeFsync(work, options.quick ? 500 : 2_000) : undefined;
     if (fsyncProbe !== undefined) {
-      progress(
-        `fsync probe: ${fsyncProbe.commitsPerSec.toFixed(0)} O_DSYNC appends/s on ${fsyncProbe.filesystem ?? work}`,
-      );
+      progress(`fsync probe: ${fsyncProbe.commitsPerSec.toFixed(0)} O_DSYNC appends/s on ${fsyncProbe.filesystem ?? work}`);
     }
     const context: ChainContext = {
       work,
