@@ -43,13 +43,15 @@ export interface TopicPositionReply {
   readonly count: number;
   /** The last committed log offset when it was answered. */
   readonly through: number;
+  /** With `group=<name>`: the offset below which that group has acknowledged everything. */
+  readonly floor?: number;
 }
 
 const POSITION_FIELDS = ['offset', 'first', 'last', 'count', 'through'] as const;
 
 export function encodeTopicPosition(reply: TopicPositionReply): string {
-  const { epoch, offset, first, last, count, through } = reply;
-  return JSON.stringify({ epoch, offset, first, last, count, through });
+  const { epoch, offset, first, last, count, through, floor } = reply;
+  return JSON.stringify({ epoch, offset, first, last, count, through, floor });
 }
 
 /** Parses a `GET /position` body; undefined when it is not one. */
@@ -64,5 +66,6 @@ export function decodeTopicPosition(body: string): TopicPositionReply | undefine
   const fields = value as Record<string, unknown>;
   if (typeof fields.epoch !== 'string') return undefined;
   if (!POSITION_FIELDS.every((name) => Number.isSafeInteger(fields[name]))) return undefined;
+  if (fields.floor !== undefined && !Number.isSafeInteger(fields.floor)) return undefined;
   return fields as unknown as TopicPositionReply;
 }

@@ -105,8 +105,9 @@ export function logEndpoint(log: MessageLog): HttpHandler {
 }
 
 /**
- * `GET /position?topic=<t>&after=<seq>`: where in the log the topic's messages after `seq` start,
- * with the topic's retained range, so a resume by seq becomes a position in the log.
+ * `GET /position?topic=<t>&after=<seq>[&group=<g>]`: where in the log the topic's messages after
+ * `seq` start, with the topic's retained range, so a resume by seq becomes a position in the log;
+ * with a group, also that group's floor (where a fresh consumer's live stream starts).
  */
 export function positionEndpoint(log: MessageLog): HttpHandler {
   return (req, res) => {
@@ -122,6 +123,16 @@ export function positionEndpoint(log: MessageLog): HttpHandler {
       badRequest(res, 'expected ?topic=<topic>&after=<seq>');
       return;
     }
-    res.type('application/json').send(encodeTopicPosition({ epoch: log.epoch, ...log.topicPosition(topic, after) }));
+    const group = req.query.group;
+    const floor = typeof group === 'string' ? log.groups().get(group) : undefined;
+    res
+      .type('application/json')
+      .send(
+        encodeTopicPosition({
+          epoch: log.epoch,
+          ...log.topicPosition(topic, after),
+          ...(floor !== undefined && { floor }),
+        }),
+      );
   };
 }

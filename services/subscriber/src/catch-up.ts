@@ -20,6 +20,8 @@ export interface CatchUpOptions {
 }
 
 const PAGE_MESSAGES = 1_000;
+/** How long a catch-up that found nothing new waits before it asks the log again. */
+const IDLE_PAGE_WAIT_MS = 50;
 
 /**
  * Which subscriptions the next page is for. A resumed one still replaying goes first and alone,
@@ -143,10 +145,16 @@ export class CatchUp {
       this.#write(reader, page, { subscriptions: asked, after });
       // Live again only from one position shared by every subscription, at or past what was
       // routed live: then skipping live messages up to it repeats nothing and loses nothing.
+      // Before the first live message (a fresh subscriber) there is no live epoch to agree with.
       const positions = new Set([...reader.subscriptions.values()].map((subscription) => subscription.after));
       const [position = 0] = positions;
-      if (positions.size === 1 && position >= live.routedThrough && live.epoch === page.epoch)
+      const sameHistory = live.epoch === undefined || live.epoch === page.epoch;
+      if (positions.size === 1 && position >= live.routedThrough && sameHistory) {
         this.#rejoin(reader, position, page.epoch);
+      } else if (page.through === after) {
+        // Nothing new in the log and no way back to live yet: ask again shortly, not in a busy loop.
+        await new Promise((resolveWait) => setTimeout(resolveWait, IDLE_PAGE_WAIT_MS));
+      }
     }
   }
 

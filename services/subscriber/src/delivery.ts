@@ -13,6 +13,7 @@ export interface LiveStream {
   readonly routedThrough: number;
   /** The msgqueue's epoch, as last seen on a delivery. */
   readonly epoch: string | undefined;
+  seed(position: { floor: number; epoch: string }): void;
 }
 
 export interface DeliveryOptions {
@@ -66,6 +67,17 @@ export class Delivery implements LiveStream {
 
   get epoch(): string | undefined {
     return this.#epoch;
+  }
+
+  /**
+   * What the msgqueue said of the live stream before it delivered anything: the group has
+   * acknowledged everything below `floor`, so live messages start at or after it. A fresh
+   * subscriber (nothing routed yet) learns from this where "now" is for a reader leaving live.
+   */
+  seed({ floor, epoch }: { floor: number; epoch: string }): void {
+    if (this.#epoch !== undefined && this.#epoch !== epoch) return;
+    this.#epoch = epoch;
+    this.#routedThrough = Math.max(this.#routedThrough, floor - 1);
   }
 
   #onOpen(ws: WebSocket): void {

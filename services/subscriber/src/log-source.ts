@@ -11,6 +11,8 @@ import { Agent, request } from 'node:https';
 /** Where the msgqueue is, and the TLS of its hops: its CA, and the client certificate if it wants one. */
 export interface LogSourceOptions extends HopTls {
   readonly hop: QueueHop;
+  /** The subscriber's consumer group, whose floor `/position` reports. */
+  readonly group: string;
   /** Longest wait between two tries while the msgqueue cannot be read. */
   readonly backoffMaxMs: number;
 }
@@ -62,7 +64,7 @@ export class LogSource {
 
   position(topic: string, afterSeq: number, onWaiting?: () => void): Promise<TopicPositionReply> {
     return this.#read(
-      this.#url('/position', { topic, after: String(afterSeq) }),
+      this.#url('/position', { topic, after: String(afterSeq), group: this.#options.group }),
       (body) => decodeTopicPosition(body.toString()),
       onWaiting,
     );

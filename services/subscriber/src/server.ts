@@ -92,7 +92,12 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       closeSlowClient(ws);
     },
   });
-  const source = new LogSource({ hop: config.queue, ...hopTls, backoffMaxMs: config.backoff.maxMs });
+  const source = new LogSource({
+    hop: config.queue,
+    group: config.group,
+    ...hopTls,
+    backoffMaxMs: config.backoff.maxMs,
+  });
   upstream.on('open', () => source.retryNow());
   const delivery: Delivery = new Delivery(upstream, topics, {
     logger: log,

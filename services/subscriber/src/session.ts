@@ -35,6 +35,7 @@ export class SubscriptionSession {
   readonly #context: ConnectionContext;
   readonly #deps: SessionDeps;
   readonly #check: (command: Command) => void;
+  #from: { epoch: string; offset: number } | undefined;
 
   constructor(reader: Reader, context: ConnectionContext, deps: SessionDeps) {
     this.#reader = reader;
@@ -51,7 +52,7 @@ export class SubscriptionSession {
       this.#check(command);
       if (command.op === 'sub' && command.resume !== undefined) await this.#resume(command);
       else if (command.op === 'sub') {
-        this.#subscribe(command.topic, this.#deps.live.routedThrough);
+        this.#subscribe(command.topic, this.#livePosition());
         sink.reply(encodeSubscribed(command.topic, command.ref));
       } else {
         this.#unsubscribe(command.topic);
@@ -63,6 +64,35 @@ export class SubscriptionSession {
       this.#context.metrics.rejected.inc({ code: err.code });
       sink.reply(encodeError(err, err.ref));
     }
+  }
+
+  /**
+   * Subscribes to all of `subjects` at once, live or from a position in the log (a stream's
+   * resume point); returns the refusal instead when one of them may not be subscribed. Nothing is
+   * written until `start`, so the transport can answer first.
+   */
+  open(subjects: readonly string[], from?: { epoch: string; offset: number }): ProtocolError | undefined {
+    const { maxSubscriptions } = this.#deps;
+    if (new Set(subjects).size > maxSubscriptions) {
+      const message = `at most ${maxSubscriptions} topics per stream (SUBSCRIBER_MAX_SUBSCRIPTIONS)`;
+      return new ProtocolError('TOO_MANY_SUBSCRIPTIONS', message);
+    }
+    try {
+      for (const topic of subjects) this.#check({ op: 'sub', topic, ref: undefined, resume: undefined });
+    } catch (err) {
+      if (err instanceof ProtocolError) return err;
+      throw err;
+    }
+    this.#from = from;
+    for (const subject of subjects) this.#subscribe(subject, from?.offset ?? this.#deps.live.routedThrough);
+    return undefined;
+  }
+
+  /** Starts what `open` set up: a stream from a position is filled from the log, then goes live. */
+  start(): void {
+    if (this.#from === undefined) return;
+    this.#deps.catchUp.leaveLive(this.#reader, this.#from);
+    this.#deps.catchUp.fill(this.#reader);
   }
 
   /** The transport is gone: nothing of the reader stays behind. */
@@ -90,6 +120,7 @@ export class SubscriptionSession {
     // it gets everything retained and is told it may have missed messages.
     if (!sameEpoch) position = await this.#deps.source.position(topic, 0, onWaiting);
     if (!this.#reader.sink.open) return;
+    if (position.floor !== undefined) this.#deps.live.seed({ floor: position.floor, epoch: position.epoch });
     const recovery = {
       from,
       recovered: sameEpoch && position.first <= from + 1,
@@ -105,6 +136,19 @@ export class SubscriptionSession {
     catchUp.fill(this.#reader);
     // The replay follows its reply unbroken: the next command is answered once it is written.
     await this.#reader.untilLive();
+  }
+
+  /**
+   * Where a plain `sub` starts: what is routed live from now. A reader filled from the log knows
+   * a later point than the live stream may (a resume counted up to the log's head), and a new
+   * subscription must not reach back before it.
+   */
+  #livePosition(): number {
+    let position = this.#deps.live.routedThrough;
+    if (this.#reader.live) return position;
+    for (const subscription of this.#reader.subscriptions.values())
+      position = Math.max(position, subscription.after, subscription.replayThrough);
+    return position;
   }
 
   #subscribe(subject: string, after: number): Subscription {
