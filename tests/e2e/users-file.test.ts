@@ -20,15 +20,15 @@ let usersFile: string;
 beforeAll(async () => {
   const password = await hashPassword('pw');
   usersFile = writeUsersFile([
-    { name: 'pub-hop', password, role: 'hop' },
-    { name: 'sub-hop', password, role: 'hop' },
+    { name: 'pub-hop', password, role: 'pusher' },
+    { name: 'sub-hop', password, role: 'popper' },
     { name: 'orders-app', password, role: 'client', publish: ['orders.>'], subscribe: ['orders.*', 'news'] },
     { name: 'prometheus', password, role: 'monitor' },
   ]);
 });
 
 describe('one USERS_FILE for the whole chain', () => {
-  test('hop users carry the hops, client users their topics, monitor users the metrics', async () => {
+  test('pusher and popper users carry one hop each, client users their topics, monitor users the metrics', async () => {
     await using chain = await startChain({
       env: {
         USERS_FILE: usersFile,
@@ -55,6 +55,13 @@ describe('one USERS_FILE for the whole chain', () => {
     expect((await handshakeRejection(queueUrl, { ca, auth: 'orders-app:pw' })).status).toBe(403);
     expect((await handshakeRejection(chain.publishUrl, { ca, auth: 'pub-hop:pw' })).status).toBe(403);
     expect((await handshakeRejection(chain.subscribeUrl, { ca, auth: 'prometheus:pw' })).status).toBe(403);
+    // The two service accounts are split: the publisher's cannot consume, the subscriber's cannot push.
+    const popUrl = `wss://localhost:${chain.msgqueue.port}/popmsg`;
+    expect((await handshakeRejection(popUrl, { ca, auth: 'pub-hop:pw' })).status).toBe(403);
+    expect((await handshakeRejection(queueUrl, { ca, auth: 'sub-hop:pw' })).status).toBe(403);
+    const history = `https://localhost:${chain.msgqueue.port}/history?topic=orders.new`;
+    expect(await status(history, ca, 'pub-hop:pw')).toBe(403);
+    expect(await status(history, ca, 'sub-hop:pw')).toBe(200);
     for (const port of [chain.msgqueue.port, chain.publisher.port, chain.subscriber.port]) {
       expect(await status(`https://localhost:${port}/metrics`, ca, 'prometheus:pw')).toBe(200);
       expect(await status(`https://localhost:${port}/metrics`, ca, 'orders-app:pw')).toBe(403);

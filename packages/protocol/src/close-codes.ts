@@ -8,6 +8,8 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
   SLOW_CONSUMER: 4100,
+  /** A consumer's group was removed (`DELETE /groups/<name>`): it has nothing more to consume. */
+  GROUP_REMOVED: 4410,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -29,6 +29,19 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/**
+ * Refusals answered with an HTTP status instead of a frame (at a handshake or on an HTTP
+ * endpoint), by code, for those a service decides from the request itself.
+ */
+export const HTTP_ERRORS = {
+  GROUP_UNKNOWN: {
+    status: 403,
+    message: 'no such consumer group: consumers may only use the groups in MSGQUEUE_GROUPS',
+  },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
 /** A client mistake or a refusal, named by its code. */
 export class ProtocolError extends Error {
   override name = 'ProtocolError';

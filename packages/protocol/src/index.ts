@@ -11,7 +11,7 @@ export {
 } from './batch.js';
 export { CloseCode } from './close-codes.js';
 export { parseCommand, type Command, type CommandOp, type ResumePoint } from './command.js';
-export { ERRORS, ProtocolError, type ErrorCode } from './errors.js';
+export { ERRORS, HTTP_ERRORS, ProtocolError, type ErrorCode, type HttpErrorCode } from './errors.js';
 export {
   decodeServerFrame,
   encodeAck,

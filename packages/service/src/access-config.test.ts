@@ -12,8 +12,9 @@ describe('access configuration', () => {
     expect(accessLimits(load({}))).toEqual({
       maxConnections: 10_000,
       maxConnectionsPerUser: 1_000,
+      maxConnectionsPerAddress: 256,
       allowedOrigins: [],
-      authThrottle: { addressFailures: 20, userFailures: 50, windowMs: 600_000 },
+      authThrottle: { addressFailures: 20, pairFailures: 5, userFailures: 50, userDelayMs: 1_000, windowMs: 600_000 },
     });
     expect(load({}).USERS_FILE).toBeUndefined();
   });

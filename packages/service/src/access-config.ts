@@ -28,7 +28,7 @@ function originOf(text: string): string | undefined {
   }
 }
 
-/** `ALLOWED_ORIGINS`: comma-separated origins, normalised; empty allows every origin. */
+/** `ALLOWED_ORIGINS`: comma-separated origins, normalised; empty allows only the service's own. */
 const originList = () =>
   z
     .string()
@@ -57,17 +57,27 @@ export const accessEnv = {
   ALLOWED_ORIGINS: originList(),
   MAX_CONNECTIONS: positiveInt(10_000),
   MAX_CONNECTIONS_PER_USER: positiveInt(1_000),
+  MAX_CONNECTIONS_PER_ADDRESS: positiveInt(256),
   AUTH_THROTTLE_ADDRESS_FAILURES: positiveInt(20),
+  AUTH_THROTTLE_PAIR_FAILURES: positiveInt(5),
   AUTH_THROTTLE_USER_FAILURES: positiveInt(50),
+  AUTH_THROTTLE_USER_DELAY_MS: positiveInt(1_000),
   AUTH_THROTTLE_WINDOW_MS: positiveInt(10 * 60 * 1000),
 };
 
-/** Failed logins tolerated per window before further attempts are refused unchecked (429). */
+/**
+ * Failed logins tolerated per window: beyond the address and pair limits further attempts are
+ * refused unchecked (429); beyond the user limit they are only slowed, so nobody can lock a real
+ * user out by guessing its password from elsewhere.
+ */
 export interface AuthThrottleLimits {
   /** From one remote address. */
   readonly addressFailures: number;
-  /** For one user name, from anywhere. */
+  /** For one user name from one address. */
+  readonly pairFailures: number;
+  /** For one user name, from anywhere: beyond it each check of the name waits `userDelayMs`. */
   readonly userFailures: number;
+  readonly userDelayMs: number;
   /** The window, which starts at the first failure. */
   readonly windowMs: number;
 }
@@ -78,7 +88,9 @@ export interface AccessLimits {
   readonly maxConnections: number;
   /** Open WebSocket connections of one user (429 beyond). */
   readonly maxConnectionsPerUser: number;
-  /** Origins a browser may connect from; empty allows every origin. */
+  /** Open TCP connections from one address, before TLS and authentication (dropped beyond). */
+  readonly maxConnectionsPerAddress: number;
+  /** Origins a browser may connect from besides the service's own. */
   readonly allowedOrigins: readonly string[];
   readonly authThrottle: AuthThrottleLimits;
 }
@@ -89,10 +101,13 @@ export function accessLimits(env: AccessEnv): AccessLimits {
   return {
     maxConnections: env.MAX_CONNECTIONS,
     maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
+    maxConnectionsPerAddress: env.MAX_CONNECTIONS_PER_ADDRESS,
     allowedOrigins: env.ALLOWED_ORIGINS,
     authThrottle: {
       addressFailures: env.AUTH_THROTTLE_ADDRESS_FAILURES,
+      pairFailures: env.AUTH_THROTTLE_PAIR_FAILURES,
       userFailures: env.AUTH_THROTTLE_USER_FAILURES,
+      userDelayMs: env.AUTH_THROTTLE_USER_DELAY_MS,
       windowMs: env.AUTH_THROTTLE_WINDOW_MS,
     },
   };

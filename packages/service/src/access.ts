@@ -5,6 +5,25 @@ import { DEV_USERS } from './common-config.js';
 import type { Rejection } from './reject.js';
 import type { FileUser, Role } from './users-file.js';
 
+/**
+ * What an endpoint asks of its user: `publish`/`subscribe` (client endpoints, with some topic
+ * right), `push` (`/pushmsg`), `pop` (`/popmsg`, `GET /history`), `admin` (the msgqueue's
+ * `/groups`) or `metrics` (`GET /metrics`).
+ */
+export type Right = 'publish' | 'subscribe' | 'push' | 'pop' | 'admin' | 'metrics';
+
+/** Rights only the services' own accounts and operators have: never granted to a browser page. */
+export const SERVICE_RIGHTS: ReadonlySet<Right> = new Set(['push', 'pop', 'admin']);
+
+const ROLE_RIGHTS: Record<Role, readonly Right[]> = {
+  client: [],
+  pusher: ['push', 'metrics'],
+  popper: ['pop', 'metrics'],
+  admin: ['admin', 'metrics'],
+  monitor: ['metrics'],
+  hop: ['push', 'pop', 'admin', 'metrics'],
+};
+
 /** What an authenticated user may do on a service. */
 export interface Account {
   readonly name: string;
@@ -13,8 +32,8 @@ export interface Account {
   readonly publish: TopicRights;
   /** Topics and patterns a client may subscribe to. */
   readonly subscribe: TopicRights;
-  /** Whether the user may read `GET /metrics`. */
-  readonly metrics: boolean;
+  /** The endpoints' rights this user has. */
+  readonly rights: ReadonlySet<Right>;
 }
 
 /** The users one service accepts, with what each may do. */
@@ -25,71 +44,97 @@ export interface Users {
   readonly isDevDefault: boolean;
 }
 
+/** One `*_USERS` variable of a service: its users all have `role`, every topic and `/metrics`. */
+export interface UsersList {
+  /** The variable, for messages, e.g. `PUBLISHER_USERS`. */
+  readonly variable: string;
+  readonly role: 'client' | 'hop' | 'pusher' | 'popper';
+  /** Already checked; undefined when the variable is unset. */
+  readonly entries: readonly (readonly [name: string, secret: string])[] | undefined;
+}
+
 export interface UsersSources {
-  /** The service's own list, e.g. `PUBLISHER_USERS`, already checked; undefined when unset. */
-  readonly list: readonly (readonly [name: string, secret: string])[] | undefined;
+  /** The service's own lists; the development user (when it stands in) gets the first one's role. */
+  readonly lists: readonly UsersList[];
   /** Users of `USERS_FILE`, undefined when unset. */
   readonly file: readonly FileUser[] | undefined;
-  /** The variable the list comes from, for messages. */
-  readonly variable: string;
-  /** The role the list's users have here: `hop` on the msgqueue, `client` elsewhere. */
-  readonly role: 'client' | 'hop';
+  /** `NODE_ENV=production`: the development user is never enabled, so users must be configured. */
+  readonly production: boolean;
+}
+
+function account(name: string, role: Role, publish: TopicRights, subscribe: TopicRights, extra: Right[]): Account {
+  const rights = new Set<Right>([...ROLE_RIGHTS[role], ...extra]);
+  // A client without any publish (or subscribe) right has nothing to do on that endpoint: refusing
+  // it at the handshake beats accepting it and then refusing every message.
+  if (role === 'client' && publish.patterns.length > 0) rights.add('publish');
+  if (role === 'client' && subscribe.patterns.length > 0) rights.add('subscribe');
+  return { name, role, publish, subscribe, rights };
 }
 
 function fileAccount(user: FileUser): Account {
-  return {
-    name: user.name,
-    role: user.role,
-    publish: new TopicRights(user.publish),
-    subscribe: new TopicRights(user.subscribe),
-    metrics: user.role !== 'client',
-  };
+  return account(user.name, user.role, new TopicRights(user.publish), new TopicRights(user.subscribe), []);
 }
 
 /**
- * Combines the service's `*_USERS` list and `USERS_FILE`: users of both are accepted. A listed
- * user has the role the service implies, every topic right and may read `/metrics`, as before
- * the users file existed. A name in both is a ConfigError. With neither set, the development
- * user stands in.
+ * Combines the service's `*_USERS` lists and `USERS_FILE`: users of all are accepted. A listed
+ * user has its list's role, every topic right and may read `/metrics`, as before the users file
+ * existed. A name in two places is a ConfigError. With nothing set, the development user stands
+ * in, except in production, where that is a ConfigError.
  */
 export function resolveUsers(sources: UsersSources): Users {
-  const isDevDefault = sources.list === undefined && sources.file === undefined;
-  const list = sources.list ?? (isDevDefault ? parseUserEntries(DEV_USERS) : []);
-  const accounts = new Map<string, Account>();
-  for (const [name] of list) {
-    accounts.set(name, {
-      name,
-      role: sources.role,
-      publish: TopicRights.ALL,
-      subscribe: TopicRights.ALL,
-      metrics: true,
-    });
+  const configured = sources.file !== undefined || sources.lists.some((list) => list.entries !== undefined);
+  const variables = sources.lists.map((list) => list.variable);
+  if (!configured && sources.production) {
+    throw new ConfigError([
+      `${[...variables, 'USERS_FILE'].join(', ')}: NODE_ENV is production and no users are configured; set USERS_FILE or ${variables.join(' / ')} (the development user hello/test is never enabled in production)`,
+    ]);
   }
+  const isDevDefault = !configured;
+  const accounts = new Map<string, Account>();
+  const entries: (readonly [string, string])[] = [];
   const clashes: string[] = [];
+  const seenIn = new Map<string, string>();
+  sources.lists.forEach((list, index) => {
+    const listed = list.entries ?? (isDevDefault && index === 0 ? parseUserEntries(DEV_USERS) : []);
+    for (const [name, secret] of listed) {
+      const earlier = seenIn.get(name);
+      if (earlier !== undefined) {
+        clashes.push(`${list.variable}: user "${name}" is in ${earlier} too`);
+        continue;
+      }
+      seenIn.set(name, list.variable);
+      accounts.set(name, account(name, list.role, TopicRights.ALL, TopicRights.ALL, ['metrics']));
+      entries.push([name, secret]);
+    }
+  });
   for (const user of sources.file ?? []) {
-    if (accounts.has(user.name)) clashes.push(`${sources.variable}: user "${user.name}" is in USERS_FILE too`);
-    else accounts.set(user.name, fileAccount(user));
+    const earlier = seenIn.get(user.name);
+    if (earlier !== undefined) {
+      clashes.push(`${earlier}: user "${user.name}" is in USERS_FILE too`);
+      continue;
+    }
+    accounts.set(user.name, fileAccount(user));
+    entries.push([user.name, user.secret]);
   }
   if (clashes.length > 0) throw new ConfigError(clashes);
-  const table = new UserTable([...list, ...(sources.file ?? []).map((user) => [user.name, user.secret] as const)]);
-  return { table, accounts, isDevDefault };
+  return { table: new UserTable(entries), accounts, isDevDefault };
 }
 
-/**
- * Why `account` may not use an endpoint, if it may not: WebSocket endpoints and `/history` are
- * for one role (hop users on the msgqueue, client users elsewhere); `/metrics` is for monitor and
- * hop users and for the users of the `*_USERS` variables.
- */
-export function endpointRefusal(
-  account: Account,
-  need: { path: string; role: Role | 'metrics' },
-): Rejection | undefined {
-  const allowed = need.role === 'metrics' ? account.metrics : account.role === need.role;
-  if (allowed) return undefined;
-  const who = need.role === 'metrics' ? 'monitor and hop users' : `${need.role} users`;
+const WHO: Record<Right, string> = {
+  publish: 'client users with a publish right',
+  subscribe: 'client users with a subscribe right',
+  push: 'pusher users (the publisher service)',
+  pop: 'popper users (the subscriber service)',
+  admin: 'admin users',
+  metrics: 'monitor, pusher, popper and admin users',
+};
+
+/** Why `account` may not use an endpoint that needs `right`, if it may not. */
+export function endpointRefusal(account: Account, need: { path: string; right: Right }): Rejection | undefined {
+  if (account.rights.has(need.right)) return undefined;
   return {
     status: 403,
     code: 'FORBIDDEN',
-    message: `${need.path} is for ${who}; "${account.name}" is a ${account.role} user`,
+    message: `${need.path} is for ${WHO[need.right]}; "${account.name}" is a ${account.role} user without that right`,
   };
 }

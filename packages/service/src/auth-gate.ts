@@ -1,16 +1,18 @@
 import { challengeHeader, credentialsOf } from '@pubsub/auth';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Account, Users } from './access.js';
 import type { AuthThrottleLimits } from './access-config.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { Rejection } from './reject.js';
 
-/** Who a request authenticates as, or the answer it gets instead. */
-export type Admission = { ok: true; account: Account } | { ok: false; rejection: Rejection };
+/** Who a request authenticates as, or the answer it gets instead (with the name tried, for logs). */
+export type Admission = { ok: true; account: Account } | { ok: false; rejection: Rejection; user: string | undefined };
 
-type Scope = 'address' | 'user';
+/** What a throttle counts failures of: an address, a name from one address, or a name. */
+type Scope = 'address' | 'pair' | 'user';
 
 /** One check under way, holding its place among the checks of its key. */
 interface Slot {
@@ -36,6 +38,15 @@ class FailureCounter {
     windowMs: number,
   ) {
     this.#limiter = new RateLimiterMemory({ points: limit, duration: windowMs / 1000 });
+  }
+
+  /** Failures of `key` in its current window. */
+  async failures(key: string): Promise<number> {
+    return (await this.#limiter.get(key))?.consumedPoints ?? 0;
+  }
+
+  failed(key: string): Promise<unknown> {
+    return this.#limiter.penalty(key, 1);
   }
 
   /** Takes a place for one check of `key`, synchronously, so concurrent checks see each other. */
@@ -66,17 +77,21 @@ class FailureCounter {
 
 /**
  * Basic Auth for every endpoint of a service, with auth-failure throttling: after repeated
- * failures from one address or for one user name, further logins are refused with 429 and
- * `Retry-After` without being checked, so a brute force costs the attacker and not our scrypt.
- * A pair already verified is a digest lookup and always let through, so successful logins are
- * never slowed; concurrent identical attempts share one check.
+ * failures from one address, or for one user name from one address, further logins from there
+ * are refused with 429 and `Retry-After` without being checked, so a brute force costs the
+ * attacker and not our scrypt. Failures for a name from everywhere only slow that name's checks
+ * down: a lockout per name would let anyone lock a real user (or a service's hop account, and
+ * with it the chain) out. A pair already verified is a digest lookup and always let through, so
+ * successful logins are never slowed; concurrent identical attempts share one check.
  */
 export class AuthGate {
   readonly #users: Users;
   readonly #realm: string;
   readonly #metrics: ServiceMetrics;
   readonly #byAddress: FailureCounter;
+  readonly #byPair: FailureCounter;
   readonly #byUser: FailureCounter;
+  readonly #userDelayMs: number;
   /**
    * Checks under way by credential pair: true/false once verified, undefined when refused
    * unchecked. Set before the first await, so a reconnect storm of one client shares one check
@@ -88,15 +103,17 @@ export class AuthGate {
     this.#users = options.users;
     this.#realm = options.realm;
     this.#metrics = options.metrics;
-    const { addressFailures, userFailures, windowMs } = options.throttle;
+    const { addressFailures, pairFailures, userFailures, userDelayMs, windowMs } = options.throttle;
     this.#byAddress = new FailureCounter('address', addressFailures, windowMs);
+    this.#byPair = new FailureCounter('pair', pairFailures, windowMs);
     this.#byUser = new FailureCounter('user', userFailures, windowMs);
+    this.#userDelayMs = userDelayMs;
   }
 
   async admit(req: IncomingMessage): Promise<Admission> {
     const credentials = credentialsOf(req);
     // Nothing to check costs nothing: a missing header is not counted as a guess.
-    if (credentials === undefined) return this.#unauthorized();
+    if (credentials === undefined) return this.#unauthorized(undefined);
     const { name, pass } = credentials;
     const { table } = this.#users;
     if (table.remembers(name, pass)) return this.#accept(name);
@@ -107,26 +124,33 @@ export class AuthGate {
     if (underway !== undefined) {
       // The same guess is being checked already, and counted there.
       const verified = await underway;
-      if (verified !== undefined) return verified ? this.#accept(name) : this.#unauthorized();
+      if (verified !== undefined) return verified ? this.#accept(name) : this.#unauthorized(name);
     }
     return this.#check({ name, pass, pair, address: req.socket.remoteAddress ?? 'unknown' });
   }
 
   async #check(attempt: { name: string; pass: string; pair: string; address: string }): Promise<Admission> {
-    const slots = [this.#byAddress.reserve(attempt.address), this.#byUser.reserve(attempt.name)];
+    // JSON keeps the boundary: no address and name can be confused with another pair.
+    const pairKey = JSON.stringify([attempt.address, attempt.name]);
+    const slots = [this.#byAddress.reserve(attempt.address), this.#byPair.reserve(pairKey)];
     let settle!: (verified: boolean | undefined) => void;
     const check = new Promise<boolean | undefined>((resolveCheck) => (settle = resolveCheck));
     this.#checks.set(attempt.pair, check);
     try {
       for (const slot of slots) {
         const retryMs = await slot.refusal();
-        if (retryMs !== undefined) return this.#throttled(slot.scope, retryMs);
+        if (retryMs !== undefined) return this.#throttled(slot.scope, retryMs, attempt.name);
+      }
+      if ((await this.#byUser.failures(attempt.name)) >= this.#byUser.limit) {
+        // Slowed, never refused: the right password from anywhere still gets in.
+        this.#metrics.authThrottled.inc({ scope: 'user' });
+        await delay(this.#userDelayMs);
       }
       const verified = await this.#users.table.verify(attempt.name, attempt.pass);
       settle(verified);
       if (verified) return this.#accept(attempt.name);
-      await Promise.all(slots.map((slot) => slot.failed()));
-      return this.#unauthorized();
+      await Promise.all([...slots.map((slot) => slot.failed()), this.#byUser.failed(attempt.name)]);
+      return this.#unauthorized(attempt.name);
     } finally {
       settle(undefined);
       if (this.#checks.get(attempt.pair) === check) this.#checks.delete(attempt.pair);
@@ -137,13 +161,14 @@ export class AuthGate {
   #accept(name: string): Admission {
     const account = this.#users.accounts.get(name);
     // Every table entry has an account (resolveUsers builds both); refuse rather than guess.
-    return account === undefined ? this.#unauthorized() : { ok: true, account };
+    return account === undefined ? this.#unauthorized(name) : { ok: true, account };
   }
 
-  #unauthorized(): Admission {
+  #unauthorized(user: string | undefined): Admission {
     this.#metrics.authFailures.inc();
     return {
       ok: false,
+      user,
       rejection: {
         status: 401,
         code: 'AUTH_FAILED',
@@ -153,15 +178,16 @@ export class AuthGate {
     };
   }
 
-  #throttled(scope: Scope, retryMs: number): Admission {
+  #throttled(scope: Scope, retryMs: number, user: string): Admission {
     this.#metrics.authThrottled.inc({ scope });
     const seconds = Math.max(1, Math.ceil(retryMs / 1000));
     return {
       ok: false,
+      user,
       rejection: {
         status: 429,
         code: 'AUTH_THROTTLED',
-        message: `too many failed logins ${scope === 'address' ? 'from this address' : 'for this user'}; retry in ${seconds} s`,
+        message: `too many failed logins ${scope === 'address' ? 'from this address' : 'for this user from this address'}; retry in ${seconds} s`,
         headers: { 'Retry-After': String(seconds) },
       },
     };

@@ -6,12 +6,15 @@ import type { CommonConfig, Users } from './common-config.js';
 import { Upstream } from './upstream.js';
 
 /** Loads the server certificate, or creates a development one where the config allows it. */
-export async function loadServiceTls(config: CommonConfig, logger: Logger): Promise<{ cert: string; key: string }> {
+export async function loadServiceTls(
+  config: CommonConfig,
+  logger: Logger,
+): Promise<{ cert: string; key: string; ciphers: string }> {
   const certificate = await loadServerCertificate(config.tls);
   if (certificate.generated) {
     logger.warn({ certFile: certificate.certFile }, 'generated a self-signed development certificate');
   }
-  return { cert: certificate.cert, key: certificate.key };
+  return { cert: certificate.cert, key: certificate.key, ciphers: config.tls.ciphers };
 }
 
 /** Where a service finds the msgqueue and how it authenticates there. */

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { thrown } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { commonConfig, commonEnv, DEV_USER, DEV_USERS, usersList } from './common-config.js';
+import { DEFAULT_TLS_CIPHERS } from './tls-config.js';
 
 /** commonConfig as a service reaches it: through loadEnv with the common schema. */
 function configFrom(env: Record<string, string | undefined>) {
@@ -16,7 +17,13 @@ const configError = (fn: () => unknown): ConfigError => thrown(ConfigError, fn);
 describe('commonConfig', () => {
   test('defaults: the repository certs/ directory, generated on demand', () => {
     const config = configFrom({});
-    expect(config.tls).toEqual({ certDir: DEFAULT_CERT_DIR, generate: true, extraHosts: [] });
+    expect(config.tls).toEqual({
+      certDir: DEFAULT_CERT_DIR,
+      generate: true,
+      extraHosts: [],
+      ciphers: DEFAULT_TLS_CIPHERS,
+    });
+    expect(config.production).toBe(false);
     expect(basename(config.tls.certDir)).toBe('certs');
     expect(config.caFile).toBe(join(DEFAULT_CERT_DIR, 'server.crt'));
     expect(config.logLevel).toBe('info');
@@ -24,6 +31,16 @@ describe('commonConfig', () => {
     expect(config.heartbeatIntervalMs).toBe(30_000);
     expect(config.shutdownTimeoutMs).toBe(10_000);
     expect(config.backoff).toEqual({ initialMs: 100, maxMs: 5_000 });
+  });
+
+  test('TLS_CIPHERS is checked by OpenSSL when the configuration loads; NODE_ENV=production is read', () => {
+    expect(configFrom({ TLS_CIPHERS: 'ECDHE-ECDSA-AES256-GCM-SHA384' }).tls.ciphers).toBe(
+      'ECDHE-ECDSA-AES256-GCM-SHA384',
+    );
+    expect(configError(() => configFrom({ TLS_CIPHERS: 'NO-SUCH-CIPHER' })).issues).toEqual([
+      expect.stringMatching(/^TLS_CIPHERS: not a usable OpenSSL cipher list/),
+    ]);
+    expect(configFrom({ NODE_ENV: 'production' }).production).toBe(true);
   });
 
   test('an explicit WS_CERT_DIR is not generated into', () => {

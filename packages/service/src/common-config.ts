@@ -35,6 +35,7 @@ export const usersList = () =>
 
 /** Variables every service reads, unprefixed (docs/configuration.md). */
 export const commonEnv = {
+  NODE_ENV: z.string().optional(),
   LOG_LEVEL,
   WS_CERT_DIR: z.string().optional(),
   TLS_GENERATE_DEV_CERT: booleanFlag().optional(),
@@ -52,8 +53,17 @@ export const commonEnv = {
 };
 
 export interface CommonConfig {
+  /** `NODE_ENV=production`: no development user, users must be configured. */
+  readonly production: boolean;
   readonly logLevel: LogLevel;
-  readonly tls: { certDir: string; generate: boolean; extraHosts: string[]; files?: CertificateFiles };
+  readonly tls: {
+    certDir: string;
+    generate: boolean;
+    extraHosts: string[];
+    files?: CertificateFiles;
+    /** TLS 1.2 suites offered (`TLS_CIPHERS`). */
+    ciphers: string;
+  };
   /** The client certificate presented on the msgqueue hops (mutual TLS), when configured. */
   readonly hopClientCert?: CertificateFiles;
   /** CA bundle that upstream connections verify the next hop against. */
@@ -80,8 +90,10 @@ export function commonConfig(env: CommonEnv): CommonConfig {
   // Explicit files take precedence over WS_CERT_DIR; a half-configured pair is a ConfigError.
   const files = tlsFiles(env);
   return {
+    production: isProduction(env),
     logLevel: env.LOG_LEVEL,
     tls: {
+      ciphers: env.TLS_CIPHERS,
       certDir,
       generate,
       extraHosts: env.TLS_DEV_CERT_HOSTS.split(',')
@@ -99,6 +111,11 @@ export function commonConfig(env: CommonEnv): CommonConfig {
     hopBatchMessages: env.HOP_BATCH_MESSAGES,
     coalesceWrites: env.COALESCE_WRITES,
   };
+}
+
+/** Whether `NODE_ENV` asks for production behaviour, for the services' `resolveUsers`. */
+export function isProduction(env: { readonly NODE_ENV?: string | undefined }): boolean {
+  return env.NODE_ENV === 'production';
 }
 
 export type { Users } from './access.js';

@@ -48,11 +48,26 @@ export class ConnectionLimits {
 }
 
 /**
- * Refuses a browser's upgrade from an origin not in the list (cross-site WebSocket hijacking).
- * Requests without `Origin` (non-browser clients) pass, and an empty list allows every origin.
+ * Refuses a browser request (one with `Origin`) unless it comes from the service's own origin
+ * (`https://` and the request's Host) or one in `ALLOWED_ORIGINS`: cross-site WebSocket
+ * hijacking. Endpoints of the services' own accounts (`browsers` false) refuse every Origin.
+ * Requests without `Origin` (non-browser clients) pass.
  */
-export function originRefusal(origin: string | undefined, allowed: readonly string[]): Rejection | undefined {
-  if (origin === undefined || allowed.length === 0 || allowed.includes(normalizeOrigin(origin))) return undefined;
+export function originRefusal(
+  origin: string | undefined,
+  context: { host: string | undefined; allowed: readonly string[]; browsers: boolean },
+): Rejection | undefined {
+  if (origin === undefined) return undefined;
+  if (!context.browsers) {
+    return {
+      status: 403,
+      code: 'ORIGIN_FORBIDDEN',
+      message: 'this endpoint is for the services, not for browsers: requests with an Origin are refused',
+    };
+  }
+  const normalized = normalizeOrigin(origin);
+  const own = context.host === undefined ? undefined : normalizeOrigin(`https://${context.host}`);
+  if (normalized === own || context.allowed.includes(normalized)) return undefined;
   return {
     status: 403,
     code: 'ORIGIN_FORBIDDEN',

@@ -16,6 +16,7 @@ export {
   commonEnv,
   DEV_USER,
   DEV_USERS,
+  isProduction,
   usersList,
   type CommonConfig,
   type Users,
@@ -27,7 +28,15 @@ export { drainDeadline, eventWithin, settledWithin } from './wait.js';
 export { bufferOf, textOf } from './raw-data.js';
 export { Outbox, serverTextFrame, type OutboxOptions } from './outbox.js';
 export { ServiceMetrics } from './metrics.js';
-export { endpointRefusal, resolveUsers, type Account, type UsersSources } from './access.js';
+export {
+  endpointRefusal,
+  resolveUsers,
+  SERVICE_RIGHTS,
+  type Account,
+  type Right,
+  type UsersList,
+  type UsersSources,
+} from './access.js';
 export { accessEnv, type AccessLimits, type AuthThrottleLimits } from './access-config.js';
 export { createRateLimit, type RateLimit, type RateLimitOptions } from './rate-limit.js';
 export { parseUsersFile, readUsersFile, ROLES, UsersFileError, type FileUser, type Role } from './users-file.js';

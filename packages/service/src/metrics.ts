@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
 import type { HttpHandler } from './ws-server.js';
 
 /**
@@ -11,7 +11,7 @@ export class ServiceMetrics {
   readonly connections: Gauge<'path'>;
   /** Upgrade requests refused for missing or wrong credentials. */
   readonly authFailures: Counter;
-  /** Logins refused unchecked after repeated failures, by what was throttled (address or user). */
+  /** Logins throttled after repeated failures: refused unchecked (address, pair) or slowed (user). */
   readonly authThrottled: Counter<'scope'>;
   /** Client mistakes and refusals, by error code (docs/protocol.md). */
   readonly rejected: Counter<'code'>;
@@ -31,7 +31,7 @@ export class ServiceMetrics {
     });
     this.authThrottled = this.counter({
       name: 'pubsub_auth_throttled_total',
-      help: 'Logins refused (429) without checking, after repeated failures from one address or for one user',
+      help: 'Logins throttled after repeated failures: refused unchecked with 429 (scope address, pair) or slowed down (scope user)',
       labelNames: ['scope'],
     });
     this.rejected = this.counter({
@@ -49,12 +49,15 @@ export class ServiceMetrics {
     return new Histogram({ ...options, registers: [this.registry] });
   }
 
-  /** A gauge; with `read`, its value is read from the service at each scrape. */
+  /**
+   * A gauge; with `read`, its value is read from the service at each scrape: one number, or one
+   * per label set (series of label sets no longer read are dropped).
+   */
   gauge<L extends string = never>(options: {
     name: string;
     help: string;
     labelNames?: readonly L[];
-    read?: () => number;
+    read?: () => number | Iterable<readonly [LabelValues<L>, number]>;
   }): Gauge<L> {
     const { read, ...rest } = options;
     return new Gauge({
@@ -64,7 +67,13 @@ export class ServiceMetrics {
       ...(read
         ? {
             collect(this: Gauge<L>) {
-              this.set(read());
+              const value = read();
+              if (typeof value === 'number') {
+                this.set(value);
+                return;
+              }
+              this.reset();
+              for (const [labels, sample] of value) this.set(labels, sample);
             },
           }
         : {}),

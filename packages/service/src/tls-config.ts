@@ -1,6 +1,33 @@
-import { ConfigError, readableFile } from '@pubsub/config';
+import { ConfigError, readableFile, z } from '@pubsub/config';
 import { checkCertificatePair, type CertificateFiles } from '@pubsub/tls';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+
+/**
+ * TLS 1.2 suites the services offer: forward secrecy (ECDHE) and AEAD only, no CBC, SHA-1, CCM8
+ * or ARIA. TLS 1.3 has only AEAD suites and keeps OpenSSL's list.
+ */
+export const DEFAULT_TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** `TLS_CIPHERS`: an OpenSSL cipher list, checked by OpenSSL itself when the configuration loads. */
+const cipherList = () =>
+  z
+    .string()
+    .default(DEFAULT_TLS_CIPHERS)
+    .superRefine((ciphers, ctx) => {
+      try {
+        createSecureContext({ ciphers });
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not a usable OpenSSL cipher list (${(err as Error).message})` });
+      }
+    });
 
 /** Certificate and key files every service reads, each pair set together or not at all. */
 export const tlsFilesEnv = {
@@ -8,9 +35,10 @@ export const tlsFilesEnv = {
   TLS_KEY_FILE: readableFile().optional(),
   TLS_CLIENT_CERT_FILE: readableFile().optional(),
   TLS_CLIENT_KEY_FILE: readableFile().optional(),
+  TLS_CIPHERS: cipherList(),
 };
 
-type TlsFilesEnv = { readonly [K in keyof typeof tlsFilesEnv]?: string | undefined };
+type TlsFilesEnv = { readonly [K in Exclude<keyof typeof tlsFilesEnv, 'TLS_CIPHERS'>]?: string | undefined };
 
 export interface TlsFiles {
   /** The certificate this service serves, instead of `WS_CERT_DIR/server.{crt,key}`. */

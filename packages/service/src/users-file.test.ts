@@ -20,14 +20,18 @@ describe('parseUsersFile', () => {
     const users = parseUsersFile(
       fileOf([
         { name: 'orders-app', password: hash, role: 'client', publish: ['orders.>'], subscribe: ['orders.*', 'news'] },
-        { name: 'pub-hop', password: hash, role: 'hop' },
+        { name: 'pub-hop', password: hash, role: 'pusher' },
+        { name: 'sub-hop', password: hash, role: 'popper' },
+        { name: 'ops', password: hash, role: 'admin' },
         { name: 'prometheus', password: hash, role: 'monitor' },
         { name: 'reader', password: hash, role: 'client', subscribe: ['news'] },
       ]),
     );
     expect(users).toEqual([
       { name: 'orders-app', secret: hash, role: 'client', publish: ['orders.>'], subscribe: ['orders.*', 'news'] },
-      { name: 'pub-hop', secret: hash, role: 'hop', publish: [], subscribe: [] },
+      { name: 'pub-hop', secret: hash, role: 'pusher', publish: [], subscribe: [] },
+      { name: 'sub-hop', secret: hash, role: 'popper', publish: [], subscribe: [] },
+      { name: 'ops', secret: hash, role: 'admin', publish: [], subscribe: [] },
       { name: 'prometheus', secret: hash, role: 'monitor', publish: [], subscribe: [] },
       { name: 'reader', secret: hash, role: 'client', publish: [], subscribe: ['news'] },
     ]);
@@ -49,17 +53,20 @@ describe('parseUsersFile', () => {
         { name: 'ok', password: hash, role: 'client' },
         { name: 'plain', password: 'hunter2', role: 'client' },
         { name: 'no-role', password: hash },
-        { name: 'bad:name', password: hash, role: 'hop' },
-        { name: 'hop-with-rights', password: hash, role: 'hop', publish: ['x'] },
+        { name: 'bad:name', password: hash, role: 'pusher' },
+        { name: 'hop-with-rights', password: hash, role: 'pusher', publish: ['x'] },
         { name: 'typo', password: hash, role: 'client', subcribe: ['x'] },
         { name: 'bad-pattern', password: hash, role: 'client', subscribe: ['news', 'orders.>.eu', 7] },
         { name: 'not-a-list', password: hash, role: 'client', publish: 'orders.>' },
         'nobody',
         { name: 'ok', password: hash, role: 'monitor' },
+        { name: 'old-hop', password: hash, role: 'hop' },
       ]);
       expect(problems(text)).toEqual([
         expect.stringMatching(/^user 2 \("plain"\): "password" must be an scrypt hash/),
-        expect.stringMatching(/^user 3 \("no-role"\): "role" must be one of "client", "hop", "monitor"$/),
+        expect.stringMatching(
+          /^user 3 \("no-role"\): "role" must be one of "client", "pusher", "popper", "admin", "monitor"$/,
+        ),
         expect.stringMatching(/^user 4: "name" must be/),
         'user 5 ("hop-with-rights"): "publish" is for client users only',
         'user 6 ("typo"): unknown key "subcribe"',
@@ -70,6 +77,7 @@ describe('parseUsersFile', () => {
         'user 8 ("not-a-list"): "publish" must be a list of topic patterns',
         expect.stringMatching(/^user 9: expected an object/),
         'user 10 ("ok"): the name is taken by user 1',
+        'user 11 ("old-hop"): "role" "hop" was split: give the publisher service "pusher" and the subscriber service "popper"',
       ]);
     });
 
@@ -79,7 +87,7 @@ describe('parseUsersFile', () => {
       const shapes = [
         (pw: string) => fileOf([{ name: 'a', password: pw, role: 'client' }]),
         (pw: string) => fileOf([{ name: 'a', password: `scrypt:${pw}`, role: 'client' }]),
-        (pw: string) => fileOf([{ name: 'a', password: `scrypt:16384:8:1:${pw}:${pw}`, role: 'hop' }]),
+        (pw: string) => fileOf([{ name: 'a', password: `scrypt:16384:8:1:${pw}:${pw}`, role: 'pusher' }]),
         (pw: string) => fileOf([{ name: 'a', password: pw, role: pw }]),
         (pw: string) => fileOf([{ password: pw }]),
         (pw: string) => `{"users":[{"name":"a","password":${JSON.stringify(pw)},"role":"client"}`,

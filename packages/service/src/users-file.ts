@@ -3,9 +3,16 @@ import { ProtocolError, validatePattern } from '@pubsub/protocol';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-/** What a user may do: use the client endpoints, the internal hops, or only read `/metrics`. */
-export type Role = 'client' | 'hop' | 'monitor';
-export const ROLES: readonly Role[] = ['client', 'hop', 'monitor'];
+/**
+ * What a user may do: `client` publishes and subscribes within its topic rights; `pusher` is the
+ * publisher service's account on the msgqueue (`/pushmsg`), `popper` the subscriber service's
+ * (`/popmsg`, `GET /history`); `admin` manages the msgqueue's consumer groups; `monitor` only reads
+ * `/metrics`. `hop` (push and pop together) is what `MSGQUEUE_USERS` users are: a users file
+ * cannot grant it, so one leaked service account never gives both directions.
+ */
+export type Role = 'client' | 'pusher' | 'popper' | 'admin' | 'monitor' | 'hop';
+/** The roles a users file may give. */
+export const ROLES: readonly Role[] = ['client', 'pusher', 'popper', 'admin', 'monitor'];
 
 /** One user of a users file, checked. */
 export interface FileUser {
@@ -84,7 +91,9 @@ function checkUser(entry: unknown): FileUser | string[] {
   if (!isScryptHash(password)) {
     problems.push('"password" must be an scrypt hash, scrypt:N:r:p:<salt>:<hash> (made by `pnpm hash-password`)');
   }
-  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+  if (role === 'hop') {
+    problems.push('"role" "hop" was split: give the publisher service "pusher" and the subscriber service "popper"');
+  } else if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
     problems.push(`"role" must be one of ${ROLES.map((r) => `"${r}"`).join(', ')}`);
   }
   for (const key of TOPIC_RIGHTS) {

@@ -3,12 +3,13 @@ import express from 'express';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { endpointRefusal, type Account, type Users } from './access.js';
+import { endpointRefusal, SERVICE_RIGHTS, type Account, type Right, type Users } from './access.js';
 import type { AccessLimits } from './access-config.js';
 import { AuthGate } from './auth-gate.js';
+import { AddressLimit } from './address-limit.js';
 import { ConnectionLimits, originRefusal } from './connection-limits.js';
 import { heartbeat, trackPongs } from './heartbeat.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -29,7 +30,7 @@ export interface ConnectionContext {
 
 export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
 
-/** A plain HTTPS GET endpoint, reached after Basic Auth like the WebSocket ones. */
+/** A plain HTTPS endpoint, reached after Basic Auth like the WebSocket ones. */
 export type HttpHandler = (req: express.Request, res: express.Response, user: string) => void;
 
 /** Answer of `GET /ready`: ready, or not with the reason. */
@@ -40,16 +41,31 @@ export interface SecureWsServerOptions {
   name: string;
   host: string;
   port: number;
-  /** With `clientCa`, clients must present a certificate chaining to it or the TLS handshake fails. */
-  tls: { cert: string; key: string; clientCa?: string };
+  /**
+   * With `clientCa`, clients must present a certificate chaining to it or the TLS handshake fails;
+   * `ciphers` are the TLS 1.2 suites offered (TLS 1.3 keeps OpenSSL's, all AEAD).
+   */
+  tls: { cert: string; key: string; clientCa?: string; ciphers?: string };
   users: Users;
-  /** The role a user needs for `endpoints` and `httpEndpoints` (`/metrics` has its own rule). */
-  endpointRole: 'client' | 'hop';
+  /**
+   * The right a user needs for each of `endpoints` and `httpEndpoints`, by the same key
+   * (`/metrics` needs `metrics`). Endpoints needing a service right (push, pop, admin) refuse
+   * every browser `Origin`.
+   */
+  access: Readonly<Record<string, Right>>;
   /** Connection limits, allowed origins and auth-failure throttling. */
   limits: AccessLimits;
   /** WebSocket endpoints by exact path, e.g. `{ '/publish': onPublish }`. */
   endpoints: Record<string, ConnectionHandler>;
-  /** GET endpoints by exact path, e.g. `{ '/history': onHistory }`. */
+  /**
+   * Refusals an endpoint decides from the request's URL before the upgrade (an unknown group), so
+   * the client gets an HTTP status and JSON instead of an opened and closed socket.
+   */
+  upgradeChecks?: Readonly<Record<string, (url: URL) => Rejection | undefined>>;
+  /**
+   * HTTP endpoints by express route, GET unless a method comes first: `{ '/history': onHistory,
+   * 'DELETE /groups/:name': onDelete }`.
+   */
   httpEndpoints?: Record<string, HttpHandler>;
   /** Whether the service can do its work now (its hops connected, its store writable). */
   readiness: () => Readiness;
@@ -84,12 +100,47 @@ function urlOf(req: IncomingMessage): URL | undefined {
   }
 }
 
+/**
+ * Logs and counts a refused request: 401s are counted by the gate (pubsub_auth_failures_total),
+ * the rest by code. Names the user that was tried, never the password.
+ */
+function logRefusal(
+  options: SecureWsServerOptions,
+  rejection: Rejection,
+  fields: { path: string; remoteAddress: string | undefined; user: string | undefined; method?: string },
+): void {
+  const line = { ...fields, code: rejection.code, reason: rejection.message };
+  if (rejection.code === 'AUTH_FAILED') {
+    options.logger.info(line, 'authentication failed');
+    return;
+  }
+  options.metrics.rejected.inc({ code: rejection.code });
+  options.logger.info(line, fields.method === undefined ? 'handshake refused' : 'request refused');
+}
+
 function sendRejection(res: express.Response, rejection: Rejection): void {
   res
     .status(rejection.status)
     .set(rejection.headers ?? {})
     .type('application/json')
     .send(errorBody(rejection));
+}
+
+/** The right `key` needs; a missing entry is a programming error, caught at start. */
+function rightOf(options: SecureWsServerOptions, key: string): Right {
+  if (key === '/metrics') return 'metrics';
+  const right = options.access[key];
+  if (right === undefined) throw new TypeError(`no access right given for the endpoint ${key}`);
+  return right;
+}
+
+/** Why a request's `Origin` is refused on an endpoint needing `right`, if it is. */
+function originCheck(options: SecureWsServerOptions, req: IncomingMessage, right: Right): Rejection | undefined {
+  return originRefusal(req.headers.origin, {
+    host: req.headers.host,
+    allowed: options.limits.allowedOrigins,
+    browsers: !SERVICE_RIGHTS.has(right),
+  });
 }
 
 function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean, gate: AuthGate): express.Express {
@@ -106,20 +157,27 @@ function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean,
     if (readiness.ready) res.json({ status: 'ready', service: name });
     else res.status(503).json({ status: 'not ready', service: name, reason: readiness.reason });
   });
-  const refuse = (res: express.Response, rejection: Rejection) => {
-    // 401s are counted by the gate (pubsub_auth_failures_total), the rest by code.
-    if (rejection.code !== 'AUTH_FAILED') options.metrics.rejected.inc({ code: rejection.code });
+  const refuse = (req: express.Request, res: express.Response, rejection: Rejection, user: string | undefined) => {
+    logRefusal(options, rejection, {
+      path: req.path,
+      method: req.method,
+      remoteAddress: req.socket.remoteAddress,
+      user,
+    });
     sendRejection(res, rejection);
   };
   const httpEndpoints = { ...options.httpEndpoints, '/metrics': options.metrics.endpoint() };
-  for (const [path, handler] of Object.entries(httpEndpoints)) {
-    const role = path === '/metrics' ? 'metrics' : options.endpointRole;
-    app.get(path, (req, res, next) => {
+  for (const [key, handler] of Object.entries(httpEndpoints)) {
+    const right = rightOf(options, key);
+    const [method, route] = key.includes(' ') ? (key.split(' ', 2) as [string, string]) : ['GET', key];
+    app[method.toLowerCase() as 'get' | 'delete'](route, (req, res, next) => {
+      const origin = originCheck(options, req, right);
+      if (origin !== undefined) return refuse(req, res, origin, undefined);
       gate.admit(req).then((admission) => {
-        if (!admission.ok) return refuse(res, admission.rejection);
-        const refusal = endpointRefusal(admission.account, { path, role });
+        if (!admission.ok) return refuse(req, res, admission.rejection, admission.user);
+        const refusal = endpointRefusal(admission.account, { path: req.path, right });
         if (refusal === undefined) handler(req, res, admission.account.name);
-        else refuse(res, refusal);
+        else refuse(req, res, refusal, admission.account.name);
       }, next);
     });
   }
@@ -152,6 +210,8 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     metrics: options.metrics,
   });
   const limits = new ConnectionLimits(options.limits);
+  // Every WebSocket endpoint must say which right it needs: checked now, not at the first client.
+  for (const path of Object.keys(options.endpoints)) rightOf(options, path);
   const server: Server = createServer(
     {
       cert: options.tls.cert,
@@ -162,10 +222,19 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
         rejectUnauthorized: true,
       }),
       minVersion: 'TLSv1.2',
+      ...(options.tls.ciphers !== undefined && { ciphers: options.tls.ciphers, honorCipherOrder: true }),
       handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     },
     createHttpApp(options, () => accepting, gate),
   );
+  // Before TLS and authentication, so one host cannot hold every socket (and TLS handshake) we have.
+  const perAddress = new AddressLimit(options.limits.maxConnectionsPerAddress);
+  server.on('connection', (socket: Socket) => {
+    if (perAddress.admit(socket)) return;
+    options.metrics.rejected.inc({ code: 'TOO_MANY_ADDRESS_CONNECTIONS' });
+    log.debug({ remoteAddress: socket.remoteAddress }, 'connection refused: too many from this address');
+    socket.destroy();
+  });
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = HEADERS_TIMEOUT_MS * 3;
   const wss = new WebSocketServer({
@@ -177,12 +246,12 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   const clients = new Set<WebSocket>();
   let nextConnId = 1;
 
-  const refuse = (socket: Duplex, rejection: Rejection, fields: Record<string, unknown>): void => {
-    if (rejection.code === 'AUTH_FAILED') log.info(fields, 'authentication failed');
-    else {
-      options.metrics.rejected.inc({ code: rejection.code });
-      log.info({ ...fields, code: rejection.code }, 'handshake refused');
-    }
+  const refuse = (
+    socket: Duplex,
+    rejection: Rejection,
+    fields: { path: string; remoteAddress: string | undefined; user?: string | undefined },
+  ): void => {
+    logRefusal(options, rejection, { user: undefined, ...fields });
     rejectUpgrade(socket, rejection);
   };
 
@@ -202,16 +271,16 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       return;
     }
     const where = { path, remoteAddress: req.socket.remoteAddress };
-    // Cheap refusals first: a foreign origin or a full service costs no scrypt.
-    const early = originRefusal(req.headers.origin, options.limits.allowedOrigins) ?? limits.refusal();
+    const right = rightOf(options, path);
+    // Cheap refusals first: a foreign origin, a full service or a bad request costs no scrypt.
+    const early = originCheck(options, req, right) ?? limits.refusal() ?? options.upgradeChecks?.[path]?.(url);
     if (early !== undefined) return refuse(socket, early, where);
     const admission = await gate.admit(req);
-    if (!admission.ok) return refuse(socket, admission.rejection, where);
+    if (!admission.ok) return refuse(socket, admission.rejection, { ...where, user: admission.user });
     const { account } = admission;
     const user = account.name;
     // Checked again after the await, and nothing is awaited from here to the upgrade's callback.
-    const late =
-      shuttingDown() ?? endpointRefusal(account, { path, role: options.endpointRole }) ?? limits.refusal(user);
+    const late = shuttingDown() ?? endpointRefusal(account, { path, right }) ?? limits.refusal(user);
     if (late !== undefined) return refuse(socket, late, { ...where, user });
     if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => {

@@ -12,6 +12,8 @@ export interface ConnectOptions {
   maxPayload?: number;
   /** false to leave pings unanswered, as a dead peer would. */
   autoPong?: boolean;
+  /** The source address, e.g. `127.0.0.2` to look like another host (any 127.x works on Linux). */
+  localAddress?: string;
 }
 
 function clientOptions(options: ConnectOptions): ClientOptions {
@@ -22,6 +24,7 @@ function clientOptions(options: ConnectOptions): ClientOptions {
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.maxPayload ? { maxPayload: options.maxPayload } : {}),
     ...(options.autoPong === undefined ? {} : { autoPong: options.autoPong }),
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
   };
 }
 

@@ -7,7 +7,7 @@ export interface UsersFileEntry {
   name: string;
   /** An `scrypt:` hash (`hashPassword` from @pubsub/auth). */
   password: string;
-  role: 'client' | 'hop' | 'monitor';
+  role: 'client' | 'pusher' | 'popper' | 'admin' | 'monitor';
   publish?: string[];
   subscribe?: string[];
 }

@@ -1,6 +1,23 @@
-import { loadEnv, port, positiveInt, readableFile, z } from '@pubsub/config';
+import { ConfigError, loadEnv, port, positiveInt, readableFile, z } from '@pubsub/config';
 import { fileURLToPath } from 'node:url';
 import { commonConfig, commonEnv, resolveUsers, usersList, type CommonConfig, type Users } from '@pubsub/service';
+
+const GROUP_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** `MSGQUEUE_GROUPS`: distinct group names, separated by commas. */
+const groupList = () =>
+  z
+    .string()
+    .default('default')
+    .transform((spec, ctx) => {
+      const names = spec.split(',').map((name) => name.trim());
+      const bad = names.filter((name) => !GROUP_NAME.test(name));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected group names (1-64 of A-Z a-z 0-9 . _ -) separated by commas' });
+        return z.NEVER;
+      }
+      return [...new Set(names)];
+    });
 
 /** `data/msgqueue` at the repository root (git-ignored). */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/msgqueue', import.meta.url));
@@ -10,15 +27,16 @@ const MsgqueueEnv = z.object({
   MSGQUEUE_HOST: z.string().default('127.0.0.1'),
   MSGQUEUE_PORT: port(8080),
   MSGQUEUE_USERS: usersList(),
+  MSGQUEUE_PUSH_USERS: usersList(),
+  MSGQUEUE_POP_USERS: usersList(),
   MSGQUEUE_MAX_MESSAGES: positiveInt(100_000),
   MSGQUEUE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   MSGQUEUE_PREFETCH: positiveInt(1_000),
   MSGQUEUE_STORE: z.enum(['file', 'memory']).default('file'),
   MSGQUEUE_DATA_DIR: z.string().default(DEFAULT_DATA_DIR),
-  MSGQUEUE_GROUPS: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}(,[A-Za-z0-9._-]{1,64})*$/, 'expected group names separated by commas')
-    .default('default'),
+  MSGQUEUE_GROUPS: groupList(),
+  MSGQUEUE_MAX_GROUPS: positiveInt(32),
+  MSGQUEUE_GROUP_IDLE_MS: positiveInt(10 * 60 * 1000),
   MSGQUEUE_LEASE_MS: positiveInt(30_000),
   MSGQUEUE_DEDUPE_WINDOW_MS: positiveInt(120_000),
   MSGQUEUE_DEDUPE_MAX_IDS: positiveInt(1_000_000),
@@ -43,8 +61,13 @@ export interface MsgqueueConfig extends CommonConfig {
   /** `file`: the durable log in `dataDir`; `memory`: gone when the process stops. */
   readonly store: 'file' | 'memory';
   readonly dataDir: string;
-  /** Groups that exist from the first start, so they receive messages sent before they connect. */
-  readonly groups: string[];
+  /**
+   * The only groups consumers may use; each exists from the first start, so it receives messages
+   * sent before it connects.
+   */
+  readonly groups: readonly string[];
+  /** A group without a consumer for this long stops holding the backlog and retention back. */
+  readonly groupIdleMs: number;
   readonly dedupeWindowMs: number;
   /** Most message ids remembered for deduplication, however young. */
   readonly dedupeMaxIds: number;
@@ -58,18 +81,35 @@ export interface MsgqueueConfig extends CommonConfig {
 /** Reads the msgqueue's configuration from environment variables (docs/configuration.md). */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): MsgqueueConfig {
   const e = loadEnv(MsgqueueEnv, env);
+  if (e.MSGQUEUE_GROUPS.length > e.MSGQUEUE_MAX_GROUPS) {
+    throw new ConfigError([
+      `MSGQUEUE_GROUPS: ${e.MSGQUEUE_GROUPS.length} groups, more than MSGQUEUE_MAX_GROUPS (${e.MSGQUEUE_MAX_GROUPS}); every group holds messages until it acknowledges them`,
+    ]);
+  }
+  const common = commonConfig(e);
   return {
-    ...commonConfig(e),
+    ...common,
     host: e.MSGQUEUE_HOST,
     port: e.MSGQUEUE_PORT,
-    users: resolveUsers({ list: e.MSGQUEUE_USERS, file: e.USERS_FILE, variable: 'MSGQUEUE_USERS', role: 'hop' }),
+    users: resolveUsers({
+      // MSGQUEUE_USERS push and pop (one account for both hops, as in development); the split
+      // lists keep a leaked publisher account from reading and a subscriber's from forging.
+      lists: [
+        { variable: 'MSGQUEUE_USERS', role: 'hop', entries: e.MSGQUEUE_USERS },
+        { variable: 'MSGQUEUE_PUSH_USERS', role: 'pusher', entries: e.MSGQUEUE_PUSH_USERS },
+        { variable: 'MSGQUEUE_POP_USERS', role: 'popper', entries: e.MSGQUEUE_POP_USERS },
+      ],
+      file: e.USERS_FILE,
+      production: common.production,
+    }),
     maxMessages: e.MSGQUEUE_MAX_MESSAGES,
     maxBytes: e.MSGQUEUE_MAX_BYTES,
     prefetch: e.MSGQUEUE_PREFETCH,
     leaseMs: e.MSGQUEUE_LEASE_MS,
     store: e.MSGQUEUE_STORE,
     dataDir: e.MSGQUEUE_DATA_DIR,
-    groups: e.MSGQUEUE_GROUPS.split(','),
+    groups: e.MSGQUEUE_GROUPS,
+    groupIdleMs: e.MSGQUEUE_GROUP_IDLE_MS,
     dedupeWindowMs: e.MSGQUEUE_DEDUPE_WINDOW_MS,
     dedupeMaxIds: e.MSGQUEUE_DEDUPE_MAX_IDS,
     retentionMs: e.MSGQUEUE_RETENTION_MS,

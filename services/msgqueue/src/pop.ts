@@ -1,11 +1,22 @@
-import { CloseCode, decodeHopAck } from '@pubsub/protocol';
-import { closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
+import { CloseCode, decodeHopAck, HTTP_ERRORS } from '@pubsub/protocol';
+import { closeWithError, textOf, type ConnectionContext, type Rejection } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
 import type { MessageQueue } from './queue.js';
 
 const GROUP_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const BATCH_PATTERN = /^[1-9][0-9]{0,5}$/;
 export const DEFAULT_GROUP = 'default';
+
+/** Refuses `/popmsg` for a group that is not declared, before the upgrade (403 GROUP_UNKNOWN). */
+export function popRefusal(queue: MessageQueue): (url: URL) => Rejection | undefined {
+  return (url) => {
+    const group = url.searchParams.get('group') ?? DEFAULT_GROUP;
+    // A malformed name is answered after the upgrade, with its own close reason.
+    if (!GROUP_PATTERN.test(group) || queue.hasGroup(group)) return undefined;
+    const { status, message } = HTTP_ERRORS.GROUP_UNKNOWN;
+    return { status, code: 'GROUP_UNKNOWN', message: `${message} ("${group}" is not)` };
+  };
+}
 
 /**
  * A `/popmsg?group=<name>&batch=<n>` consumer: receives up to `prefetch` unacknowledged
@@ -32,6 +43,11 @@ export function handlePop(
   }
   const positioned = context.url.searchParams.get('offsets') === '1';
   const consumer = queue.addConsumer(ws, group, { maxMessages: Number(batch), maxBytes: maxFrameBytes, positioned });
+  if (consumer === undefined) {
+    // Removed between the upgrade's check and now.
+    ws.close(CloseCode.GROUP_REMOVED, `group "${group}" does not exist`);
+    return;
+  }
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
       context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });

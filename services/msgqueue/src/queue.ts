@@ -1,5 +1,5 @@
 import type { Logger } from '@pubsub/log';
-import { encodeBatch, planBatches, type BatchLimits } from '@pubsub/protocol';
+import { CloseCode, encodeBatch, planBatches, type BatchLimits } from '@pubsub/protocol';
 import { eventWithin } from '@pubsub/service';
 import Denque from 'denque';
 import { EventEmitter } from 'node:events';
@@ -15,6 +15,22 @@ export interface QueueLimits {
   prefetch: number;
   /** A delivered message not acknowledged within this is delivered again. */
   leaseMs: number;
+  /** A group without a consumer for this long stops holding the backlog and retention back. */
+  groupIdleMs: number;
+}
+
+/** What `GET /groups` shows of one group. */
+export interface GroupInfo {
+  readonly name: string;
+  /** Every offset below this is acknowledged. */
+  readonly floor: number;
+  /** Messages appended that the group has not acknowledged. */
+  readonly backlog: number;
+  readonly consumers: number;
+  /** False once idle for `groupIdleMs`: its backlog no longer pauses pushers. */
+  readonly holding: boolean;
+  /** Milliseconds without a consumer, 0 while one is connected. */
+  readonly idleMs: number;
 }
 
 /** A `/popmsg` connection in a consumer group. */
@@ -40,6 +56,10 @@ export interface Group {
   readonly redeliver: number[];
   readonly inFlight: Map<number, { consumer: Consumer; deadline: number }>;
   readonly consumers: Set<Consumer>;
+  /** When its last consumer left (or the queue started), while it has none. */
+  idleSince: number | undefined;
+  /** Whether its backlog counts toward the limits and holds retention back (false once idle). */
+  holding: boolean;
 }
 
 interface QueueEvents {
@@ -63,22 +83,32 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   readonly #log: MessageLog;
   readonly #limits: QueueLimits;
   readonly #groups = new Map<string, Group>();
-  readonly #leaseTimer: NodeJS.Timeout;
+  readonly #timers: NodeJS.Timeout[];
   #full = false;
 
+  /**
+   * Only `declaredGroups` exist: a position saved for any other group (declared once, or made up
+   * by a consumer before groups had to be declared) is dropped, so it no longer holds anything.
+   */
   constructor(log: MessageLog, options: { limits: QueueLimits; declaredGroups: readonly string[]; logger: Logger }) {
     super();
     this.#log = log;
     this.#limits = options.limits;
     this.logger = options.logger;
-    for (const [name, floor] of log.groups()) this.#group(name, floor);
+    const saved = log.groups();
+    for (const name of [...saved.keys()]) {
+      if (options.declaredGroups.includes(name)) continue;
+      log.deleteGroup(name);
+      this.logger.warn({ group: name }, 'dropped the saved position of a group not in MSGQUEUE_GROUPS');
+    }
     // A group declared for the first time starts at the end of the log, not at its retained
     // history: in a new data directory that is the very first message.
-    for (const name of options.declaredGroups) {
-      if (!this.#groups.has(name)) this.#group(name, log.nextOffset);
-    }
-    this.#leaseTimer = setInterval(() => this.#expireLeases(), Math.max(10, options.limits.leaseMs / 4));
-    this.#leaseTimer.unref();
+    for (const name of options.declaredGroups) this.#group(name, saved.get(name) ?? log.nextOffset);
+    this.#timers = [
+      setInterval(() => this.#expireLeases(), Math.max(10, options.limits.leaseMs / 4)),
+      setInterval(() => this.#releaseIdleGroups(), Math.max(10, Math.min(10_000, options.limits.groupIdleMs / 4))),
+    ];
+    this.#timers.forEach((timer) => timer.unref());
   }
 
   readonly logger: Logger;
@@ -94,8 +124,40 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
 
   #neededFrom(): number {
     let needed = this.#log.nextOffset;
-    for (const group of this.#groups.values()) needed = Math.min(needed, group.floor);
+    for (const group of this.#groups.values()) if (group.holding) needed = Math.min(needed, group.floor);
     return needed;
+  }
+
+  hasGroup(name: string): boolean {
+    return this.#groups.has(name);
+  }
+
+  groupInfo(): GroupInfo[] {
+    const now = Date.now();
+    return [...this.#groups.values()].map((group) => ({
+      name: group.name,
+      floor: group.floor,
+      backlog: this.#log.nextOffset - group.floor,
+      consumers: group.consumers.size,
+      holding: group.holding,
+      idleMs: group.idleSince === undefined ? 0 : now - group.idleSince,
+    }));
+  }
+
+  /**
+   * Removes a group until the next start: its consumers are closed (4410), its position is
+   * forgotten and it holds nothing back any more. False when there is no such group.
+   */
+  removeGroup(name: string, by: string): boolean {
+    const group = this.#groups.get(name);
+    if (group === undefined) return false;
+    this.#groups.delete(name);
+    this.#log.deleteGroup(name);
+    for (const consumer of group.consumers) consumer.ws.close(CloseCode.GROUP_REMOVED, `group "${name}" was removed`);
+    group.consumers.clear();
+    this.logger.warn({ group: name, user: by, backlog: this.#log.nextOffset - group.floor }, 'removed a consumer group');
+    this.#settled();
+    return true;
   }
 
   get consumerCount(): number {
@@ -110,8 +172,14 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     this.emit('stored', results.length - duplicates, duplicates);
     if (!this.#full && this.#overLimit(1)) {
       this.#full = true;
+      // Name who holds the backlog: a pause nobody can trace to its group is a silent stop.
+      const holding = this.groupInfo().filter((group) => group.holding && group.backlog > 0);
       this.logger.warn(
-        { backlog: this.backlog, backlogBytes: this.#log.bytesFrom(this.#neededFrom()) },
+        {
+          backlog: this.backlog,
+          backlogBytes: this.#log.bytesFrom(this.#neededFrom()),
+          groups: holding.map(({ name, backlog, consumers }) => ({ name, backlog, consumers })),
+        },
         'queue full, pausing pushers',
       );
       this.emit('full');
@@ -120,8 +188,12 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     return results;
   }
 
-  addConsumer(ws: WebSocket, groupName: string, batch: BatchLimits): Consumer {
-    const group = this.#groups.get(groupName) ?? this.#group(groupName, this.#log.nextOffset);
+  /** Adds a consumer to a group, or returns undefined when the group does not exist. */
+  addConsumer(ws: WebSocket, groupName: string, batch: BatchLimits): Consumer | undefined {
+    const group = this.#groups.get(groupName);
+    if (group === undefined) return undefined;
+    if (!group.holding) this.#hold(group);
+    group.idleSince = undefined;
     const consumer: Consumer = { ws, group, sent: new Denque(), acked: 0, batch };
     group.consumers.add(consumer);
     this.#dispatch(group);
@@ -132,6 +204,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   removeConsumer(consumer: Consumer): void {
     const { group } = consumer;
     if (!group.consumers.delete(consumer)) return;
+    if (group.consumers.size === 0) group.idleSince = Date.now();
     let released = 0;
     for (const offset of consumer.sent.toArray()) {
       if (group.inFlight.get(offset)?.consumer !== consumer) continue;
@@ -152,8 +225,9 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   ack(consumer: Consumer, count: number): boolean {
     const newly = count - consumer.acked;
     if (newly < 0 || newly > consumer.sent.length) return false;
-    if (newly === 0) return true;
     const { group } = consumer;
+    // An ack on its way while the group was removed: nothing to record it in.
+    if (newly === 0 || this.#groups.get(group.name) !== group) return true;
     for (let i = 0; i < newly; i++) {
       const offset = consumer.sent.shift() as number;
       group.inFlight.delete(offset);
@@ -183,7 +257,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   }
 
   close(): void {
-    clearInterval(this.#leaseTimer);
+    this.#timers.forEach((timer) => clearInterval(timer));
   }
 
   #group(name: string, floor: number): Group {
@@ -195,10 +269,43 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
       redeliver: [],
       inFlight: new Map(),
       consumers: new Set(),
+      idleSince: Date.now(),
+      holding: true,
     };
     this.#groups.set(name, group);
     this.#log.setGroupFloor(name, floor);
     return group;
+  }
+
+  /**
+   * A group idle for `groupIdleMs` stops holding the backlog and retention back, so one absent
+   * consumer cannot stop every producer; its position is kept for its next consumer.
+   */
+  #releaseIdleGroups(): void {
+    const now = Date.now();
+    let released = false;
+    for (const group of this.#groups.values()) {
+      if (!group.holding || group.idleSince === undefined || now - group.idleSince < this.#limits.groupIdleMs) continue;
+      group.holding = false;
+      this.#log.releaseGroup(group.name);
+      released = true;
+      this.logger.warn(
+        { group: group.name, idleMs: now - group.idleSince, backlog: this.#log.nextOffset - group.floor },
+        'consumer group idle; it no longer holds messages back (retention may remove what it has not taken)',
+      );
+    }
+    if (released) this.#settled();
+  }
+
+  /** A released group's consumer is back: it resumes where retention left it and holds again. */
+  #hold(group: Group): void {
+    const floor = Math.max(group.floor, this.#log.firstOffset);
+    group.floor = floor;
+    group.cursor = Math.max(group.cursor, floor);
+    for (const offset of group.acked) if (offset < floor) group.acked.delete(offset);
+    group.holding = true;
+    this.#log.setGroupFloor(group.name, floor);
+    this.logger.info({ group: group.name, floor }, 'consumer group back; it holds messages again');
   }
 
   #overLimit(ratio: number): boolean {

@@ -14,8 +14,9 @@ import { readCaFile } from '@pubsub/tls';
 import { once } from 'node:events';
 import type { MsgqueueConfig } from './config.js';
 import { historyEndpoint } from './history.js';
+import { groupEndpoints } from './groups.js';
 import { logEndpoint, positionEndpoint } from './log-read.js';
-import { handlePop } from './pop.js';
+import { handlePop, popRefusal } from './pop.js';
 import { handlePush, type Pusher } from './push.js';
 import { MessageQueue } from './queue.js';
 import { openFileLog } from './store/file-log.js';
@@ -50,6 +51,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
   }
 
   const queue = new MessageQueue(store, { limits: config, declaredGroups: config.groups, logger: log });
+  log.info({ groups: config.groups }, 'consumer groups');
   const metrics = new ServiceMetrics('msgqueue');
   const stored = metrics.counter({ name: 'pubsub_msgqueue_stored_total', help: 'Messages appended to the log' });
   const duplicates = metrics.counter({
@@ -75,6 +77,29 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
     help: 'Connected /popmsg consumers',
     read: () => queue.consumerCount,
   });
+  metrics.gauge({
+    name: 'pubsub_msgqueue_group_backlog',
+    help: 'Messages a consumer group has not acknowledged',
+    labelNames: ['group'],
+    read: () => queue.groupInfo().map((group) => [{ group: group.name }, group.backlog] as const),
+  });
+  metrics.gauge({
+    name: 'pubsub_msgqueue_group_consumers',
+    help: 'Connected consumers of a consumer group',
+    labelNames: ['group'],
+    read: () => queue.groupInfo().map((group) => [{ group: group.name }, group.consumers] as const),
+  });
+  metrics.gauge({
+    name: 'pubsub_msgqueue_group_holding',
+    help: '1 while a consumer group holds messages back, 0 once idle for MSGQUEUE_GROUP_IDLE_MS',
+    labelNames: ['group'],
+    read: () => queue.groupInfo().map((group) => [{ group: group.name }, group.holding ? 1 : 0] as const),
+  });
+  metrics.gauge({
+    name: 'pubsub_msgqueue_store_failed',
+    help: '1 once a write to the durable log failed (the log says why); pushes are refused until a restart',
+    read: () => (store.failure === undefined ? 0 : 1),
+  });
   const pushers = new Set<Pusher>();
   queue.on('full', () => pushers.forEach((pusher) => pusher.ws.pause()));
   queue.on('drain', () => pushers.forEach((pusher) => pusher.ws.resume()));
@@ -89,7 +114,16 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
     port: config.port,
     tls: clientCa === undefined ? tls : { ...tls, clientCa },
     users: config.users,
-    endpointRole: 'hop',
+    access: {
+      '/pushmsg': 'push',
+      '/popmsg': 'pop',
+      '/history': 'pop',
+      '/log': 'pop',
+      '/position': 'pop',
+      'GET /groups': 'admin',
+      'DELETE /groups/:name': 'admin',
+    },
+    upgradeChecks: { '/popmsg': popRefusal(queue) },
     limits: config.limits,
     maxPayloadBytes: hopPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -106,10 +140,11 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       '/history': historyEndpoint(store),
       '/log': logEndpoint(store),
       '/position': positionEndpoint(store),
+      ...groupEndpoints(queue),
     },
     metrics,
-    readiness: () =>
-      store.failure === undefined ? { ready: true } : { ready: false, reason: `store: ${store.failure.message}` },
+    // Unauthenticated: the reason stays terse (the error, with its paths, is in the log).
+    readiness: () => (store.failure === undefined ? { ready: true } : { ready: false, reason: 'store failed' }),
   });
   log.info({ port: server.port, host: config.host }, 'listening');
 

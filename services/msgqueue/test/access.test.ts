@@ -1,5 +1,5 @@
 import { hashPassword } from '@pubsub/auth';
-import { captureLogs, handshakeRejection, testCertificate, writeUsersFile } from '@pubsub/testkit';
+import { captureLogs, connect, handshakeRejection, testCertificate, writeUsersFile } from '@pubsub/testkit';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -11,11 +11,17 @@ interface Response {
   body: string;
 }
 
-function get(queue: TestMsgqueue, path: string, auth: string): Promise<Response> {
+function get(
+  queue: TestMsgqueue,
+  path: string,
+  auth: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<Response> {
   return testCertificate().then(
     ({ ca }) =>
       new Promise((resolveGet, reject) => {
-        request(queue.url(path).replace('wss:', 'https:'), { ca, auth }, (res) => {
+        request(queue.url(path).replace('wss:', 'https:'), { ca, auth, headers, method }, (res) => {
           let body = '';
           res.on('data', (chunk: Buffer) => (body += chunk.toString()));
           res.on('end', () => resolveGet({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -41,49 +47,65 @@ async function refused(queue: TestMsgqueue, path: string, options: { auth: strin
 }
 
 let usersFile: string;
+let testCa: string;
+const ca = () => testCa;
 beforeAll(async () => {
+  testCa = (await testCertificate()).ca;
   const password = await hashPassword('pw');
   usersFile = writeUsersFile([
     { name: 'app', password, role: 'client', publish: ['>'], subscribe: ['>'] },
-    { name: 'hop', password, role: 'hop' },
+    { name: 'pub', password, role: 'pusher' },
+    { name: 'sub', password, role: 'popper' },
     { name: 'mon', password, role: 'monitor' },
+    { name: 'ops', password, role: 'admin' },
   ]);
 });
 
 describe('roles', () => {
-  test('only hop users reach /pushmsg, /popmsg and /history; others get 403 FORBIDDEN', async () => {
+  test('only pushers reach /pushmsg, only poppers /popmsg and /history; others get 403 FORBIDDEN', async () => {
     await using queue = await startMsgqueue({ USERS_FILE: usersFile });
-    for (const path of ['/pushmsg', '/popmsg']) {
-      for (const auth of ['app:pw', 'mon:pw']) {
-        const res = await refused(queue, path, { auth });
-        expect(res.status, `${auth} on ${path}`).toBe(403);
-        expect(codeOf(res)).toBe('FORBIDDEN');
-      }
-    }
-    for (const auth of ['app:pw', 'mon:pw']) {
-      const res = await get(queue, '/history?topic=t', auth);
-      expect(res.status).toBe(403);
+    const refusals: [string, string][] = [
+      ['/pushmsg', 'app:pw'],
+      ['/pushmsg', 'mon:pw'],
+      ['/pushmsg', 'ops:pw'],
+      // The subscriber's account cannot forge messages, the publisher's cannot read them.
+      ['/pushmsg', 'sub:pw'],
+      ['/popmsg', 'pub:pw'],
+      ['/popmsg', 'app:pw'],
+      ['/popmsg', 'mon:pw'],
+    ];
+    for (const [path, auth] of refusals) {
+      const res = await refused(queue, path, { auth });
+      expect(res.status, `${auth} on ${path}`).toBe(403);
       expect(codeOf(res)).toBe('FORBIDDEN');
     }
-    const hop = await queue.client('/pushmsg', { auth: 'hop:pw' });
-    expect(hop.ws.readyState).toBe(hop.ws.OPEN);
-    expect((await get(queue, '/history?topic=t', 'hop:pw')).status).toBe(200);
+    for (const auth of ['app:pw', 'mon:pw', 'pub:pw']) {
+      const res = await get(queue, '/history?topic=t', auth);
+      expect(res.status, auth).toBe(403);
+      expect(codeOf(res)).toBe('FORBIDDEN');
+    }
+    const pusher = await queue.client('/pushmsg', { auth: 'pub:pw' });
+    expect(pusher.ws.readyState).toBe(pusher.ws.OPEN);
+    const popper = await queue.client('/popmsg', { auth: 'sub:pw' });
+    expect(popper.ws.readyState).toBe(popper.ws.OPEN);
+    expect((await get(queue, '/history?topic=t', 'sub:pw')).status).toBe(200);
     // Credentials are checked before the role: a wrong password is 401, not 403.
     expect((await refused(queue, '/pushmsg', { auth: 'app:wrong' })).status).toBe(401);
     // With USERS_FILE set and MSGQUEUE_USERS unset, the development user is gone.
     expect((await refused(queue, '/pushmsg', { auth: 'hello:test' })).status).toBe(401);
   });
 
-  test('/metrics is for monitor and hop users, and for the users of MSGQUEUE_USERS', async () => {
+  test('/metrics is for monitor, pusher, popper and admin users, and for the users of MSGQUEUE_USERS', async () => {
     await using queue = await startMsgqueue({ USERS_FILE: usersFile, MSGQUEUE_USERS: 'legacy:old-pw' });
-    expect((await get(queue, '/metrics', 'mon:pw')).status).toBe(200);
-    expect((await get(queue, '/metrics', 'hop:pw')).status).toBe(200);
+    for (const auth of ['mon:pw', 'pub:pw', 'sub:pw', 'ops:pw'])
+      expect((await get(queue, '/metrics', auth)).status).toBe(200);
     expect((await get(queue, '/metrics', 'legacy:old-pw')).status).toBe(200);
     const client = await get(queue, '/metrics', 'app:pw');
     expect(client.status).toBe(403);
     expect(codeOf(client)).toBe('FORBIDDEN');
-    // A MSGQUEUE_USERS user is a hop user here, alongside the file's.
+    // A MSGQUEUE_USERS user pushes and pops, alongside the file's.
     await queue.client('/popmsg', { auth: 'legacy:old-pw' });
+    await queue.client('/pushmsg', { auth: 'legacy:old-pw' });
     const metrics = (await get(queue, '/metrics', 'mon:pw')).body;
     expect(sample(metrics, 'pubsub_rejected_total', 'code="FORBIDDEN"')).toBe(1);
   });
@@ -116,21 +138,22 @@ describe('connection limits', () => {
   });
 });
 
-describe('Origin allowlist', () => {
-  test('a browser origin not in ALLOWED_ORIGINS gets 403; listed origins and clients without Origin pass', async () => {
+describe('browser origins', () => {
+  test('the hop endpoints refuse every browser Origin, even a listed one or their own; clients without Origin pass', async () => {
     await using queue = await startMsgqueue({ ALLOWED_ORIGINS: 'https://app.example.com' });
-    const res = await refused(queue, '/pushmsg', { auth: 'hello:test', headers: { Origin: 'https://evil.example' } });
-    expect(res.status).toBe(403);
-    expect(codeOf(res)).toBe('ORIGIN_FORBIDDEN');
-    expect((await refused(queue, '/pushmsg', { auth: 'hello:test', headers: { Origin: 'null' } })).status).toBe(403);
-    // The same origin spelled differently is the same origin.
-    await queue.client('/pushmsg', { headers: { Origin: 'https://APP.example.com:443' } });
+    const own = `https://localhost:${queue.port}`;
+    for (const path of ['/pushmsg', '/popmsg']) {
+      for (const origin of ['https://evil.example', 'https://app.example.com', own, 'null']) {
+        const res = await refused(queue, path, { auth: 'hello:test', headers: { Origin: origin } });
+        expect(res.status, `${origin} on ${path}`).toBe(403);
+        expect(codeOf(res)).toBe('ORIGIN_FORBIDDEN');
+      }
+    }
+    const history = await get(queue, '/history?topic=t', 'hello:test', { Origin: own });
+    expect(history.status).toBe(403);
+    expect(codeOf(history)).toBe('ORIGIN_FORBIDDEN');
     await queue.client('/pushmsg');
-  });
-
-  test('an empty list allows every origin', async () => {
-    await using queue = await startMsgqueue();
-    await queue.client('/pushmsg', { headers: { Origin: 'https://anywhere.example' } });
+    expect((await get(queue, '/history?topic=t', 'hello:test')).status).toBe(200);
   });
 });
 
@@ -163,19 +186,47 @@ describe('auth-failure throttling', () => {
     expect(sample(metrics, 'pubsub_auth_throttled_total', 'scope="address"')).toBe(3);
   });
 
-  test('after N failures for one user name, that name is refused; other users are not', async () => {
-    await using queue = await startMsgqueue({ MSGQUEUE_USERS: 'hop:pw,hop2:pw2', AUTH_THROTTLE_USER_FAILURES: '2' });
-    for (const guess of ['a', 'b']) {
-      expect((await refused(queue, '/pushmsg', { auth: `hop:${guess}` })).status).toBe(401);
+  test('guesses from 3 addresses cannot lock a user out: the right password from a fresh address gets in, slowed', async () => {
+    // The probe: 60 wrong guesses for the hop account from 3 addresses, then the right password
+    // from a fourth. The name's limit is low here so that its slow-down shows.
+    await using queue = await startMsgqueue({
+      MSGQUEUE_USERS: 'hop:pw,hop2:pw2',
+      AUTH_THROTTLE_USER_FAILURES: '10',
+      AUTH_THROTTLE_USER_DELAY_MS: '20',
+    });
+    const from = (localAddress: string, auth: string) =>
+      handshakeRejection(queue.url('/pushmsg').replace('localhost', '127.0.0.1'), { ca: ca(), auth, localAddress });
+    const statuses: number[] = [];
+    for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+      for (let guess = 0; guess < 20; guess++) statuses.push((await from(address, `hop:guess-${guess}`)).status);
     }
-    const throttled = await refused(queue, '/pushmsg', { auth: 'hop:c' });
-    expect(throttled.status).toBe(429);
-    expect(throttled.body).toContain('for this user');
-    // The name is locked until the window ends, unless its pair was verified before.
-    expect((await refused(queue, '/pushmsg', { auth: 'hop:pw' })).status).toBe(429);
-    await queue.client('/pushmsg', { auth: 'hop2:pw2' });
+    // Per (address, name) pair: five guesses checked, the rest refused unchecked.
+    expect(statuses.filter((status) => status === 401)).toHaveLength(15);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(45);
+    const pair = await from('127.0.0.2', 'hop:pw');
+    expect(pair.status).toBe(429);
+    expect(pair.body).toContain('for this user from this address');
+    // The same address may still log in as another user.
+    expect((await from('127.0.0.2', 'hop2:nope')).status).toBe(401);
+    const fresh = await connect(queue.url('/pushmsg').replace('localhost', '127.0.0.1'), {
+      ca: ca(),
+      auth: 'hop:pw',
+      localAddress: '127.0.0.5',
+    });
+    await fresh.close();
     const metrics = (await get(queue, '/metrics', 'hop2:pw2')).body;
-    expect(sample(metrics, 'pubsub_auth_throttled_total', 'scope="user"')).toBe(2);
+    expect(sample(metrics, 'pubsub_auth_throttled_total', 'scope="pair"')).toBe(46);
+    // Slowed rather than refused: the check from the fresh address waited.
+    expect(sample(metrics, 'pubsub_auth_throttled_total', 'scope="user"')).toBeGreaterThanOrEqual(1);
+  });
+
+  test('after N failures from one address every name is refused there, not elsewhere', async () => {
+    await using queue = await startMsgqueue({ MSGQUEUE_USERS: 'hop:pw,hop2:pw2', AUTH_THROTTLE_ADDRESS_FAILURES: '4' });
+    const from = (localAddress: string, auth: string) =>
+      handshakeRejection(queue.url('/pushmsg').replace('localhost', '127.0.0.1'), { ca: ca(), auth, localAddress });
+    for (const name of ['a', 'b', 'c', 'd']) expect((await from('127.0.0.6', `${name}:x`)).status).toBe(401);
+    expect((await from('127.0.0.6', 'hop2:pw2')).status).toBe(429);
+    expect((await from('127.0.0.7', 'hop2:nope')).status).toBe(401);
   });
 
   test('concurrent guesses are bounded too; a reconnect storm of one client is not throttled', async () => {

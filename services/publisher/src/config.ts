@@ -59,15 +59,15 @@ export interface PublisherConfig extends CommonConfig {
 /** Reads the publisher's configuration from environment variables (docs/configuration.md). */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): PublisherConfig {
   const e = loadEnv(PublisherEnv, env);
+  const common = commonConfig(e);
   return {
-    ...commonConfig(e),
+    ...common,
     host: e.PUBLISHER_HOST,
     port: e.PUBLISHER_PORT,
     users: resolveUsers({
-      list: e.PUBLISHER_USERS,
+      lists: [{ variable: 'PUBLISHER_USERS', role: 'client', entries: e.PUBLISHER_USERS }],
       file: e.USERS_FILE,
-      variable: 'PUBLISHER_USERS',
-      role: 'client',
+      production: common.production,
     }),
     queue: {
       url: e.PUBLISHER_QUEUE_URL ?? `wss://localhost:${e.MSGQUEUE_PORT}/pushmsg`,

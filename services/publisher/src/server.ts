@@ -83,7 +83,7 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     port: config.port,
     tls,
     users: config.users,
-    endpointRole: 'client',
+    access: { '/publish': 'publish' },
     limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

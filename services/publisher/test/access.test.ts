@@ -50,8 +50,10 @@ let usersFile: string;
 beforeAll(async () => {
   const password = await hashPassword('pw');
   usersFile = writeUsersFile([
-    { name: 'pub-hop', password, role: 'hop' },
+    { name: 'pub-hop', password, role: 'pusher' },
+    { name: 'sub-hop', password, role: 'popper' },
     { name: 'orders-app', password, role: 'client', publish: ['orders.>'] },
+    { name: 'reader', password, role: 'client', subscribe: ['>'] },
   ]);
 });
 
@@ -65,9 +67,35 @@ describe('publisher access', () => {
     expect(JSON.parse(res.body)).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
   });
 
+  test('a client without any publish right is refused on /publish with 403, not let on to be refused each time', async () => {
+    await using rig = await startRig(usersEnv());
+    const res = await handshakeRejection(rig.publishUrl, { ca: rig.ca, auth: 'reader:pw' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body)).toMatchObject({
+      code: 'FORBIDDEN',
+      message: expect.stringContaining('publish right'),
+    });
+  });
+
+  test('a browser Origin is refused by default; the service own origin and ALLOWED_ORIGINS pass', async () => {
+    await using rig = await startRig({ ALLOWED_ORIGINS: 'https://app.example.com' });
+    const origin = (value: string) => ({ ca: rig.ca, auth: 'hello:test', headers: { Origin: value } });
+    for (const foreign of ['https://evil.example', 'null', 'http://localhost', 'https://app.example.com:8443']) {
+      const res = await handshakeRejection(rig.publishUrl, origin(foreign));
+      expect(res.status, foreign).toBe(403);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'ORIGIN_FORBIDDEN' });
+    }
+    const own = new URL(rig.publishUrl).origin.replace('wss:', 'https:');
+    await (await connect(rig.publishUrl, origin(own))).close();
+    // The same origin spelled differently is the same origin.
+    await (await connect(rig.publishUrl, origin('https://APP.example.com:443'))).close();
+    // Clients that are not browsers send no Origin.
+    await (await rig.publishClient('hello:test')).close();
+  });
+
   test('a publish outside the user rights gets TOPIC_FORBIDDEN, is not forwarded, and the connection stays', async () => {
     await using rig = await startRig(usersEnv());
-    const pop = await rig.popClient('pub-hop:pw');
+    const pop = await rig.popClient('sub-hop:pw');
     const client = await rig.publishClient('orders-app:pw');
     client.send({ topic: 'news', content: 1, id: 'n1' });
     expect(await client.next()).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN', id: 'n1' });

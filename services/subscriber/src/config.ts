@@ -60,15 +60,15 @@ export interface SubscriberConfig extends CommonConfig {
 /** Reads the subscriber's configuration from environment variables (docs/configuration.md). */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): SubscriberConfig {
   const e = loadEnv(SubscriberEnv, env);
+  const common = commonConfig(e);
   return {
-    ...commonConfig(e),
+    ...common,
     host: e.SUBSCRIBER_HOST,
     port: e.SUBSCRIBER_PORT,
     users: resolveUsers({
-      list: e.SUBSCRIBER_USERS,
+      lists: [{ variable: 'SUBSCRIBER_USERS', role: 'client', entries: e.SUBSCRIBER_USERS }],
       file: e.USERS_FILE,
-      variable: 'SUBSCRIBER_USERS',
-      role: 'client',
+      production: common.production,
     }),
     queue: {
       url: withGroup(e.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${e.MSGQUEUE_PORT}/popmsg`, e.SUBSCRIBER_GROUP),

@@ -133,7 +133,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     port: config.port,
     tls,
     users: config.users,
-    endpointRole: 'client',
+    access: { '/subscribe': 'subscribe' },
     limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -58,7 +58,9 @@ let usersFile: string;
 beforeAll(async () => {
   const password = await hashPassword('pw');
   usersFile = writeUsersFile([
-    { name: 'hop', password, role: 'hop' },
+    { name: 'hop', password, role: 'popper' },
+    { name: 'pusher', password, role: 'pusher' },
+    { name: 'writer', password, role: 'client', publish: ['>'] },
     { name: 'watcher', password, role: 'client', subscribe: ['orders.>', 'news'] },
     { name: 'narrow', password, role: 'client', subscribe: ['orders.new'] },
   ]);
@@ -68,14 +70,24 @@ const usersEnv = () => ({ USERS_FILE: usersFile, SUBSCRIBER_QUEUE_USER: 'hop', S
 
 describe('subscriber access', () => {
   test('a hop user is refused on /subscribe with 403 and a code', async () => {
-    await using rig = await startRig(usersEnv(), 'hop:pw');
+    await using rig = await startRig(usersEnv(), 'pusher:pw');
     const res = await handshakeRejection(rig.subscribeUrl, { ca: rig.ca, auth: 'hop:pw' });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'FORBIDDEN' });
   });
 
+  test('a client without any subscribe right is refused on /subscribe with 403', async () => {
+    await using rig = await startRig(usersEnv(), 'pusher:pw');
+    const res = await handshakeRejection(rig.subscribeUrl, { ca: rig.ca, auth: 'writer:pw' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body)).toMatchObject({
+      code: 'FORBIDDEN',
+      message: expect.stringContaining('subscribe right'),
+    });
+  });
+
   test('a sub outside the rights gets TOPIC_FORBIDDEN, takes no effect, and the connection stays', async () => {
-    await using rig = await startRig(usersEnv(), 'hop:pw');
+    await using rig = await startRig(usersEnv(), 'pusher:pw');
     const narrow = await rig.client('narrow:pw');
     expect(await send(narrow, 'sub news')).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN' });
     expect(await send(narrow, '{"topic":"orders.old","content":"sub","id":"r1"}')).toMatchObject({
@@ -102,7 +114,7 @@ describe('subscriber access', () => {
   });
 
   test('wildcard subscriptions deliver every matching topic, each message once per socket', async () => {
-    await using rig = await startRig(usersEnv(), 'hop:pw');
+    await using rig = await startRig(usersEnv(), 'pusher:pw');
     const one = await rig.client('watcher:pw');
     const tail = await rig.client('watcher:pw');
     await send(one, 'sub orders.*');
@@ -127,7 +139,7 @@ describe('subscriber access', () => {
   });
 
   test('resuming is for exact topics: a pattern with "from" gets RESUME_INVALID', async () => {
-    await using rig = await startRig(usersEnv(), 'hop:pw');
+    await using rig = await startRig(usersEnv(), 'pusher:pw');
     const watcher = await rig.client('watcher:pw');
     const reply = await send(watcher, 'sub orders.* from 3');
     expect(reply).toMatchObject({ type: 'error', code: 'RESUME_INVALID' });

@@ -71,7 +71,8 @@ export async function lockDataDir(dir: string, log: Logger): Promise<DirLock> {
 async function createExclusively(path: string): Promise<boolean> {
   let file;
   try {
-    file = await open(path, 'wx');
+    // Private like the rest of the data directory (0600).
+    file = await open(path, 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;

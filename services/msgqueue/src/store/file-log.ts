@@ -45,6 +45,8 @@ const RETENTION_CHECK_MS = 10_000;
 // Windows has no O_DSYNC: there a commit is a write and an fdatasync.
 const O_DSYNC = constants.O_DSYNC as number | undefined;
 const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (O_DSYNC ?? 0);
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
 
 /** The records of one append in one buffer: it is on the append path of every message. */
 function encodeRecords(state: LogState, added: readonly { offset: number; id: string | undefined }[]): Buffer {
@@ -150,7 +152,7 @@ async function writeAll(file: FileHandle, records: Buffer[]): Promise<void> {
 
 async function writeFileDurably(path: string, contents: string): Promise<void> {
   const temporary = `${path}.tmp`;
-  const file = await open(temporary, 'w');
+  const file = await open(temporary, 'w', PRIVATE_FILE);
   try {
     await file.writeFile(contents);
     await file.sync();
@@ -177,7 +179,8 @@ async function syncDirectory(dir: string): Promise<void> {
 export async function openFileLog(options: FileLogOptions): Promise<MessageLog> {
   const { dir, logger: log } = options;
   const commit = options.commit ?? writeAll;
-  await mkdir(dir, { recursive: true });
+  // Messages are the users' data: nobody but the service's own user reads them.
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
   const lock = await lockDataDir(dir, log);
   const epoch = await loadOrCreateEpoch(dir);
   const state = new LogState({
@@ -200,7 +203,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
     };
     segments.push(current);
   }
-  file = await open(join(dir, current.name), SEGMENT_FLAGS);
+  file = await open(join(dir, current.name), SEGMENT_FLAGS, PRIVATE_FILE);
   await syncDirectory(dir);
 
   let pending: { records: Buffer | undefined; endOffset: number; done: () => void; fail: (err: Error) => void }[] = [];
@@ -245,7 +248,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
     await file?.close();
     current = { name: segmentName(firstOffset), firstOffset, endOffset: firstOffset, size: 0 };
     segments.push(current);
-    file = await open(join(dir, current.name), SEGMENT_FLAGS);
+    file = await open(join(dir, current.name), SEGMENT_FLAGS, PRIVATE_FILE);
     await syncDirectory(dir);
     await applyRetention();
   };
@@ -318,9 +321,13 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
     scan: (query) => state.scan({ ...query, beforeOffset: Math.min(query.beforeOffset ?? Infinity, committedOffset) }),
     topicPosition: (topic, afterSeq) => state.topicPosition(topic, afterSeq, committedOffset),
     setGroupFloor(group, floor) {
-      if (state.groups().get(group) === floor) return;
+      if (state.groups().get(group) !== floor) groupsDirty = true;
       state.setGroupFloor(group, floor);
-      groupsDirty = true;
+    },
+    releaseGroup: (group) => state.releaseGroup(group),
+    deleteGroup(group) {
+      if (state.groups().has(group)) groupsDirty = true;
+      state.deleteGroup(group);
     },
     async close() {
       if (closed) return;

@@ -68,6 +68,8 @@ export class LogState {
   readonly #topicsByIndex: TopicState[] = [];
   readonly #dedupe: DedupeWindow;
   readonly #groups = new Map<string, number>();
+  /** Groups whose position is kept but no longer holds retention back (idle, see releaseGroup). */
+  readonly #released = new Set<string>();
   readonly #now: () => number;
   /** Offset of the first retained message. */
   #first = 1;
@@ -290,14 +292,28 @@ export class LogState {
     return this.#groups;
   }
 
+  /** Records a group's position; a released group holds retention back again from now on. */
   setGroupFloor(group: string, floor: number): void {
     this.#groups.set(group, floor);
+    this.#released.delete(group);
   }
 
-  /** The lowest offset some consumer group still needs. */
+  /** Keeps the group's position but lets retention remove what it has not acknowledged. */
+  releaseGroup(group: string): void {
+    if (this.#groups.has(group)) this.#released.add(group);
+  }
+
+  deleteGroup(group: string): void {
+    this.#groups.delete(group);
+    this.#released.delete(group);
+  }
+
+  /** The lowest offset some consumer group (not released) still needs. */
   neededFrom(): number {
     let needed = this.#nextOffset;
-    for (const floor of this.#groups.values()) needed = Math.min(needed, floor);
+    for (const [group, floor] of this.#groups) {
+      if (!this.#released.has(group)) needed = Math.min(needed, floor);
+    }
     return needed;
   }
 

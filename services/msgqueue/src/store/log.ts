@@ -117,5 +117,12 @@ export interface MessageLog {
   groups(): ReadonlyMap<string, number>;
   /** Records a group's position; a durable log persists it soon after (at most a second). */
   setGroupFloor(group: string, floor: number): void;
+  /**
+   * Lets retention remove what the group has not acknowledged (it is idle); its position is kept,
+   * and its next setGroupFloor holds retention back again.
+   */
+  releaseGroup(group: string): void;
+  /** Forgets a group and its position (persisted like setGroupFloor). */
+  deleteGroup(group: string): void;
   close(): Promise<void>;
 }

@@ -45,6 +45,8 @@ export function createMemoryLog(options: MemoryLogOptions): MessageLog {
     },
     ...stateReads(state),
     setGroupFloor: (group, floor) => state.setGroupFloor(group, floor),
+    releaseGroup: (group) => state.releaseGroup(group),
+    deleteGroup: (group) => state.deleteGroup(group),
     close: () => Promise.resolve(),
   };
 }

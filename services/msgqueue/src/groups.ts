@@ -1,0 +1,27 @@
+import { errorBody, type HttpHandler } from '@pubsub/service';
+import type { MessageQueue } from './queue.js';
+
+/**
+ * The consumer groups for operators (the `admin` right): `GET /groups` lists them with their
+ * backlog, consumers and whether they still hold messages back; `DELETE /groups/<name>` removes
+ * one until the next start (remove it from MSGQUEUE_GROUPS too, or it is back, at the end of the
+ * log, after a restart).
+ */
+export function groupEndpoints(queue: MessageQueue): Record<string, HttpHandler> {
+  return {
+    'GET /groups': (_req, res) => {
+      res.json({ groups: queue.groupInfo() });
+    },
+    'DELETE /groups/:name': (req, res, user) => {
+      const name = String(req.params.name);
+      if (queue.removeGroup(name, user)) {
+        res.json({ removed: name });
+        return;
+      }
+      res
+        .status(404)
+        .type('application/json')
+        .send(errorBody({ status: 404, code: 'NOT_FOUND', message: `no consumer group "${name.slice(0, 64)}"` }));
+    },
+  };
+}
