@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseSecret, secretMatches, sha256, type StoredSecret } from './password.js';
 
 interface UserEntry {
@@ -18,13 +18,14 @@ export class UserTable {
   readonly #verified = new Set<string>();
   /** Checks under way, so concurrent identical attempts (a reconnect storm) share one scrypt. */
   readonly #checking = new Map<string, Promise<boolean>>();
-  // Unknown names are checked against this entry so they take the same path as known ones.
-  readonly #decoy: UserEntry = { nameDigest: sha256('\0decoy'), secret: parseSecret('\0decoy') };
+  /** Unknown names are checked against this entry so they take the same path, and time, as known ones. */
+  readonly #decoy: UserEntry;
 
   constructor(entries: Iterable<readonly [name: string, secret: string]>) {
     for (const [name, secret] of entries) {
       this.#users.set(name, { nameDigest: sha256(name), secret: parseSecret(secret) });
     }
+    this.#decoy = { nameDigest: sha256('\0decoy'), secret: decoySecret([...this.#users.values()]) };
   }
 
   get names(): string[] {
@@ -65,6 +66,37 @@ export class UserTable {
     this.#verified.add(cacheKey);
     return true;
   }
+}
+
+/**
+ * A secret nobody knows that costs what checking a real user costs: an scrypt hash with the
+ * parameters most of the hashed users have (the costliest on a tie), or a plain digest when no
+ * user is hashed. A cheaper decoy would tell an unknown name from a known one by the answer's time.
+ */
+function decoySecret(users: readonly UserEntry[]): StoredSecret {
+  const counts = new Map<string, { params: { N: number; r: number; p: number }; count: number }>();
+  for (const { secret } of users) {
+    if (secret.kind !== 'scrypt') continue;
+    const key = `${secret.params.N}:${secret.params.r}:${secret.params.p}`;
+    const seen = counts.get(key) ?? { params: secret.params, count: 0 };
+    seen.count++;
+    counts.set(key, seen);
+  }
+  const cost = ({ N, r, p }: { N: number; r: number; p: number }) => N * r * p;
+  let chosen: { params: { N: number; r: number; p: number }; count: number } | undefined;
+  for (const candidate of counts.values()) {
+    if (
+      chosen === undefined ||
+      candidate.count > chosen.count ||
+      (candidate.count === chosen.count && cost(candidate.params) > cost(chosen.params))
+    ) {
+      chosen = candidate;
+    }
+  }
+  // Plain passwords (development lists) are fast whatever the decoy costs: with any hashed user,
+  // unknown names look like hashed ones.
+  if (chosen === undefined) return parseSecret(randomBytes(32).toString('base64'));
+  return { kind: 'scrypt', params: chosen.params, salt: randomBytes(16), hash: randomBytes(32) };
 }
 
 function cacheKeyOf(name: string, password: string): string {
