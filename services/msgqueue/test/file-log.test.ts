@@ -55,6 +55,19 @@ const segmentFiles = (dir: string) =>
     .sort();
 
 describe('file log', () => {
+  test('keeps its data private: the directory 0700, segments, meta.json and groups.json 0600', async () => {
+    const dir = join(tempDir(), 'data');
+    const log = await openFileLog(options(dir));
+    await log.append([input('a')]);
+    log.setGroupFloor('g', 1);
+    await log.close();
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(dir)).toBe(0o700);
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual([...segmentFiles(dir), 'groups.json', 'meta.json'].sort());
+    for (const name of files) expect(mode(join(dir, name)), name).toBe(0o600);
+  });
+
   test('keeps appended messages, their seqs, the epoch and group positions across a reopen', async () => {
     const dir = tempDir();
     const first = await openFileLog(options(dir));

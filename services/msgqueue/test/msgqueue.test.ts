@@ -323,6 +323,23 @@ describe('msgqueue', () => {
     expect(seqs(rest)).toEqual([10_001, 10_002, 10_003, 10_004, 10_005]);
   });
 
+  test('/ready without credentials says only "store failed"; the error with its path is for the log and metrics', async () => {
+    const { certDir, ca } = await testCertificate();
+    const memory = createMemoryLog({ dedupeWindowMs: 1, dedupeMaxIds: 1, retentionMs: 1, retentionBytes: 1 });
+    const failure = new Error('EACCES: permission denied, open /srv/secret/msgqueue/00000000000000000001.seg');
+    const log = new Proxy(memory, { get: (target, key) => (key === 'failure' ? failure : Reflect.get(target, key)) });
+    await using queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
+      logger: silentLogger(),
+      log,
+    });
+    const ready = await httpsGet(`wss://localhost:${queue.port}/ready`, { ca });
+    expect(ready.status).toBe(503);
+    expect(JSON.parse(ready.body)).toEqual({ status: 'not ready', service: 'msgqueue', reason: 'store failed' });
+    expect(ready.body).not.toContain('/srv');
+    const metrics = await httpsGet(`wss://localhost:${queue.port}/metrics`, { ca });
+    expect(metrics.body).toMatch(/pubsub_msgqueue_store_failed\{service="msgqueue"\} 1/);
+  });
+
   test('delivered messages kept as history do not count toward the limits that pause pushers', async () => {
     await using queue = await startMsgqueue({ MSGQUEUE_MAX_BYTES: '2000', MSGQUEUE_MAX_MESSAGES: '10' });
     const pop = await queue.client('/popmsg');
