@@ -56,7 +56,13 @@ export class Suite implements System {
   static async start(options: SuiteOptions): Promise<Suite> {
     const verbose = ['info', 'debug', 'trace'].includes(options.logLevel);
     const fixed = verbose ? undefined : await freePorts(3);
-    const base = { ...options.env, WS_CERT_DIR: options.certDir, LOG_LEVEL: options.logLevel };
+    // The load generator publishes far faster than the per-connection default (1,000/s) allows.
+    const base = {
+      PUBLISHER_RATE_LIMIT: '0',
+      ...options.env,
+      WS_CERT_DIR: options.certDir,
+      LOG_LEVEL: options.logLevel,
+    };
     const portOf = (index: number) => String(fixed?.[index] ?? 0);
     const counter = pathToFileURL(join(ROOT, 'bench', 'fsync-counter.ts')).href;
     const profile = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];

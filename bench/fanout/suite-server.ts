@@ -17,12 +17,13 @@ const EXPECTED_WARNINGS = [/development user/i, /in-memory store/i, /default.*(u
 
 /**
  * Every sink socket is the development user from 127.0.0.1, so the subscriber's connection
- * limits (defaults: 10,000 in all, 1,000 per user) must make room for S of them. They guard
- * against abuse and cost nothing per message; raising them changes nothing measured here.
+ * limits (defaults: 10,000 in all, 1,000 per user, 256 per address) must make room for S of
+ * them. They guard against abuse and cost nothing per message; raising them changes nothing
+ * measured here.
  */
 function connectionLimits(sockets: number): Record<string, string> {
   const room = String(sockets + SPARE_CONNECTIONS);
-  return { MAX_CONNECTIONS: room, MAX_CONNECTIONS_PER_USER: room };
+  return { MAX_CONNECTIONS: room, MAX_CONNECTIONS_PER_USER: room, MAX_CONNECTIONS_PER_ADDRESS: room };
 }
 
 /**
@@ -30,7 +31,8 @@ function connectionLimits(sockets: number): Record<string, string> {
  * machine); no service logs per message at info, only per connection.
  */
 export async function startSuite(options: { certDir: string; ca: string; sockets: number }): Promise<ServerUnderTest> {
-  const base = { WS_CERT_DIR: options.certDir, LOG_LEVEL: 'info' };
+  // The publish rate limit (1,000/s per connection by default) would be what is measured.
+  const base = { WS_CERT_DIR: options.certDir, LOG_LEVEL: 'info', PUBLISHER_RATE_LIMIT: '0' };
   const limits = connectionLimits(options.sockets);
   const started: TsChild[] = [];
   const start = (name: string, args: { entry: string; nodeArgs?: string[] }, env: Record<string, string>) => {

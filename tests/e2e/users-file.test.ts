@@ -82,4 +82,24 @@ describe('one USERS_FILE for the whole chain', () => {
     expect(stderr).toMatch(/USERS_FILE: user 2 \("oops"\): publish\[0\] "orders\.>\.eu" is not a topic pattern/);
     expect(stderr).not.toContain('hunter2');
   });
+
+  test('NODE_ENV=production: no service starts without configured users (exit 2), none enables hello/test', async () => {
+    const services = ['msgqueue', 'publisher', 'subscriber'] as const;
+    const procs = services.map(
+      (service) => new TsProcess(`services/${service}/src/main.ts`, { NODE_ENV: 'production' }, ['--check-config']),
+    );
+    for (const [index, proc] of procs.entries()) {
+      expect(await proc.exited, services[index]).toBe(2);
+      const stderr = proc.stderr.join('\n');
+      expect(stderr).toContain('invalid configuration');
+      expect(stderr).toMatch(/NODE_ENV is production and no users are configured; set USERS_FILE or/);
+    }
+    // With users configured, production starts as usual.
+    const configured = new TsProcess(
+      'services/msgqueue/src/main.ts',
+      { NODE_ENV: 'production', USERS_FILE: usersFile },
+      ['--check-config'],
+    );
+    expect(await configured.exited).toBe(0);
+  });
 });

@@ -2,6 +2,7 @@ import { hashPassword } from '@pubsub/auth';
 import { captureLogs, connect, handshakeRejection, testCertificate, writeUsersFile } from '@pubsub/testkit';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
+import { connect as tlsConnect, createSecureContext, type TLSSocket } from 'node:tls';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { startMsgqueue, type TestMsgqueue } from './helpers.js';
 
@@ -240,5 +241,82 @@ describe('auth-failure throttling', () => {
     );
     const statuses = guesses.map((res) => res.status).sort();
     expect(statuses).toEqual([401, 401, 429, 429, 429, 429]);
+  });
+});
+
+describe('failed logins on HTTP endpoints', () => {
+  test('are logged like refused upgrades: user, address, path and reason, never the password', async () => {
+    const logs = captureLogs('msgqueue');
+    await using queue = await startMsgqueue({ MSGQUEUE_POP_USERS: 'sub:pw' }, logs.logger);
+    expect((await get(queue, '/metrics', 'sub:hunter2')).status).toBe(401);
+    expect((await get(queue, '/history?topic=t', 'nobody:hunter3')).status).toBe(401);
+    const failures = logs.lines.filter((line) => line.msg === 'authentication failed');
+    expect(failures).toEqual([
+      expect.objectContaining({
+        path: '/metrics',
+        user: 'sub',
+        remoteAddress: expect.any(String),
+        code: 'AUTH_FAILED',
+      }),
+      expect.objectContaining({ path: '/history', user: 'nobody', reason: expect.stringContaining('credentials') }),
+    ]);
+    expect(JSON.stringify(logs.lines)).not.toMatch(/hunter/);
+    // Refusals other than 401 are logged too, with their code.
+    expect((await get(queue, '/groups', 'sub:pw')).status).toBe(403);
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ msg: 'request refused', path: '/groups', user: 'sub', code: 'FORBIDDEN' }),
+    );
+  });
+});
+
+describe('transport limits', () => {
+  /** A bare TLS connection from `localAddress`: resolves with the cipher it got, or 'refused'. */
+  function tlsDial(queue: TestMsgqueue, options: { localAddress?: string; ciphers?: string; maxVersion?: 'TLSv1.2' }) {
+    return new Promise<{ socket: TLSSocket; cipher: string } | 'refused'>((resolveDial) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: queue.port, servername: 'localhost', ca: ca(), ...options });
+      socket.once('secureConnect', () => resolveDial({ socket, cipher: socket.getCipher().name }));
+      socket.once('error', () => resolveDial('refused'));
+    });
+  }
+
+  test('TLS 1.2 offers only ECDHE with AEAD suites; TLS 1.3 is unchanged', async () => {
+    await using queue = await startMsgqueue();
+    const weak = [
+      'ECDHE-ECDSA-AES128-SHA',
+      'ECDHE-ECDSA-AES128-SHA256',
+      'ECDHE-ECDSA-AES128-CCM8',
+      'ECDHE-ECDSA-ARIA128-GCM-SHA256',
+    ];
+    for (const cipher of weak) {
+      try {
+        createSecureContext({ ciphers: cipher });
+      } catch {
+        continue; // this client's OpenSSL cannot even offer it
+      }
+      expect(await tlsDial(queue, { ciphers: cipher, maxVersion: 'TLSv1.2' }), cipher).toBe('refused');
+    }
+    for (const cipher of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+      const dialed = await tlsDial(queue, { ciphers: cipher, maxVersion: 'TLSv1.2' });
+      expect(dialed === 'refused' ? dialed : dialed.cipher).toBe(cipher);
+      if (dialed !== 'refused') dialed.socket.destroy();
+    }
+    const modern = await tlsDial(queue, {});
+    expect(modern === 'refused' ? modern : modern.socket.getProtocol()).toBe('TLSv1.3');
+    if (modern !== 'refused') modern.socket.destroy();
+  });
+
+  test('MAX_CONNECTIONS_PER_ADDRESS: one host cannot open more, even before TLS; other hosts can', async () => {
+    await using queue = await startMsgqueue({ MAX_CONNECTIONS_PER_ADDRESS: '2' });
+    const held = [
+      await tlsDial(queue, { localAddress: '127.0.0.8' }),
+      await tlsDial(queue, { localAddress: '127.0.0.8' }),
+    ];
+    expect(held).not.toContain('refused');
+    expect(await tlsDial(queue, { localAddress: '127.0.0.8' })).toBe('refused');
+    const other = await tlsDial(queue, { localAddress: '127.0.0.9' });
+    expect(other).not.toBe('refused');
+    for (const dialed of [...held, other]) if (dialed !== 'refused') dialed.socket.destroy();
+    const metrics = (await get(queue, '/metrics', 'hello:test')).body;
+    expect(sample(metrics, 'pubsub_rejected_total', 'code="TOO_MANY_ADDRESS_CONNECTIONS"')).toBe(1);
   });
 });

@@ -107,6 +107,11 @@ describe('publisher access', () => {
     expect(await pop.next()).toMatchObject({ topic: 'orders.new.eu', id: 'o1' });
   });
 
+  test('publishes are limited by default (1000/s per connection, burst 1000); 0 turns the limit off', () => {
+    expect(loadConfig({}).rateLimit).toEqual({ perSecond: 1_000, burst: 1_000 });
+    expect(loadConfig({ PUBLISHER_RATE_LIMIT: '0' }).rateLimit).toBeUndefined();
+  });
+
   test('over PUBLISHER_RATE_LIMIT a message gets RATE_LIMITED and is not forwarded; the connection stays', async () => {
     // One token per 1000 s: only the burst passes while the test runs.
     await using rig = await startRig({ PUBLISHER_RATE_LIMIT: '0.001', PUBLISHER_RATE_BURST: '2' });
