@@ -62,17 +62,22 @@ export interface UsersSources {
   readonly production: boolean;
 }
 
-function account(name: string, role: Role, publish: TopicRights, subscribe: TopicRights, extra: Right[]): Account {
+function account(fields: Omit<Account, 'rights'>, extra: readonly Right[]): Account {
+  const { role, publish, subscribe } = fields;
   const rights = new Set<Right>([...ROLE_RIGHTS[role], ...extra]);
   // A client without any publish (or subscribe) right has nothing to do on that endpoint: refusing
   // it at the handshake beats accepting it and then refusing every message.
   if (role === 'client' && publish.patterns.length > 0) rights.add('publish');
   if (role === 'client' && subscribe.patterns.length > 0) rights.add('subscribe');
-  return { name, role, publish, subscribe, rights };
+  return { ...fields, rights };
 }
 
 function fileAccount(user: FileUser): Account {
-  return account(user.name, user.role, new TopicRights(user.publish), new TopicRights(user.subscribe), []);
+  const { name, role } = user;
+  return account(
+    { name, role, publish: new TopicRights(user.publish), subscribe: new TopicRights(user.subscribe) },
+    [],
+  );
 }
 
 /**
@@ -103,7 +108,8 @@ export function resolveUsers(sources: UsersSources): Users {
         continue;
       }
       seenIn.set(name, list.variable);
-      accounts.set(name, account(name, list.role, TopicRights.ALL, TopicRights.ALL, ['metrics']));
+      const rights = { name, role: list.role, publish: TopicRights.ALL, subscribe: TopicRights.ALL };
+      accounts.set(name, account(rights, ['metrics']));
       entries.push([name, secret]);
     }
   });

@@ -157,7 +157,12 @@ function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean,
     if (readiness.ready) res.json({ status: 'ready', service: name });
     else res.status(503).json({ status: 'not ready', service: name, reason: readiness.reason });
   });
-  const refuse = (req: express.Request, res: express.Response, rejection: Rejection, user: string | undefined) => {
+  const refuse = (
+    req: express.Request,
+    res: express.Response,
+    refusal: { rejection: Rejection; user?: string | undefined },
+  ) => {
+    const { rejection, user } = refusal;
     logRefusal(options, rejection, {
       path: req.path,
       method: req.method,
@@ -172,12 +177,12 @@ function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean,
     const [method, route] = key.includes(' ') ? (key.split(' ', 2) as [string, string]) : ['GET', key];
     app[method.toLowerCase() as 'get' | 'delete'](route, (req, res, next) => {
       const origin = originCheck(options, req, right);
-      if (origin !== undefined) return refuse(req, res, origin, undefined);
+      if (origin !== undefined) return refuse(req, res, { rejection: origin });
       gate.admit(req).then((admission) => {
-        if (!admission.ok) return refuse(req, res, admission.rejection, admission.user);
+        if (!admission.ok) return refuse(req, res, admission);
         const refusal = endpointRefusal(admission.account, { path: req.path, right });
         if (refusal === undefined) handler(req, res, admission.account.name);
-        else refuse(req, res, refusal, admission.account.name);
+        else refuse(req, res, { rejection: refusal, user: admission.account.name });
       }, next);
     });
   }

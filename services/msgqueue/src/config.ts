@@ -13,7 +13,10 @@ const groupList = () =>
       const names = spec.split(',').map((name) => name.trim());
       const bad = names.filter((name) => !GROUP_NAME.test(name));
       if (bad.length > 0) {
-        ctx.addIssue({ code: 'custom', message: 'expected group names (1-64 of A-Z a-z 0-9 . _ -) separated by commas' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected group names (1-64 of A-Z a-z 0-9 . _ -) separated by commas',
+        });
         return z.NEVER;
       }
       return [...new Set(names)];

@@ -155,7 +155,10 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     this.#log.deleteGroup(name);
     for (const consumer of group.consumers) consumer.ws.close(CloseCode.GROUP_REMOVED, `group "${name}" was removed`);
     group.consumers.clear();
-    this.logger.warn({ group: name, user: by, backlog: this.#log.nextOffset - group.floor }, 'removed a consumer group');
+    this.logger.warn(
+      { group: name, user: by, backlog: this.#log.nextOffset - group.floor },
+      'removed a consumer group',
+    );
     this.#settled();
     return true;
   }

@@ -327,7 +327,9 @@ describe('msgqueue', () => {
     const { certDir, ca } = await testCertificate();
     const memory = createMemoryLog({ dedupeWindowMs: 1, dedupeMaxIds: 1, retentionMs: 1, retentionBytes: 1 });
     const failure = new Error('EACCES: permission denied, open /srv/secret/msgqueue/00000000000000000001.seg');
-    const log = new Proxy(memory, { get: (target, key) => (key === 'failure' ? failure : Reflect.get(target, key)) });
+    const log = new Proxy(memory, {
+      get: (target, key): unknown => (key === 'failure' ? failure : Reflect.get(target, key)),
+    });
     await using queue = await start(loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_PORT: '0' }), {
       logger: silentLogger(),
       log,

@@ -80,10 +80,9 @@ describe('subscriber access', () => {
     await using rig = await startRig(usersEnv(), 'pusher:pw');
     const res = await handshakeRejection(rig.subscribeUrl, { ca: rig.ca, auth: 'writer:pw' });
     expect(res.status).toBe(403);
-    expect(JSON.parse(res.body)).toMatchObject({
-      code: 'FORBIDDEN',
-      message: expect.stringContaining('subscribe right'),
-    });
+    const body = JSON.parse(res.body) as { code: string; message: string };
+    expect(body.code).toBe('FORBIDDEN');
+    expect(body.message).toContain('subscribe right');
   });
 
   test('a sub outside the rights gets TOPIC_FORBIDDEN, takes no effect, and the connection stays', async () => {
