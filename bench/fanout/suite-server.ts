@@ -17,13 +17,18 @@ const EXPECTED_WARNINGS = [/development user/i, /in-memory store/i, /default.*(u
 
 /**
  * Every sink socket is the development user from 127.0.0.1, so the subscriber's connection
- * limits (defaults: 10,000 in all, 1,000 per user, 256 per address) must make room for S of
- * them. They guard against abuse and cost nothing per message; raising them changes nothing
+ * limits (defaults: 10,000 in all, 1,000 per user, 256 per address) and its subscriptions per
+ * user (10,000) must make room for S of them. They guard against abuse and cost nothing per message; raising them changes nothing
  * measured here.
  */
 function connectionLimits(sockets: number): Record<string, string> {
   const room = String(sockets + SPARE_CONNECTIONS);
-  return { MAX_CONNECTIONS: room, MAX_CONNECTIONS_PER_USER: room, MAX_CONNECTIONS_PER_ADDRESS: room };
+  return {
+    MAX_CONNECTIONS: room,
+    MAX_CONNECTIONS_PER_USER: room,
+    MAX_CONNECTIONS_PER_ADDRESS: room,
+    SUBSCRIBER_MAX_USER_SUBSCRIPTIONS: room,
+  };
 }
 
 /**

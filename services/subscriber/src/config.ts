@@ -24,6 +24,7 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_STALL_TIMEOUT_MS: positiveInt(60_000),
   SUBSCRIBER_CATCHUP_PAGE_BYTES: positiveInt(256 * 1024),
   SUBSCRIBER_MAX_SUBSCRIPTIONS: positiveInt(1_000),
+  SUBSCRIBER_MAX_USER_SUBSCRIPTIONS: positiveInt(10_000),
   SUBSCRIBER_GROUP: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 . _ -')
@@ -50,6 +51,8 @@ export interface SubscriberConfig extends CommonConfig {
   readonly catchUpPageBytes: number;
   /** Topics and patterns one socket may be subscribed to at once. */
   readonly maxSubscriptions: number;
+  /** The same over all of one user's sockets together. */
+  readonly maxUserSubscriptions: number;
   /**
    * The msgqueue consumer group: subscriber services in one group share the messages, each
    * group gets all of them. Give side-by-side subscriber services distinct groups.
@@ -79,6 +82,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     stallTimeoutMs: e.SUBSCRIBER_STALL_TIMEOUT_MS,
     catchUpPageBytes: e.SUBSCRIBER_CATCHUP_PAGE_BYTES,
     maxSubscriptions: e.SUBSCRIBER_MAX_SUBSCRIPTIONS,
+    maxUserSubscriptions: e.SUBSCRIBER_MAX_USER_SUBSCRIPTIONS,
     group: e.SUBSCRIBER_GROUP,
   };
 }

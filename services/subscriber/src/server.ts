@@ -20,6 +20,7 @@ import { LogSource } from './log-source.js';
 import type { Reader } from './reader.js';
 import { TopicRegistry } from './topics.js';
 import { handleSubscribe } from './ws-subscribe.js';
+import type { UserReaders } from './subscribe-guard.js';
 
 export type { SubscriberConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';
@@ -127,6 +128,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     read: () => catchUp.behindCount,
   });
 
+  const userReaders: UserReaders = new Map();
   const server = await startSecureWsServer({
     name: 'subscriber',
     host: config.host,
@@ -150,6 +152,8 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
           source,
           outbox,
           maxSubscriptions: config.maxSubscriptions,
+          maxUserSubscriptions: config.maxUserSubscriptions,
+          userReaders,
         });
       },
     },

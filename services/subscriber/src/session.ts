@@ -12,7 +12,7 @@ import type { CatchUp } from './catch-up.js';
 import type { LiveStream } from './delivery.js';
 import type { LogSource } from './log-source.js';
 import { Subscription, type Reader } from './reader.js';
-import { subscribeGuard } from './subscribe-guard.js';
+import { subscribeGuard, type UserReaders } from './subscribe-guard.js';
 import type { TopicRegistry } from './topics.js';
 
 export interface SessionDeps {
@@ -22,6 +22,9 @@ export interface SessionDeps {
   source: LogSource;
   /** Topics and patterns one reader may be subscribed to at once. */
   maxSubscriptions: number;
+  /** The same over all of one user's readers. */
+  maxUserSubscriptions: number;
+  userReaders: UserReaders;
 }
 
 /**
@@ -100,6 +103,9 @@ export class SubscriptionSession {
     for (const subscription of this.#reader.subscriptions.values()) subscription.active = false;
     this.#reader.subscriptions.clear();
     this.#deps.topics.remove(this.#reader);
+    const readers = this.#deps.userReaders.get(this.#context.user);
+    readers?.delete(this.#reader);
+    if (readers?.size === 0) this.#deps.userReaders.delete(this.#context.user);
     this.#deps.catchUp.forget(this.#reader);
   }
 

@@ -3,17 +3,33 @@ import type { ConnectionContext } from '@pubsub/service';
 import type { Reader } from './reader.js';
 import type { TopicRegistry } from './topics.js';
 
+/** Each user's readers (its open `/subscribe` connections), for the subscription limit per user. */
+export type UserReaders = Map<string, Set<Reader>>;
+
 /**
  * Checks a `sub` before it takes effect, throwing the ProtocolError its reply carries (with the
  * command's id); the connection stays open. A topic needs the user's subscribe rights, a pattern
- * rights over every topic it can match. A new subscription beyond the reader's limit is refused;
- * repeating one it has is not. `unsub` is never refused.
+ * rights over every topic it can match. A new subscription beyond the reader's limit, or beyond
+ * the user's over all its readers, is refused; repeating one it has is not. `unsub` is never
+ * refused. The reader counts for its user until the caller deletes it from `userReaders`.
  */
 export function subscribeGuard(
   reader: Reader,
   context: ConnectionContext,
-  deps: { topics: TopicRegistry<Reader>; maxSubscriptions: number },
+  deps: {
+    topics: TopicRegistry<Reader>;
+    maxSubscriptions: number;
+    maxUserSubscriptions: number;
+    userReaders: UserReaders;
+  },
 ): (command: Command) => void {
+  const readers = deps.userReaders.get(context.user) ?? new Set<Reader>();
+  deps.userReaders.set(context.user, readers.add(reader));
+  const userSubscriptions = () => {
+    let count = 0;
+    for (const each of readers) count += deps.topics.countFor(each);
+    return count;
+  };
   return (command) => {
     if (command.op !== 'sub') return;
     let refusal: ProtocolError | undefined;
@@ -23,6 +39,11 @@ export function subscribeGuard(
       refusal = new ProtocolError(
         'TOO_MANY_SUBSCRIPTIONS',
         `at most ${deps.maxSubscriptions} subscriptions per connection (SUBSCRIBER_MAX_SUBSCRIPTIONS); unsub one first`,
+      );
+    } else if (!deps.topics.has(reader, command.topic) && userSubscriptions() >= deps.maxUserSubscriptions) {
+      refusal = new ProtocolError(
+        'TOO_MANY_SUBSCRIPTIONS',
+        `at most ${deps.maxUserSubscriptions} subscriptions per user over all its connections (SUBSCRIBER_MAX_USER_SUBSCRIPTIONS); unsub one first`,
       );
     }
     if (refusal === undefined) return;

@@ -145,6 +145,27 @@ describe('subscriber access', () => {
     expect(reply.message).toMatch(/exact topic/);
   });
 
+  test('beyond SUBSCRIBER_MAX_USER_SUBSCRIPTIONS, over all of a user sockets, a new sub is refused; other users are not', async () => {
+    await using rig = await startRig(
+      { SUBSCRIBER_MAX_USER_SUBSCRIPTIONS: '3', SUBSCRIBER_USERS: 'alice:pw,bob:pw' },
+      'hello:test',
+    );
+    const [first, second] = [await rig.client('alice:pw'), await rig.client('alice:pw')];
+    expect(await send(first, 'sub a')).toMatchObject({ type: 'subscribed' });
+    expect(await send(first, 'sub b')).toMatchObject({ type: 'subscribed' });
+    expect(await send(second, 'sub c')).toMatchObject({ type: 'subscribed' });
+    const refused = await send(second, 'sub d');
+    expect(refused).toMatchObject({ type: 'error', code: 'TOO_MANY_SUBSCRIPTIONS' });
+    expect(refused.message).toMatch(/SUBSCRIBER_MAX_USER_SUBSCRIPTIONS/);
+    expect(await send(await rig.client('bob:pw'), 'sub d')).toMatchObject({ type: 'subscribed' });
+    expect(await send(first, 'unsub a')).toMatchObject({ type: 'unsubscribed' });
+    expect(await send(second, 'sub d')).toMatchObject({ type: 'subscribed', topic: 'd' });
+  });
+
+  test('subscriptions are capped per user by default (10,000), and per socket (1,000)', () => {
+    expect(loadConfig({})).toMatchObject({ maxSubscriptions: 1_000, maxUserSubscriptions: 10_000 });
+  });
+
   test('beyond SUBSCRIBER_MAX_SUBSCRIPTIONS a new sub gets TOO_MANY_SUBSCRIPTIONS and the connection stays', async () => {
     await using rig = await startRig({ SUBSCRIBER_MAX_SUBSCRIPTIONS: '2' }, 'hello:test');
     const client = await rig.client('hello:test');
