@@ -394,16 +394,17 @@ describe('access', () => {
     const password = await hashPassword('pw');
     usersFile = writeUsersFile([
       { name: 'app', password, role: 'client', publish: ['>'], subscribe: ['>'] },
-      { name: 'hop', password, role: 'hop' },
+      { name: 'hop', password, role: 'popper' },
+      { name: 'push', password, role: 'pusher' },
       { name: 'mon', password, role: 'monitor' },
     ]);
   });
 
-  test('/log and /position are for hop users only: others get 403, a wrong password 401', async () => {
+  test('/log and /position are for poppers only: others (a pusher too) get 403, a wrong password 401', async () => {
     await using queue = await serve(memoryLog(), { USERS_FILE: usersFile });
     await fill(queue.log, ['a']);
     for (const path of ['/log?after=0', '/position?topic=a&after=0']) {
-      for (const auth of ['app:pw', 'mon:pw']) {
+      for (const auth of ['app:pw', 'mon:pw', 'push:pw']) {
         const response = await queue.get(path, auth);
         expect(response.status, `${auth} on ${path}`).toBe(403);
         expect(JSON.parse(response.body.toString())).toMatchObject({ code: 'FORBIDDEN' });
