@@ -4,9 +4,7 @@ export { errorBody, rejectUpgrade, type Rejection } from './reject.js';
 export { dial, Upstream, type DialOptions, type UpstreamOptions } from './upstream.js';
 export {
   startSecureWsServer,
-  type ConnectionContext,
   type ConnectionHandler,
-  type HttpHandler,
   type Readiness,
   type SecureWsServer,
   type SecureWsServerOptions,
@@ -40,3 +38,4 @@ export {
 export { accessEnv, type AccessLimits, type AuthThrottleLimits } from './access-config.js';
 export { createRateLimit, type RateLimit, type RateLimitOptions } from './rate-limit.js';
 export { parseUsersFile, readUsersFile, ROLES, UsersFileError, type FileUser, type Role } from './users-file.js';
+export type { ConnectionContext, HttpHandler } from './context.js';

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
-import type { HttpHandler } from './ws-server.js';
+import type { HttpHandler } from './context.js';
 
 /**
  * One Prometheus registry per service instance (several run in one test process), with the

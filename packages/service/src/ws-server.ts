@@ -6,32 +6,17 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { endpointRefusal, SERVICE_RIGHTS, type Account, type Right, type Users } from './access.js';
+import { endpointRefusal, SERVICE_RIGHTS, type Right, type Users } from './access.js';
 import type { AccessLimits } from './access-config.js';
 import { AuthGate } from './auth-gate.js';
 import { AddressLimit } from './address-limit.js';
 import { ConnectionLimits, originRefusal } from './connection-limits.js';
+import type { ConnectionContext, HttpHandler } from './context.js';
 import { heartbeat, trackPongs } from './heartbeat.js';
 import type { ServiceMetrics } from './metrics.js';
 import { errorBody, rejectUpgrade, type Rejection } from './reject.js';
 
-/** What a connection handler learns about its client. */
-export interface ConnectionContext {
-  readonly connId: number;
-  readonly user: string;
-  /** What the user may do: its role and topic rights. */
-  readonly account: Account;
-  readonly remoteAddress: string | undefined;
-  /** The upgrade request's URL, for query parameters. */
-  readonly url: URL;
-  readonly log: Logger;
-  readonly metrics: ServiceMetrics;
-}
-
 export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
-
-/** A plain HTTPS endpoint, reached after Basic Auth like the WebSocket ones. */
-export type HttpHandler = (req: express.Request, res: express.Response, user: string) => void;
 
 /** Answer of `GET /ready`: ready, or not with the reason. */
 export type Readiness = { ready: true } | { ready: false; reason: string };
@@ -143,7 +128,18 @@ function originCheck(options: SecureWsServerOptions, req: IncomingMessage, right
   });
 }
 
-function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean, gate: AuthGate): express.Express {
+/** What the HTTP endpoints share with the upgrade path: one gate, one set of limits, one connection count. */
+interface Admission {
+  accepting: () => boolean;
+  gate: AuthGate;
+  limits: ConnectionLimits;
+  nextConnId: () => number;
+}
+
+function createHttpApp(
+  options: SecureWsServerOptions,
+  { accepting, gate, limits, nextConnId }: Admission,
+): express.Express {
   const { name } = options;
   const paths = Object.keys(options.endpoints);
   const app = express();
@@ -176,13 +172,33 @@ function createHttpApp(options: SecureWsServerOptions, accepting: () => boolean,
     const right = rightOf(options, key);
     const [method, route] = key.includes(' ') ? (key.split(' ', 2) as [string, string]) : ['GET', key];
     app[method.toLowerCase() as 'get' | 'delete'](route, (req, res, next) => {
-      const origin = originCheck(options, req, right);
-      if (origin !== undefined) return refuse(req, res, { rejection: origin });
+      // Scrapes must get through to a full service: that is when they matter most.
+      const limited = right !== 'metrics';
+      const early = originCheck(options, req, right) ?? (limited ? limits.refusal() : undefined);
+      if (early !== undefined) return refuse(req, res, { rejection: early });
       gate.admit(req).then((admission) => {
         if (!admission.ok) return refuse(req, res, admission);
-        const refusal = endpointRefusal(admission.account, { path: req.path, right });
-        if (refusal === undefined) handler(req, res, admission.account.name);
-        else refuse(req, res, { rejection: refusal, user: admission.account.name });
+        const { account } = admission;
+        const user = account.name;
+        const refusal =
+          endpointRefusal(account, { path: req.path, right }) ?? (limited ? limits.refusal(user) : undefined);
+        if (refusal !== undefined) return refuse(req, res, { rejection: refusal, user });
+        const connId = nextConnId();
+        if (limited) {
+          limits.opened(user);
+          res.on('close', () => limits.closed(user));
+        }
+        const url = new URL(req.originalUrl, 'https://localhost');
+        const log = options.logger.child({ connId, path: req.path, user });
+        handler(req, res, {
+          connId,
+          user,
+          account,
+          remoteAddress: req.socket.remoteAddress,
+          url,
+          log,
+          metrics: options.metrics,
+        });
       }, next);
     });
   }
@@ -215,6 +231,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     metrics: options.metrics,
   });
   const limits = new ConnectionLimits(options.limits);
+  let nextConnId = 1;
   // Every WebSocket endpoint must say which right it needs: checked now, not at the first client.
   for (const path of Object.keys(options.endpoints)) rightOf(options, path);
   const server: Server = createServer(
@@ -230,7 +247,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       ...(options.tls.ciphers !== undefined && { ciphers: options.tls.ciphers, honorCipherOrder: true }),
       handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
     },
-    createHttpApp(options, () => accepting, gate),
+    createHttpApp(options, { accepting: () => accepting, gate, limits, nextConnId: () => nextConnId++ }),
   );
   // Before TLS and authentication, so one host cannot hold every socket (and TLS handshake) we have.
   const perAddress = new AddressLimit(options.limits.maxConnectionsPerAddress);
@@ -249,7 +266,6 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     perMessageDeflate: false,
   });
   const clients = new Set<WebSocket>();
-  let nextConnId = 1;
 
   const refuse = (
     socket: Duplex,

@@ -12,7 +12,7 @@ export function groupEndpoints(queue: MessageQueue): Record<string, HttpHandler>
     'GET /groups': (_req, res) => {
       res.json({ groups: queue.groupInfo() });
     },
-    'DELETE /groups/:name': (req, res, user) => {
+    'DELETE /groups/:name': (req, res, { user }) => {
       const name = String(req.params.name);
       if (queue.removeGroup(name, user)) {
         res.json({ removed: name });

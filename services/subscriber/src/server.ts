@@ -19,7 +19,12 @@ import { Delivery } from './delivery.js';
 import { LogSource } from './log-source.js';
 import type { Reader } from './reader.js';
 import { TopicRegistry } from './topics.js';
+import type { SseSink } from './sse-sink.js';
+import { handleEvents } from './sse-subscribe.js';
 import { handleSubscribe } from './ws-subscribe.js';
+
+/** How long a browser waits before it reconnects a dropped event stream. */
+const SSE_RETRY_MS = 2_000;
 import type { UserReaders } from './subscribe-guard.js';
 
 export type { SubscriberConfig } from './config.js';
@@ -129,13 +134,24 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   });
 
   const userReaders: UserReaders = new Map();
+  const sessionDeps = {
+    topics,
+    live: delivery,
+    catchUp,
+    source,
+    maxSubscriptions: config.maxSubscriptions,
+    maxUserSubscriptions: config.maxUserSubscriptions,
+    userReaders,
+  };
+  const streams = new Set<SseSink>();
+  const sseDeps = { ...sessionDeps, heartbeatIntervalMs: config.heartbeatIntervalMs, retryMs: SSE_RETRY_MS, streams };
   const server = await startSecureWsServer({
     name: 'subscriber',
     host: config.host,
     port: config.port,
     tls,
     users: config.users,
-    access: { '/subscribe': 'subscribe' },
+    access: { '/subscribe': 'subscribe', '/events': 'subscribe' },
     limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -145,18 +161,10 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     endpoints: {
       '/subscribe': (ws, context) => {
         connectionLogs.set(ws, context.log);
-        handleSubscribe(ws, context, {
-          topics,
-          live: delivery,
-          catchUp,
-          source,
-          outbox,
-          maxSubscriptions: config.maxSubscriptions,
-          maxUserSubscriptions: config.maxUserSubscriptions,
-          userReaders,
-        });
+        handleSubscribe(ws, context, { ...sessionDeps, outbox });
       },
     },
+    httpEndpoints: { '/events': (req, res, context) => handleEvents(req, res, { context, deps: sseDeps }) },
   });
   // Listening first, so clients can subscribe before the first message is routed.
   upstream.start();
@@ -173,6 +181,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     await upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left()));
     // What was routed reaches the clients before their close frames.
     outbox.flush();
+    for (const stream of streams) stream.close('SHUTTING_DOWN');
     await server.closeClients(1001, 'server shutting down', deadline.left());
     await server.close();
     log.info('closed');
