@@ -1,7 +1,7 @@
 import type { SystemId } from './systems.js';
 
 /** Parts of the benchmark `--only` can pick, besides scenario and system names. */
-export const SECTIONS = ['throughput', 'latency', 'optimisations', 'fanout'] as const;
+export const SECTIONS = ['throughput', 'latency', 'optimisations', 'fanout', 'burst'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const SCENARIO_NAMES = ['tp1x1', 'tp4x1', 'tp1x100', 'tp4x100', 'lat1k', 'lat5k', 'lat20k'] as const;
@@ -11,8 +11,8 @@ export const SYSTEM_IDS: readonly SystemId[] = ['file', 'memory', 'ceiling', 'me
 
 /**
  * `--only a,b,…`: names of sections, scenarios and systems. A run is selected when it matches one
- * of the names given of each kind; kinds without a name match everything. The fan-out module
- * runs when there is no `--only` or it names `fanout`.
+ * of the names given of each kind; kinds without a name match everything. The fan-out and burst
+ * modules run when there is no `--only` or it names `fanout` / `burst`.
  */
 export interface Selection {
   /** As given, for the report. */
@@ -21,6 +21,7 @@ export interface Selection {
   readonly scenarios: ReadonlySet<ScenarioName> | undefined;
   readonly systems: ReadonlySet<SystemId> | undefined;
   readonly fanout: boolean;
+  readonly burst: boolean;
 }
 
 export interface Options {
@@ -45,7 +46,14 @@ function bad(text: string): never {
 
 function selection(list: string | undefined): Selection {
   if (list === undefined) {
-    return { names: undefined, sections: undefined, scenarios: undefined, systems: undefined, fanout: true };
+    return {
+      names: undefined,
+      sections: undefined,
+      scenarios: undefined,
+      systems: undefined,
+      fanout: true,
+      burst: true,
+    };
   }
   const names = list.split(',').filter(Boolean);
   const pick = <T extends string>(vocabulary: readonly T[]) => {
@@ -62,6 +70,7 @@ function selection(list: string | undefined): Selection {
     scenarios: pick(SCENARIO_NAMES),
     systems: pick(SYSTEM_IDS),
     fanout: sections?.has('fanout') ?? false,
+    burst: sections?.has('burst') ?? false,
   };
 }
 

@@ -164,7 +164,12 @@ function targetsTable(targets: readonly Target[]): string {
 }
 
 /** Every table of the run, with a heading each, ready to paste. */
-export function renderTables(report: BenchReport, list: readonly Plan[], fanoutRows: readonly ExtraRow[]): string {
+export function renderTables(
+  report: BenchReport,
+  list: readonly Plan[],
+  modules: { readonly fanout: readonly ExtraRow[]; readonly burst: readonly ExtraRow[] },
+): string {
+  const { fanout: fanoutRows, burst: burstRows } = modules;
   const has = (plan: Plan, id: SystemId) => plan.systems.includes(id);
   const compared: SystemId[] = ['file', 'memory', 'ceiling'];
   const throughput = list.filter((plan) => plan.spec.kind === 'throughput' && compared.some((id) => has(plan, id)));
@@ -185,6 +190,12 @@ export function renderTables(report: BenchReport, list: readonly Plan[], fanoutR
       fanoutRows.length === 0
         ? undefined
         : markdown([['figure', 'value'], ...fanoutRows.map((row) => [row.label, row.value])]),
+    ],
+    [
+      'Burst (bench/burst): a stalled reader; durable store, heartbeat and stall timeout raised',
+      burstRows.length === 0
+        ? undefined
+        : markdown([['figure', 'value'], ...burstRows.map((row) => [row.label, row.value])]),
     ],
     ['Targets', report.targets.length === 0 ? undefined : targetsTable(report.targets)],
   ];
@@ -210,7 +221,11 @@ export function renderHeader(report: BenchReport): string {
 }
 
 /** Paired ratios, failures, unexpected log lines and profiles: what the tables do not show. */
-export function renderFooter(report: BenchReport, fanoutError: string | undefined): string {
+export function renderFooter(
+  report: BenchReport,
+  fanoutError: string | undefined,
+  burstErrors: readonly string[] = [],
+): string {
   const lines: string[] = [];
   const paired = Object.entries(report.summary.ratios).filter(
     ([key]) => key.endsWith('.paired') && key.includes('.deliveredPerSec.'),
@@ -223,6 +238,7 @@ export function renderFooter(report: BenchReport, fanoutError: string | undefine
     );
   }
   if (fanoutError !== undefined) lines.push(`fan-out module FAILED: ${fanoutError}`);
+  for (const error of burstErrors) lines.push(`burst FAILED: ${error}`);
   for (const system of report.systems) {
     for (const error of system.errors) lines.push(`${system.id}: FAILED: ${error}`);
     for (const chain of system.chains) {

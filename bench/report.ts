@@ -125,6 +125,8 @@ export interface BenchReport {
   readonly targets: Target[];
   /** The fan-out module's own JSON, or why it did not run. */
   readonly fanout: unknown;
+  /** The burst module's runs (bench/burst), and any that could not run. */
+  readonly burst: unknown;
   readonly durationS: number;
 }
 

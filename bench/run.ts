@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, USAGE, type Options } from './args.js';
 import { CHAIN_MESSAGE_BUDGET, SystemRunner, type ChainContext } from './chains.js';
+import { runBurstModule } from './burst/index.js';
 import { runFanout, type FanoutReport } from './fanout/index.js';
 import { plans, type Plan } from './plan.js';
 import { machineInfo, probeFsync } from './probe.js';
@@ -115,10 +116,17 @@ async function fanout(
   };
 }
 
+/** The burst module's figures (bench/burst), or nothing when `--only` leaves it out. */
+async function burst(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
+  if (!options.only.burst) return { rows: [], targets: [], json: undefined, errors: [] };
+  progress('burst module…');
+  return runBurstModule({ quick: options.quick, repeat: options.repeat, ...context }, progress);
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const list = plans(options);
-  if (list.length === 0 && !options.only.fanout) {
+  if (list.length === 0 && !options.only.fanout && !options.only.burst) {
     process.stderr.write(`--only ${options.only.names?.join(',')} selects nothing in this mode\n${USAGE}\n`);
     process.exit(2);
   }
@@ -145,7 +153,9 @@ async function main(): Promise<void> {
     const ids = [...new Set(list.flatMap((plan) => plan.systems))];
     const fsyncProbe = ids.includes('file') ? probeFsync(work, options.quick ? 500 : 2_000) : undefined;
     if (fsyncProbe !== undefined) {
-      progress(`fsync probe: ${fsyncProbe.commitsPerSec.toFixed(0)} O_DSYNC appends/s on ${fsyncProbe.filesystem ?? work}`);
+      progress(
+        `fsync probe: ${fsyncProbe.commitsPerSec.toFixed(0)} O_DSYNC appends/s on ${fsyncProbe.filesystem ?? work}`,
+      );
     }
     const context: ChainContext = {
       work,
@@ -163,6 +173,7 @@ async function main(): Promise<void> {
       await Promise.all([...runners.values()].map((runner) => runner.stop()));
     }
     const extra = await fanout(options, { resultsDir, certDir, ca: cert });
+    const bursts = await burst(options, { work, certDir, ca: cert, caFile: certFile });
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({
       id: definition.id,
@@ -193,8 +204,9 @@ async function main(): Promise<void> {
       fsyncProbe,
       systems,
       summary,
-      targets: [...chainTargets(summary), ...extra.targets],
+      targets: [...chainTargets(summary), ...extra.targets, ...bursts.targets],
       fanout: extra.json,
+      burst: bursts.json,
       durationS: (performance.now() - started) / 1000,
     };
     const file = join(resultsDir, `${stamp}-bench.json`);
@@ -202,12 +214,14 @@ async function main(): Promise<void> {
     say('');
     say(renderHeader(report));
     say('');
-    say(renderTables(report, list, extra.rows));
+    say(renderTables(report, list, { fanout: extra.rows, burst: bursts.rows }));
     say('');
-    const footer = renderFooter(report, extra.error);
+    const footer = renderFooter(report, extra.error, bursts.errors);
     if (footer !== '') say(`${footer}\n`);
     say(`total ${report.durationS.toFixed(1)} s; results: ${file}`);
-    if (systems.some((system) => system.errors.length > 0) || extra.error !== undefined) process.exitCode = 1;
+    // A module or scenario that could not run fails the bench; missed targets and losses are reported.
+    const failed = systems.some((system) => system.errors.length > 0) || extra.error !== undefined;
+    if (failed || bursts.errors.length > 0) process.exitCode = 1;
   } finally {
     cleanup();
   }
