@@ -1,5 +1,5 @@
 export { serviceHandle, type ServiceHandle } from './handle.js';
-export { heartbeat, trackPongs } from './heartbeat.js';
+export { heartbeat, judgeElsewhere, trackPongs } from './heartbeat.js';
 export { errorBody, rejectUpgrade, type Rejection } from './reject.js';
 export { dial, Upstream, type DialOptions, type UpstreamOptions } from './upstream.js';
 export {

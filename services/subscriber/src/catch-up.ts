@@ -13,7 +13,7 @@ export interface CatchUpOptions {
   lowWaterBytes: number;
   /** Bytes of messages one page of the log brings at most. */
   pageBytes: number;
-  /** A reader that takes nothing for this long while it is behind is closed (4100). */
+  /** A reader with unsent data that takes nothing for this long is closed (4100). */
   stallTimeoutMs: number;
   logger: Logger;
   counters: { readonly deliveries: Counter; readonly pages: Counter; readonly stalled: Counter };
@@ -55,6 +55,8 @@ export function nextPage(subscriptions: readonly Subscription[]): {
 export class CatchUp {
   readonly #options: CatchUpOptions;
   readonly #behind = new Set<Reader>();
+  /** Every reader, for the stall timeout: one not reading what it was sent, live or behind. */
+  readonly #readers = new Set<Reader>();
   /** Readers with a fill loop running. */
   readonly #filling = new Set<Reader>();
   readonly #sweep: NodeJS.Timeout;
@@ -108,8 +110,15 @@ export class CatchUp {
       });
   }
 
+  /** Watches a new reader for stalls. */
+  watch(reader: Reader): void {
+    reader.lastProgress = Date.now();
+    this.#readers.add(reader);
+  }
+
   forget(reader: Reader): void {
     this.#behind.delete(reader);
+    this.#readers.delete(reader);
   }
 
   close(): void {
@@ -214,15 +223,18 @@ export class CatchUp {
     }
   }
 
-  /** Closes readers behind that took nothing within the stall timeout; readers that read slowly stay. */
+  /**
+   * Closes readers that took none of what they were sent within the stall timeout, live or
+   * behind; readers that read slowly stay.
+   */
   #closeStalled(): void {
     const now = Date.now();
-    for (const reader of this.#behind) {
+    for (const reader of this.#readers) {
       const buffered = reader.sink.bufferedBytes;
-      if (buffered === 0 || buffered < reader.lastBuffered) reader.lastProgress = now;
+      if (buffered === 0 || reader.lastBuffered === 0 || buffered < reader.lastBuffered) reader.lastProgress = now;
       reader.lastBuffered = buffered;
       if (now - reader.lastProgress < this.#options.stallTimeoutMs) continue;
-      this.#behind.delete(reader);
+      this.forget(reader);
       this.#options.counters.stalled.inc();
       this.#options.logger.warn({ bufferedBytes: buffered }, 'closing a reader that stopped reading');
       reader.sink.close('CONSUMER_STALLED');

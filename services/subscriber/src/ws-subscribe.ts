@@ -1,4 +1,4 @@
-import { textOf, type ConnectionContext, type Outbox } from '@pubsub/service';
+import { judgeElsewhere, textOf, type ConnectionContext, type Outbox } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
 import { Reader } from './reader.js';
 import { SubscriptionSession, type SessionDeps } from './session.js';
@@ -11,7 +11,11 @@ export function handleSubscribe(
   deps: SessionDeps & { outbox: Outbox },
 ): void {
   const sink = new WsSink(ws, deps.outbox);
-  const session = new SubscriptionSession(new Reader(sink), context, deps);
+  const reader = new Reader(sink);
+  const session = new SubscriptionSession(reader, context, deps);
+  // With data unsent (or behind the live stream) its pongs wait behind that data: the stall
+  // timeout judges it then, by whether it takes any of it.
+  judgeElsewhere(ws, () => !reader.live || sink.bufferedBytes > 0);
   // Commands run one after another, so a resume cannot interleave with later replies.
   let commands = Promise.resolve();
   ws.on('message', (data: RawData, isBinary: boolean) => {
