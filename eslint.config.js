@@ -17,7 +17,25 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
       'no-console': 'error',
       'max-params': ['error', 3],
+      // A package is used through what its index exports, never through its internals.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@pubsub/*/src', '@pubsub/*/src/**'], message: "import the package's index instead" },
+            {
+              group: ['**/packages/*/src/**', '**/services/*/src/**'],
+              message: 'import the workspace package instead',
+            },
+          ],
+        },
+      ],
     },
+  },
+  {
+    // A package's own tests reach its sources by relative path; that is not a reach into another package.
+    files: ['services/*/test/**', 'packages/*/src/**'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   prettier,

@@ -1,7 +1,7 @@
 import { parseUserEntries, UserTable } from '@pubsub/auth';
 import { ConfigError } from '@pubsub/config';
 import { TopicRights } from '@pubsub/protocol';
-import { DEV_USERS } from './common-config.js';
+import { DEV_USERS } from './dev-user.js';
 import type { Rejection } from './reject.js';
 import type { FileUser, Role } from './users-file.js';
 

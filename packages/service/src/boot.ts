@@ -1,7 +1,8 @@
 import type { Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import { loadServerCertificate, readCaFile, readCertificatePair } from '@pubsub/tls';
-import type { CommonConfig, Users } from './common-config.js';
+import type { Users } from './access.js';
+import type { CommonConfig } from './common-config.js';
 
 import { Upstream } from './upstream.js';
 

@@ -11,9 +11,7 @@ import { accessEnv, accessLimits, type AccessLimits } from './access-config.js';
 // under the hops' max payload for small messages (the packer also splits by bytes).
 const DEFAULT_HOP_BATCH_MESSAGES = 256;
 
-/** The development user of every endpoint until `*_USERS` or `USERS_FILE` is set. */
-export const DEV_USERS = 'hello:test';
-export const DEV_USER = { user: 'hello', password: 'test' } as const;
+export { DEV_USER, DEV_USERS } from './dev-user.js';
 
 /**
  * A users list (`name:password` or `name:scrypt:…`, comma-separated), checked at load time;
@@ -117,5 +115,3 @@ export function commonConfig(env: CommonEnv): CommonConfig {
 export function isProduction(env: { readonly NODE_ENV?: string | undefined }): boolean {
   return env.NODE_ENV === 'production';
 }
-
-export type { Users } from './access.js';

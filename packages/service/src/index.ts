@@ -17,7 +17,6 @@ export {
   isProduction,
   usersList,
   type CommonConfig,
-  type Users,
 } from './common-config.js';
 export { runService, type RunServiceOptions } from './run-service.js';
 export { createQueueUpstream, loadHopTls, loadServiceTls, warnOnDevUsers, type HopTls, type QueueHop } from './boot.js';
@@ -32,6 +31,7 @@ export {
   SERVICE_RIGHTS,
   type Account,
   type Right,
+  type Users,
   type UsersList,
   type UsersSources,
 } from './access.js';

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
-import type { HttpHandler } from './context.js';
+import type { Request, Response } from 'express';
 
 /**
  * One Prometheus registry per service instance (several run in one test process), with the
@@ -81,7 +81,7 @@ export class ServiceMetrics {
   }
 
   /** `GET /metrics` in the Prometheus text format (behind the service's Basic Auth). */
-  endpoint(): HttpHandler {
+  endpoint(): (req: Request, res: Response) => void {
     return (_req, res) => {
       this.registry.metrics().then(
         (text) => res.type(this.registry.contentType).send(text),

@@ -167,7 +167,10 @@ function createHttpApp(
     });
     sendRejection(res, rejection);
   };
-  const httpEndpoints = { ...options.httpEndpoints, '/metrics': options.metrics.endpoint() };
+  const httpEndpoints: Record<string, HttpHandler> = {
+    ...options.httpEndpoints,
+    '/metrics': options.metrics.endpoint(),
+  };
   for (const [key, handler] of Object.entries(httpEndpoints)) {
     const right = rightOf(options, key);
     const [method, route] = key.includes(' ') ? (key.split(' ', 2) as [string, string]) : ['GET', key];
