@@ -64,7 +64,7 @@ try {
   ]);
   ports = { msgqueue, publisher, subscriber };
 } catch (err) {
-  log.fatal({ err: (err as Error).message }, 'cannot start the suite');
+  log.fatal({ err }, 'cannot start the suite');
   await stop(1);
   throw err;
 }

@@ -25,7 +25,11 @@ describe('msgqueue data directory lock', () => {
     const second = run('msgqueue', env);
     expect(await second.exited).toBe(1);
     const refusal = await second.waitForLog('cannot start');
-    expect(refusal.err).toContain(`in use by another msgqueue (pid ${first.child.pid}`);
+    // Logged as the error itself, stack and all, not only its message.
+    expect(refusal.err).toMatchObject({ type: 'DataDirLockedError', stack: expect.stringContaining('\n') as string });
+    expect((refusal.err as { message: string }).message).toContain(
+      `in use by another msgqueue (pid ${first.child.pid}`,
+    );
 
     expect(await first.kill('SIGKILL')).toBe(null);
     const third = run('msgqueue', env);

@@ -61,7 +61,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   try {
     service = await options.start();
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'cannot start');
+    log.fatal({ err }, 'cannot start');
     await flushStdout(LOG_FLUSH_MS);
     process.exit(1);
   }

@@ -234,7 +234,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
         // A failed write leaves the file in an unknown state: refuse every later append rather
         // than acknowledge anything that might not be on disk.
         failure ??= err as Error;
-        log.error({ err: failure.message }, 'log write failed; refusing appends');
+        log.error({ err: failure }, 'log write failed; refusing appends');
         batch.forEach((item) => item.fail(failure as Error));
       }
     }
