@@ -13,7 +13,7 @@ export interface CatchUpOptions {
   lowWaterBytes: number;
   /** Bytes of messages one page of the log brings at most. */
   pageBytes: number;
-  /** A reader with unsent data that takes nothing for this long is closed (4100). */
+  /** A reader behind the live stream that takes nothing for this long is closed (4100). */
   stallTimeoutMs: number;
   logger: Logger;
   counters: { readonly deliveries: Counter; readonly pages: Counter; readonly stalled: Counter };
@@ -55,8 +55,6 @@ export function nextPage(subscriptions: readonly Subscription[]): {
 export class CatchUp {
   readonly #options: CatchUpOptions;
   readonly #behind = new Set<Reader>();
-  /** Every reader, for the stall timeout: one not reading what it was sent, live or behind. */
-  readonly #readers = new Set<Reader>();
   /** Readers with a fill loop running. */
   readonly #filling = new Set<Reader>();
   readonly #sweep: NodeJS.Timeout;
@@ -110,15 +108,8 @@ export class CatchUp {
       });
   }
 
-  /** Watches a new reader for stalls. */
-  watch(reader: Reader): void {
-    reader.lastProgress = Date.now();
-    this.#readers.add(reader);
-  }
-
   forget(reader: Reader): void {
     this.#behind.delete(reader);
-    this.#readers.delete(reader);
   }
 
   close(): void {
@@ -224,14 +215,15 @@ export class CatchUp {
   }
 
   /**
-   * Closes readers that took none of what they were sent within the stall timeout, live or
-   * behind; readers that read slowly stay.
+   * Closes readers behind that took nothing within the stall timeout; readers that read slowly
+   * stay. Only readers behind: a live one gets new frames every turn, so its unsent bytes say
+   * nothing about whether it reads, and it is behind as soon as they pass the high-water mark.
    */
   #closeStalled(): void {
     const now = Date.now();
-    for (const reader of this.#readers) {
+    for (const reader of this.#behind) {
       const buffered = reader.sink.bufferedBytes;
-      if (buffered === 0 || reader.lastBuffered === 0 || buffered < reader.lastBuffered) reader.lastProgress = now;
+      if (buffered === 0 || buffered < reader.lastBuffered) reader.lastProgress = now;
       reader.lastBuffered = buffered;
       if (now - reader.lastProgress < this.#options.stallTimeoutMs) continue;
       this.forget(reader);

@@ -45,7 +45,6 @@ export class SubscriptionSession {
     this.#context = context;
     this.#deps = deps;
     this.#check = subscribeGuard(reader, context, deps);
-    deps.catchUp.watch(reader);
   }
 
   /** Handles one command; the caller runs them one after another, so replies keep their order. */

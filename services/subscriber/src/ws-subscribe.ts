@@ -13,9 +13,9 @@ export function handleSubscribe(
   const sink = new WsSink(ws, deps.outbox);
   const reader = new Reader(sink);
   const session = new SubscriptionSession(reader, context, deps);
-  // With data unsent (or behind the live stream) its pongs wait behind that data: the stall
-  // timeout judges it then, by whether it takes any of it.
-  judgeElsewhere(ws, () => !reader.live || sink.bufferedBytes > 0);
+  // Behind the live stream its pongs wait behind its backlog: the stall timeout judges it then,
+  // by whether it takes any of it.
+  judgeElsewhere(ws, () => !reader.live);
   // Commands run one after another, so a resume cannot interleave with later replies.
   let commands = Promise.resolve();
   ws.on('message', (data: RawData, isBinary: boolean) => {
