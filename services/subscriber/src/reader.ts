@@ -25,6 +25,11 @@ export class Subscription {
     this.after = after;
   }
 
+  /** Whether it names one topic, not a pattern. */
+  get exact(): boolean {
+    return this.#tokens === undefined;
+  }
+
   matches(topic: string, topicTokens: () => string[]): boolean {
     return this.#tokens === undefined ? this.subject === topic : matchTokens(this.#tokens, topicTokens());
   }
