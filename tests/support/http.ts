@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 
 export interface GetOptions {
@@ -29,4 +30,38 @@ export function get(port: number, path: string, options: GetOptions): Promise<{ 
 export async function ready(port: number, ca: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const { status, body } = await get(port, '/ready', { ca });
   return { status, body: JSON.parse(body) as Record<string, unknown> };
+}
+
+export interface PostOptions extends GetOptions {
+  /** Sent as given; empty by default. */
+  body?: string | Buffer;
+  /** `Content-Type: application/json` by default. */
+  headers?: Record<string, string>;
+  /** HTTP method; POST by default. */
+  method?: string;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTPS request with a body to a service on localhost; the body is sent as given. */
+export function post(port: number, path: string, options: PostOptions): Promise<HttpAnswer> {
+  const { headers = { 'Content-Type': 'application/json' }, method = 'POST', body = '', ...tls } = options;
+  return new Promise((resolvePost, reject) => {
+    const req = request(`https://localhost:${port}${path}`, { ...tls, method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolvePost({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      res.on('error', reject);
+    });
+    // The server may answer (413) and stop reading before the body is all sent.
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+    req.end(body);
+  });
 }

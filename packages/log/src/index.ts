@@ -7,14 +7,22 @@ export type { Logger } from 'pino';
 
 export type LogLevel = LevelWithSilent;
 
-/** Paths pino replaces with "[redacted]": credentials must never reach a log line. */
+/** Paths pino replaces with "[redacted]": credentials (passwords, sign-in tokens) must never reach a log line. */
 export const REDACT_PATHS = [
   'authorization',
   'password',
+  'token',
+  'access_token',
+  'cookie',
   'headers.authorization',
+  'headers.cookie',
   'req.headers.authorization',
+  'req.headers.cookie',
   '*.password',
   '*.authorization',
+  '*.token',
+  '*.access_token',
+  '*.cookie',
 ];
 
 export interface LoggerOptions {

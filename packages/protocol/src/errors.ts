@@ -1,31 +1,40 @@
 /**
  * Every error a client can be told about, by machine-readable code. `close` is set for errors
  * that end the connection; the others are sent as an error reply and the connection stays open.
+ * `http` is the status an HTTP transport (`POST /api/messages`, `GET /events`) answers with, so
+ * every transport takes its answers from this one table.
  */
 export const ERRORS = {
-  BAD_JSON: { message: 'frame is not valid JSON' },
-  BAD_MESSAGE: { message: 'frame must be a JSON object' },
-  TOPIC_MISSING: { message: 'message has no topic' },
+  BAD_JSON: { message: 'frame is not valid JSON', http: 400 },
+  BAD_MESSAGE: { message: 'frame must be a JSON object', http: 400 },
+  TOPIC_MISSING: { message: 'message has no topic', http: 400 },
   TOPIC_INVALID: {
     message:
       'topic must be a non-empty string without whitespace or control characters; "*" and ">" only as whole tokens of a subscription pattern',
+    http: 400,
   },
-  TOPIC_TOO_LONG: { message: 'topic is longer than 256 bytes' },
-  CONTENT_MISSING: { message: 'message has no content' },
-  ID_INVALID: { message: 'id must be a non-empty string of at most 128 bytes without control characters' },
-  TOO_DEEP: { message: 'message nests objects or arrays deeper than 64 levels' },
-  UNKNOWN_COMMAND: { message: 'expected "sub <topic>" or "unsub <topic>"' },
-  RESUME_INVALID: { message: 'expected "sub <topic> from <seq> [<epoch>]" with seq a whole number and epoch hex' },
-  UNAVAILABLE: { message: 'the message queue is unreachable and the buffer is full; retry later' },
-  TOPIC_FORBIDDEN: { message: 'this user has no right to this topic' },
-  TOO_MANY_SUBSCRIPTIONS: { message: 'this connection has as many subscriptions as it may have' },
-  RATE_LIMITED: { message: 'publishing faster than this connection may; the message was not taken, retry later' },
-  SHUTTING_DOWN: { message: 'server shutting down', close: 1001 },
-  BINARY_UNSUPPORTED: { message: 'binary frames are not supported; send text', close: 1003 },
-  SLOW_CONSUMER: { message: 'slow consumer: send buffer limit exceeded', close: 4100 },
-  CONSUMER_STALLED: { message: 'slow consumer: read nothing within the stall timeout', close: 4100 },
-  INTERNAL: { message: 'internal server error', close: 1011 },
-} as const satisfies Record<string, { message: string; close?: number }>;
+  TOPIC_TOO_LONG: { message: 'topic is longer than 256 bytes', http: 400 },
+  CONTENT_MISSING: { message: 'message has no content', http: 400 },
+  ID_INVALID: { message: 'id must be a non-empty string of at most 128 bytes without control characters', http: 400 },
+  TOO_DEEP: { message: 'message nests objects or arrays deeper than 64 levels', http: 400 },
+  UNKNOWN_COMMAND: { message: 'expected "sub <topic>" or "unsub <topic>"', http: 400 },
+  RESUME_INVALID: {
+    message: 'expected "sub <topic> from <seq> [<epoch>]" with seq a whole number and epoch hex',
+    http: 400,
+  },
+  UNAVAILABLE: { message: 'the message queue is unreachable and the buffer is full; retry later', http: 503 },
+  TOPIC_FORBIDDEN: { message: 'this user has no right to this topic', http: 403 },
+  TOO_MANY_SUBSCRIPTIONS: { message: 'this connection has as many subscriptions as it may have', http: 400 },
+  RATE_LIMITED: {
+    message: 'publishing faster than this connection may; the message was not taken, retry later',
+    http: 429,
+  },
+  SHUTTING_DOWN: { message: 'server shutting down', http: 503, close: 1001 },
+  BINARY_UNSUPPORTED: { message: 'binary frames are not supported; send text', http: 415, close: 1003 },
+  SLOW_CONSUMER: { message: 'slow consumer: send buffer limit exceeded', http: 500, close: 4100 },
+  CONSUMER_STALLED: { message: 'slow consumer: read nothing within the stall timeout', http: 500, close: 4100 },
+  INTERNAL: { message: 'internal server error', http: 500, close: 1011 },
+} as const satisfies Record<string, { message: string; http: number; close?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -38,6 +47,8 @@ export const HTTP_ERRORS = {
     status: 403,
     message: 'no such consumer group: consumers may only use the groups in MSGQUEUE_GROUPS',
   },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'the request body is larger than this endpoint takes' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as Content-Type: application/json' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

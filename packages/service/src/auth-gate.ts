@@ -7,6 +7,8 @@ import type { Account, Users } from './access.js';
 import type { AuthThrottleLimits } from './access-config.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { Rejection } from './reject.js';
+import type { TokenKeys } from './token-config.js';
+import { presentedToken, verifyToken } from './token.js';
 
 /** Who a request authenticates as, or the answer it gets instead (with the name tried, for logs). */
 export type Admission = { ok: true; account: Account } | { ok: false; rejection: Rejection; user: string | undefined };
@@ -82,7 +84,9 @@ class FailureCounter {
  * attacker and not our scrypt. Failures for a name from everywhere only slow that name's checks
  * down: a lockout per name would let anyone lock a real user (or a service's hop account, and
  * with it the chain) out. A pair already verified is a digest lookup and always let through, so
- * successful logins are never slowed; concurrent identical attempts share one check.
+ * successful logins are never slowed; concurrent identical attempts share one check. A request
+ * without Basic Auth may carry a signed token instead (browsers cannot add headers to
+ * `new WebSocket()` or `new EventSource()`): see token.ts.
  */
 export class AuthGate {
   readonly #users: Users;
@@ -92,6 +96,7 @@ export class AuthGate {
   readonly #byPair: FailureCounter;
   readonly #byUser: FailureCounter;
   readonly #userDelayMs: number;
+  readonly #tokens: TokenKeys | undefined;
   /**
    * Checks under way by credential pair: true/false once verified, undefined when refused
    * unchecked. Set before the first await, so a reconnect storm of one client shares one check
@@ -99,8 +104,16 @@ export class AuthGate {
    */
   readonly #checks = new Map<string, Promise<boolean | undefined>>();
 
-  constructor(options: { users: Users; throttle: AuthThrottleLimits; realm: string; metrics: ServiceMetrics }) {
+  constructor(options: {
+    users: Users;
+    throttle: AuthThrottleLimits;
+    realm: string;
+    metrics: ServiceMetrics;
+    /** When set, a signed token (query or cookie) is accepted too, where a request has no Basic Auth. */
+    tokens?: TokenKeys | undefined;
+  }) {
     this.#users = options.users;
+    this.#tokens = options.tokens;
     this.#realm = options.realm;
     this.#metrics = options.metrics;
     const { addressFailures, pairFailures, userFailures, userDelayMs, windowMs } = options.throttle;
@@ -110,10 +123,14 @@ export class AuthGate {
     this.#userDelayMs = userDelayMs;
   }
 
-  async admit(req: IncomingMessage): Promise<Admission> {
+  /** `tokens: false` takes Basic Auth only: where tokens are issued, so one cannot renew itself forever. */
+  async admit(req: IncomingMessage, { tokens = true }: { tokens?: boolean } = {}): Promise<Admission> {
     const credentials = credentialsOf(req);
-    // Nothing to check costs nothing: a missing header is not counted as a guess.
-    if (credentials === undefined) return this.#unauthorized(undefined);
+    if (credentials === undefined) {
+      const token = tokens && this.#tokens !== undefined ? presentedToken(req) : undefined;
+      // Nothing to check costs nothing: a missing header is not counted as a guess.
+      return token === undefined ? this.#unauthorized(undefined) : this.#admitToken(token);
+    }
     const { name, pass } = credentials;
     const { table } = this.#users;
     if (table.remembers(name, pass)) return this.#accept(name);
@@ -158,13 +175,28 @@ export class AuthGate {
     }
   }
 
+  /** An HMAC costs nothing next to scrypt, so tokens are not throttled; the rights come from the users table. */
+  #admitToken(token: string): Admission {
+    const keys = this.#tokens as TokenKeys;
+    const check = verifyToken(keys.secret, token, keys.now());
+    if (!check.ok) {
+      return this.#unauthorized(
+        undefined,
+        check.reason === 'expired'
+          ? 'the access token has expired: sign in again with POST /api/token'
+          : 'the access token is not valid here (forged, damaged, or signed with another AUTH_TOKEN_SECRET)',
+      );
+    }
+    return this.#accept(check.claims.user);
+  }
+
   #accept(name: string): Admission {
     const account = this.#users.accounts.get(name);
     // Every table entry has an account (resolveUsers builds both); refuse rather than guess.
     return account === undefined ? this.#unauthorized(name) : { ok: true, account };
   }
 
-  #unauthorized(user: string | undefined): Admission {
+  #unauthorized(user: string | undefined, message = 'missing or invalid credentials (HTTP Basic Auth)'): Admission {
     this.#metrics.authFailures.inc();
     return {
       ok: false,
@@ -172,7 +204,7 @@ export class AuthGate {
       rejection: {
         status: 401,
         code: 'AUTH_FAILED',
-        message: 'missing or invalid credentials (HTTP Basic Auth)',
+        message,
         headers: { 'WWW-Authenticate': challengeHeader(this.#realm) },
       },
     };

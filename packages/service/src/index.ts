@@ -1,6 +1,6 @@
 export { serviceHandle, type ServiceHandle } from './handle.js';
 export { heartbeat, judgeElsewhere, trackPongs } from './heartbeat.js';
-export { errorBody, rejectUpgrade, type Rejection } from './reject.js';
+export { errorBody, rejectUpgrade, sendRejection, type Rejection } from './reject.js';
 export { dial, Upstream, type DialOptions, type UpstreamOptions } from './upstream.js';
 export {
   startSecureWsServer,
@@ -39,3 +39,6 @@ export { accessEnv, type AccessLimits, type AuthThrottleLimits } from './access-
 export { createRateLimit, type RateLimit, type RateLimitOptions } from './rate-limit.js';
 export { parseUsersFile, readUsersFile, ROLES, UsersFileError, type FileUser, type Role } from './users-file.js';
 export type { ConnectionContext, HttpHandler } from './context.js';
+export { readJsonText } from './json-body.js';
+export { signToken, TOKEN_COOKIE, TOKEN_PARAMETER, verifyToken, type TokenClaims } from './token.js';
+export { tokenConfig, tokenEnv, tokenKeys, type TokenConfig, type TokenKeys } from './token-config.js';

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export interface Rejection {
@@ -6,11 +6,25 @@ export interface Rejection {
   code: string;
   message: string;
   headers?: Record<string, string>;
+  /** Where in the request the problem is, e.g. the `index` of a batch's element and its `id`. */
+  where?: Readonly<Record<string, string | number | undefined>>;
 }
 
 /** JSON body used for every HTTP error the services send. */
 export function errorBody(rejection: Rejection): string {
-  return JSON.stringify({ statusCode: rejection.status, code: rejection.code, message: rejection.message });
+  return JSON.stringify({
+    statusCode: rejection.status,
+    code: rejection.code,
+    message: rejection.message,
+    ...rejection.where,
+  });
+}
+
+/** Answers a plain HTTP request with the rejection's status, headers and JSON body. */
+export function sendRejection(res: ServerResponse, rejection: Rejection): void {
+  res
+    .writeHead(rejection.status, { ...rejection.headers, 'Content-Type': 'application/json; charset=utf-8' })
+    .end(errorBody(rejection));
 }
 
 /** Answers an upgrade request with a complete HTTP error response instead of a WebSocket. */

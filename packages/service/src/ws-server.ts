@@ -12,9 +12,12 @@ import { AuthGate } from './auth-gate.js';
 import { AddressLimit } from './address-limit.js';
 import { ConnectionLimits, originRefusal } from './connection-limits.js';
 import type { ConnectionContext, HttpHandler } from './context.js';
+import { apiCors } from './cors.js';
 import { heartbeat, trackPongs } from './heartbeat.js';
 import type { ServiceMetrics } from './metrics.js';
-import { errorBody, rejectUpgrade, type Rejection } from './reject.js';
+import { errorBody, rejectUpgrade, sendRejection, type Rejection } from './reject.js';
+import type { TokenKeys } from './token-config.js';
+import { tokenEndpoint } from './token-endpoint.js';
 
 export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
 
@@ -52,6 +55,11 @@ export interface SecureWsServerOptions {
    * 'DELETE /groups/:name': onDelete }`.
    */
   httpEndpoints?: Record<string, HttpHandler>;
+  /**
+   * Sign-in tokens for browsers: `POST /api/token` issues them (its right comes from `access`)
+   * and every endpoint accepts them besides Basic Auth. Unset: Basic Auth only.
+   */
+  tokens?: TokenKeys;
   /** Whether the service can do its work now (its hops connected, its store writable). */
   readiness: () => Readiness;
   /** Served on `GET /metrics`, behind the same Basic Auth as the endpoints. */
@@ -72,6 +80,8 @@ export interface SecureWsServer {
   /** Stops the heartbeat and the listener; resolves once every socket is gone. */
   close(): Promise<void>;
 }
+
+const TOKEN_ROUTE = 'POST /api/token';
 
 // Slowloris guards: a client must send its headers and finish TLS within these.
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -101,14 +111,6 @@ function logRefusal(
   }
   options.metrics.rejected.inc({ code: rejection.code });
   options.logger.info(line, fields.method === undefined ? 'handshake refused' : 'request refused');
-}
-
-function sendRejection(res: express.Response, rejection: Rejection): void {
-  res
-    .status(rejection.status)
-    .set(rejection.headers ?? {})
-    .type('application/json')
-    .send(errorBody(rejection));
 }
 
 /** The right `key` needs; a missing entry is a programming error, caught at start. */
@@ -167,19 +169,23 @@ function createHttpApp(
     });
     sendRejection(res, rejection);
   };
+  app.use('/api', apiCors(options.limits.allowedOrigins));
   const httpEndpoints: Record<string, HttpHandler> = {
     ...options.httpEndpoints,
+    ...(options.tokens !== undefined && { [TOKEN_ROUTE]: tokenEndpoint(options.tokens) }),
     '/metrics': options.metrics.endpoint(),
   };
   for (const [key, handler] of Object.entries(httpEndpoints)) {
     const right = rightOf(options, key);
     const [method, route] = key.includes(' ') ? (key.split(' ', 2) as [string, string]) : ['GET', key];
-    app[method.toLowerCase() as 'get' | 'delete'](route, (req, res, next) => {
+    // A token must not buy the next one, or one stolen token would last forever.
+    const tokens = key !== TOKEN_ROUTE;
+    app[method.toLowerCase() as 'get' | 'post' | 'delete'](route, (req, res, next) => {
       // Scrapes must get through to a full service: that is when they matter most.
       const limited = right !== 'metrics';
       const early = originCheck(options, req, right) ?? (limited ? limits.refusal() : undefined);
       if (early !== undefined) return refuse(req, res, { rejection: early });
-      gate.admit(req).then((admission) => {
+      gate.admit(req, { tokens }).then((admission) => {
         if (!admission.ok) return refuse(req, res, admission);
         const { account } = admission;
         const user = account.name;
@@ -232,6 +238,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     throttle: options.limits.authThrottle,
     realm: name,
     metrics: options.metrics,
+    tokens: options.tokens,
   });
   const limits = new ConnectionLimits(options.limits);
   let nextConnId = 1;

@@ -2,10 +2,13 @@ import { loadEnv, optionalWssUrl, port, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
+  tokenConfig,
+  tokenEnv,
   DEV_USER,
   resolveUsers,
   usersList,
   type CommonConfig,
+  type TokenConfig,
   type QueueHop,
   type Users,
 } from '@pubsub/service';
@@ -24,6 +27,7 @@ const DEFAULT_RATE_LIMIT = 1_000;
 
 const PublisherEnv = z.object({
   ...commonEnv,
+  ...tokenEnv,
   PUBLISHER_HOST: z.string().default('127.0.0.1'),
   PUBLISHER_PORT: port(8081),
   PUBLISHER_USERS: usersList(),
@@ -35,6 +39,8 @@ const PublisherEnv = z.object({
   PUBLISHER_BUFFER_MESSAGES: positiveInt(10_000),
   PUBLISHER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
   PUBLISHER_RATE_LIMIT: messageRate(DEFAULT_RATE_LIMIT),
+  PUBLISHER_HTTP_MAX_BATCH: positiveInt(100),
+  PUBLISHER_HTTP_MAX_BODY_BYTES: positiveInt(1024 * 1024),
   PUBLISHER_RATE_BURST: z
     .string()
     .regex(/^\d+$/, { message: 'expected a whole number' })
@@ -47,6 +53,8 @@ const PublisherEnv = z.object({
 export const ENV_VARIABLES = Object.keys(PublisherEnv.shape);
 
 export interface PublisherConfig extends CommonConfig {
+  /** Sign-in tokens for browsers (`POST /api/token`). */
+  readonly tokens: TokenConfig;
   readonly host: string;
   readonly port: number;
   /** Client users of `/publish`. */
@@ -56,7 +64,9 @@ export interface PublisherConfig extends CommonConfig {
   readonly bufferMessages: number;
   /** A client with more than this of replies unsent (it does not read its acks) is closed with 4100. */
   readonly maxBufferedBytes: number;
-  /** Publishes per second and connection (a token bucket of `burst`), or undefined for no limit. */
+  /** `POST /api/messages`: most messages in one array body, and its largest size in bytes. */
+  readonly http: { readonly maxBatch: number; readonly maxBodyBytes: number };
+  /** Publishes per second and connection (per user over HTTP; a token bucket of `burst`), or undefined for no limit. */
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
 }
 
@@ -66,6 +76,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
   const common = commonConfig(e);
   return {
     ...common,
+    tokens: tokenConfig(e, common.production),
     host: e.PUBLISHER_HOST,
     port: e.PUBLISHER_PORT,
     users: resolveUsers({
@@ -80,6 +91,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
     },
     bufferMessages: e.PUBLISHER_BUFFER_MESSAGES,
     maxBufferedBytes: e.PUBLISHER_MAX_BUFFERED_BYTES,
+    http: { maxBatch: e.PUBLISHER_HTTP_MAX_BATCH, maxBodyBytes: e.PUBLISHER_HTTP_MAX_BODY_BYTES },
     rateLimit:
       e.PUBLISHER_RATE_LIMIT > 0
         ? {

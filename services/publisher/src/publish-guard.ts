@@ -9,10 +9,14 @@ export type PublishGuard = (topic: string) => { code: ErrorCode; message?: strin
  * A refused message is answered with the code and not forwarded; the connection stays open.
  * Messages refused for their topic take no token.
  */
-export function publishGuard(context: ConnectionContext, rate: RateLimitOptions | undefined): PublishGuard {
+export function publishGuard(
+  context: ConnectionContext,
+  rate: RateLimitOptions | undefined,
+  scope: 'connection' | 'user' = 'connection',
+): PublishGuard {
   const { publish } = context.account;
   const limit = rate === undefined ? undefined : createRateLimit(rate);
-  const overRate = `over ${rate?.perSecond} messages/s (burst ${rate?.burst}) on this connection; the message was not taken`;
+  const overRate = `over ${rate?.perSecond} messages/s (burst ${rate?.burst}) ${scope === 'user' ? 'for this user' : 'on this connection'}; the message was not taken`;
   return (topic) => {
     if (!publish.allows(topic)) {
       return { code: 'TOPIC_FORBIDDEN', message: `user "${context.user}" may not publish to this topic` };
@@ -21,5 +25,21 @@ export function publishGuard(context: ConnectionContext, rate: RateLimitOptions 
       return { code: 'RATE_LIMITED', message: overRate };
     }
     return undefined;
+  };
+}
+
+/**
+ * Guards by user name, for HTTP publishing: requests come and go, so the rate limit holds over
+ * all of one user's requests instead. At most one per configured user, so the map stays small.
+ */
+export function userGuards(rate: RateLimitOptions | undefined): (context: ConnectionContext) => PublishGuard {
+  const guards = new Map<string, PublishGuard>();
+  return (context) => {
+    let guard = guards.get(context.user);
+    if (guard === undefined) {
+      guard = publishGuard(context, rate, 'user');
+      guards.set(context.user, guard);
+    }
+    return guard;
   };
 }

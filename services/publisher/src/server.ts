@@ -10,19 +10,29 @@ import {
   Outbox,
   serviceHandle,
   startSecureWsServer,
+  tokenKeys,
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
 import type { WebSocket } from 'ws';
 import type { PublisherConfig } from './config.js';
 import { Forwarder } from './forwarder.js';
+import { httpPublish } from './http-publish.js';
 import { Ingress } from './ingress.js';
 import { handlePublish } from './publish.js';
+import { userGuards } from './publish-guard.js';
 
 export type { PublisherConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';
 
-/** Starts the publisher: clients publish on `/publish`, messages go on to the msgqueue. */
+// Seconds an HTTP client told UNAVAILABLE or SHUTTING_DOWN waits: a reconnect of the msgqueue
+// hop, or another instance taking over, is a matter of a second or so.
+const RETRY_AFTER_UNAVAILABLE_S = 1;
+
+/**
+ * Starts the publisher: clients publish on `/publish` or `POST /api/messages`, messages go on
+ * to the msgqueue.
+ */
 export async function start(config: PublisherConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
   const log = deps.logger ?? createLogger({ service: 'publisher', level: config.logLevel });
   const tls = await loadServiceTls(config, log);
@@ -72,6 +82,20 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
   });
   let closing = false;
   const ingress = new Ingress({ forwarder, closing: () => closing, acked, rejected: metrics.rejected });
+  const { rateLimit } = config;
+  const apiMessages = httpPublish({
+    ingress,
+    guardOf: userGuards(rateLimit),
+    maxPayloadBytes: config.maxPayloadBytes,
+    maxBatch: config.http.maxBatch,
+    maxBodyBytes: config.http.maxBodyBytes,
+    retryAfter: {
+      UNAVAILABLE: RETRY_AFTER_UNAVAILABLE_S,
+      SHUTTING_DOWN: RETRY_AFTER_UNAVAILABLE_S,
+      // Time for the next token of the bucket.
+      ...(rateLimit !== undefined && { RATE_LIMITED: Math.max(1, Math.ceil(1 / rateLimit.perSecond)) }),
+    },
+  });
   const onBackpressure = (ws: WebSocket) => {
     ws.pause();
     paused.add(ws);
@@ -83,7 +107,8 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     port: config.port,
     tls,
     users: config.users,
-    access: { '/publish': 'publish' },
+    access: { '/publish': 'publish', 'POST /api/messages': 'publish', 'POST /api/token': 'publish' },
+    tokens: tokenKeys(config.tokens, log),
     limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -94,9 +119,10 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
       '/publish': (ws, context) => {
         connectionLogs.set(ws, context.log);
         ws.on('close', () => paused.delete(ws));
-        handlePublish(ws, context, { ingress, outbox, onBackpressure, rateLimit: config.rateLimit });
+        handlePublish(ws, context, { ingress, outbox, onBackpressure, rateLimit });
       },
     },
+    httpEndpoints: { 'POST /api/messages': apiMessages },
   });
   upstream.start();
   log.info({ port: server.port, host: config.host }, 'listening');

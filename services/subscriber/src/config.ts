@@ -2,16 +2,20 @@ import { loadEnv, optionalWssUrl, port, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
+  tokenConfig,
+  tokenEnv,
   DEV_USER,
   resolveUsers,
   usersList,
   type CommonConfig,
+  type TokenConfig,
   type QueueHop,
   type Users,
 } from '@pubsub/service';
 
 const SubscriberEnv = z.object({
   ...commonEnv,
+  ...tokenEnv,
   SUBSCRIBER_HOST: z.string().default('127.0.0.1'),
   SUBSCRIBER_PORT: port(8082),
   SUBSCRIBER_USERS: usersList(),
@@ -35,6 +39,8 @@ const SubscriberEnv = z.object({
 export const ENV_VARIABLES = Object.keys(SubscriberEnv.shape);
 
 export interface SubscriberConfig extends CommonConfig {
+  /** Sign-in tokens for browsers (`POST /api/token`). */
+  readonly tokens: TokenConfig;
   readonly host: string;
   readonly port: number;
   /** Client users of `/subscribe`. */
@@ -66,6 +72,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
   const common = commonConfig(e);
   return {
     ...common,
+    tokens: tokenConfig(e, common.production),
     host: e.SUBSCRIBER_HOST,
     port: e.SUBSCRIBER_PORT,
     users: resolveUsers({

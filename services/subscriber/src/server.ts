@@ -9,6 +9,7 @@ import {
   Outbox,
   serviceHandle,
   startSecureWsServer,
+  tokenKeys,
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
@@ -151,7 +152,8 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     port: config.port,
     tls,
     users: config.users,
-    access: { '/subscribe': 'subscribe', '/events': 'subscribe' },
+    access: { '/subscribe': 'subscribe', '/events': 'subscribe', 'POST /api/token': 'subscribe' },
+    tokens: tokenKeys(config.tokens, log),
     limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

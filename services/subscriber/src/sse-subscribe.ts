@@ -1,4 +1,4 @@
-import { ProtocolError, validatePattern } from '@pubsub/protocol';
+import { ERRORS, ProtocolError, validatePattern } from '@pubsub/protocol';
 import { errorBody, type ConnectionContext } from '@pubsub/service';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Reader } from './reader.js';
@@ -14,7 +14,8 @@ export interface SseDeps extends SessionDeps {
   streams: Set<SseSink>;
 }
 
-function refuse(res: ServerResponse, status: number, error: ProtocolError): void {
+function refuse(res: ServerResponse, error: ProtocolError): void {
+  const status = ERRORS[error.code].http;
   res
     .writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' })
     .end(errorBody({ status, code: error.code, message: error.message }));
@@ -46,7 +47,7 @@ export function handleEvents(
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
     context.metrics.rejected.inc({ code: err.code });
-    refuse(res, 400, err);
+    refuse(res, err);
     return;
   }
   const sink = new SseSink(res);
@@ -54,7 +55,7 @@ export function handleEvents(
   const refusal = session.open(subjects, position);
   if (refusal !== undefined) {
     context.metrics.rejected.inc({ code: refusal.code });
-    refuse(res, refusal.code === 'TOPIC_FORBIDDEN' ? 403 : 400, refusal);
+    refuse(res, refusal);
     return;
   }
   res.writeHead(200, {
