@@ -88,13 +88,13 @@ describe('browser sign-in with POST /api/token', () => {
       expect(api.status, token).toBe(401);
       expect(JSON.parse(api.body), token).toMatchObject({
         code: 'AUTH_FAILED',
-        message: expect.stringMatching(message),
+        message: expect.stringMatching(message) as unknown,
       });
       const ws = await handshakeRejection(`${chain.subscribeUrl}${q}`, { ca: chain.ca, auth: null });
       expect(ws.status, token).toBe(401);
       expect(JSON.parse(ws.body), token).toMatchObject({
         code: 'AUTH_FAILED',
-        message: expect.stringMatching(message),
+        message: expect.stringMatching(message) as unknown,
       });
     }
   });

@@ -76,7 +76,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
   const common = commonConfig(e);
   return {
     ...common,
-    tokens: tokenConfig(e, common.production),
     host: e.PUBLISHER_HOST,
     port: e.PUBLISHER_PORT,
     users: resolveUsers({
@@ -99,5 +98,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
             burst: e.PUBLISHER_RATE_BURST ?? Math.max(1, Math.ceil(e.PUBLISHER_RATE_LIMIT)),
           }
         : undefined,
+    // After the users, so a production start without users reports that first.
+    tokens: tokenConfig(e, common.production),
   };
 }

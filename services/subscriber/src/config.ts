@@ -72,7 +72,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
   const common = commonConfig(e);
   return {
     ...common,
-    tokens: tokenConfig(e, common.production),
     host: e.SUBSCRIBER_HOST,
     port: e.SUBSCRIBER_PORT,
     users: resolveUsers({
@@ -91,6 +90,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     maxSubscriptions: e.SUBSCRIBER_MAX_SUBSCRIPTIONS,
     maxUserSubscriptions: e.SUBSCRIBER_MAX_USER_SUBSCRIPTIONS,
     group: e.SUBSCRIBER_GROUP,
+    // After the users, so a production start without users reports that first.
+    tokens: tokenConfig(e, common.production),
   };
 }
 
