@@ -55,3 +55,4 @@ export {
   type LogPageMeta,
   type TopicPositionReply,
 } from './log-page.js';
+export { decodeQueueStats, type GroupStats, type QueueStats } from './queue-stats.js';

@@ -1,3 +1,4 @@
+import type { QueueStats } from '@pubsub/protocol';
 import { errorBody, type HttpHandler } from '@pubsub/service';
 import type { MessageQueue } from './queue.js';
 
@@ -23,5 +24,19 @@ export function groupEndpoints(queue: MessageQueue): Record<string, HttpHandler>
         .type('application/json')
         .send(errorBody({ status: 404, code: 'NOT_FOUND', message: `no consumer group "${name.slice(0, 64)}"` }));
     },
+  };
+}
+
+/**
+ * `GET /stats` for popper users: the depth and each group's lag, no more. It lets a subscriber
+ * show them (its web console) with the hop account it already has, which need not be an admin.
+ */
+export function statsEndpoint(queue: MessageQueue): HttpHandler {
+  return (_req, res) => {
+    const stats: QueueStats = {
+      depth: queue.backlog,
+      groups: queue.groupInfo().map(({ name, backlog, consumers }) => ({ name, backlog, consumers })),
+    };
+    res.json(stats);
   };
 }

@@ -14,7 +14,7 @@ import { readCaFile } from '@pubsub/tls';
 import { once } from 'node:events';
 import type { MsgqueueConfig } from './config.js';
 import { historyEndpoint } from './history.js';
-import { groupEndpoints } from './groups.js';
+import { groupEndpoints, statsEndpoint } from './groups.js';
 import { logEndpoint, positionEndpoint } from './log-read.js';
 import { handlePop, popRefusal } from './pop.js';
 import { handlePush, type Pusher } from './push.js';
@@ -120,6 +120,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       '/history': 'pop',
       '/log': 'pop',
       '/position': 'pop',
+      '/stats': 'pop',
       'GET /groups': 'admin',
       'DELETE /groups/:name': 'admin',
     },
@@ -140,6 +141,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       '/history': historyEndpoint(store),
       '/log': logEndpoint(store),
       '/position': positionEndpoint(store),
+      '/stats': statsEndpoint(queue),
       ...groupEndpoints(queue),
     },
     metrics,

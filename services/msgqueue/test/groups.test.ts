@@ -122,6 +122,24 @@ describe('consumer groups', () => {
     expect((await handshakeRejection(queue.url('/popmsg?group=lazy'), { ca, auth: 'sub:pw' })).status).toBe(403);
   });
 
+  test('GET /stats gives popper users the depth and each group\'s backlog and consumers; clients get 403', async () => {
+    await using queue = await startMsgqueue({
+      MSGQUEUE_GROUPS: 'default,other',
+      MSGQUEUE_POP_USERS: 'sub:pw',
+      MSGQUEUE_PUSH_USERS: 'pub:pw',
+    });
+    drain(await queue.client('/popmsg?group=default', { auth: 'sub:pw' }));
+    await pushAll(await queue.client('/pushmsg', { auth: 'pub:pw' }), 4);
+    const stats = await http(queue, { method: 'GET', path: '/stats', auth: 'sub:pw' });
+    expect(stats.status).toBe(200);
+    const body = JSON.parse(stats.body) as { depth: number; groups: { name: string }[] };
+    // `other` has no consumer yet and holds all four back; `default` may still be acking.
+    expect(body.depth).toBe(4);
+    expect(body.groups.find((group) => group.name === 'other')).toEqual({ name: 'other', backlog: 4, consumers: 0 });
+    expect(body.groups.find((group) => group.name === 'default')).toMatchObject({ consumers: 1 });
+    expect((await http(queue, { method: 'GET', path: '/stats', auth: 'pub:pw' })).status).toBe(403);
+  });
+
   test('a saved position of a group no longer declared is dropped at start, with a warning', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'pubsub-groups-')), 'data');
     const env = { MSGQUEUE_STORE: 'file', MSGQUEUE_DATA_DIR: dataDir };
