@@ -60,6 +60,12 @@ export interface SecureWsServerOptions {
    * and every endpoint accepts them besides Basic Auth. Unset: Basic Auth only.
    */
   tokens?: TokenKeys;
+  /**
+   * Static files by mount path, e.g. `{ '/console': dir }`: served from the directory (`/console`
+   * redirects to `/console/`, which serves its index.html), behind the same gate as the endpoints,
+   * with the right `access` gives the mount path.
+   */
+  staticDirs?: Readonly<Record<string, string>>;
   /** Whether the service can do its work now (its hops connected, its store writable). */
   readiness: () => Readiness;
   /** Served on `GET /metrics`, behind the same Basic Auth as the endpoints. */
@@ -113,6 +119,9 @@ function logRefusal(
   options.logger.info(line, fields.method === undefined ? 'handshake refused' : 'request refused');
 }
 
+/** The request's path, also under a mount (where `req.path` is relative to it). */
+const fullPath = (req: express.Request) => req.baseUrl + req.path;
+
 /** The right `key` needs; a missing entry is a programming error, caught at start. */
 function rightOf(options: SecureWsServerOptions, key: string): Right {
   if (key === '/metrics') return 'metrics';
@@ -162,7 +171,7 @@ function createHttpApp(
   ) => {
     const { rejection, user } = refusal;
     logRefusal(options, rejection, {
-      path: req.path,
+      path: fullPath(req),
       method: req.method,
       remoteAddress: req.socket.remoteAddress,
       user,
@@ -170,17 +179,16 @@ function createHttpApp(
     sendRejection(res, rejection);
   };
   app.use('/api', apiCors(options.limits.allowedOrigins));
-  const httpEndpoints: Record<string, HttpHandler> = {
-    ...options.httpEndpoints,
-    ...(options.tokens !== undefined && { [TOKEN_ROUTE]: tokenEndpoint(options.tokens) }),
-    '/metrics': options.metrics.endpoint(),
-  };
-  for (const [key, handler] of Object.entries(httpEndpoints)) {
-    const right = rightOf(options, key);
-    const [method, route] = key.includes(' ') ? (key.split(' ', 2) as [string, string]) : ['GET', key];
-    // A token must not buy the next one, or one stolen token would last forever.
-    const tokens = key !== TOKEN_ROUTE;
-    app[method.toLowerCase() as 'get' | 'post' | 'delete'](route, (req, res, next) => {
+  /** What `admit` learnt of each admitted request, for the handler after it. */
+  const contexts = new WeakMap<express.Request, ConnectionContext>();
+  /**
+   * Origin, limits, auth and the right; an admitted request passes on with its context. A
+   * token must not buy the next one (`tokens: false` on the token route), or one stolen token
+   * would last forever.
+   */
+  const admit =
+    (right: Right, { tokens }: { tokens: boolean }): express.RequestHandler =>
+    (req, res, next) => {
       // Scrapes must get through to a full service: that is when they matter most.
       const limited = right !== 'metrics';
       const early = originCheck(options, req, right) ?? (limited ? limits.refusal() : undefined);
@@ -189,8 +197,8 @@ function createHttpApp(
         if (!admission.ok) return refuse(req, res, admission);
         const { account } = admission;
         const user = account.name;
-        const refusal =
-          endpointRefusal(account, { path: req.path, right }) ?? (limited ? limits.refusal(user) : undefined);
+        const path = fullPath(req);
+        const refusal = endpointRefusal(account, { path, right }) ?? (limited ? limits.refusal(user) : undefined);
         if (refusal !== undefined) return refuse(req, res, { rejection: refusal, user });
         const connId = nextConnId();
         if (limited) {
@@ -198,18 +206,37 @@ function createHttpApp(
           res.on('close', () => limits.closed(user));
         }
         const url = new URL(req.originalUrl, 'https://localhost');
-        const log = options.logger.child({ connId, path: req.path, user });
-        handler(req, res, {
-          connId,
-          user,
-          account,
-          remoteAddress: req.socket.remoteAddress,
-          url,
-          log,
-          metrics: options.metrics,
-        });
+        const log = options.logger.child({ connId, path, user });
+        const { metrics } = options;
+        contexts.set(req, { connId, user, account, remoteAddress: req.socket.remoteAddress, url, log, metrics });
+        next();
       }, next);
+    };
+  const httpEndpoints: Record<string, HttpHandler> = {
+    ...options.httpEndpoints,
+    ...(options.tokens !== undefined && { [TOKEN_ROUTE]: tokenEndpoint(options.tokens) }),
+    '/metrics': options.metrics.endpoint(),
+  };
+  for (const [key, handler] of Object.entries(httpEndpoints)) {
+    const [method, route] = key.includes(' ') ? (key.split(' ', 2) as [string, string]) : ['GET', key];
+    const gateFor = admit(rightOf(options, key), { tokens: key !== TOKEN_ROUTE });
+    app[method.toLowerCase() as 'get' | 'post' | 'delete'](route, gateFor, (req, res) =>
+      handler(req, res, contexts.get(req) as ConnectionContext),
+    );
+  }
+  for (const [mount, dir] of Object.entries(options.staticDirs ?? {})) {
+    const files = express.static(dir, {
+      index: 'index.html',
+      // Pages are small and change with the service: revalidate, and allow no inline script or
+      // foreign frame; fetches may go to other HTTPS origins (another service of the suite).
+      setHeaders: (res) =>
+        res.set({
+          'Cache-Control': 'no-cache',
+          'Content-Security-Policy': "default-src 'self'; connect-src 'self' https:; frame-ancestors 'none'",
+          'X-Content-Type-Options': 'nosniff',
+        }),
     });
+    app.use(mount, admit(rightOf(options, mount), { tokens: true }), files);
   }
   // A WebSocket path reached without an upgrade is a client mistake worth a precise answer.
   app.all(paths, (_req, res) => {

@@ -122,7 +122,7 @@ describe('consumer groups', () => {
     expect((await handshakeRejection(queue.url('/popmsg?group=lazy'), { ca, auth: 'sub:pw' })).status).toBe(403);
   });
 
-  test('GET /stats gives popper users the depth and each group\'s backlog and consumers; clients get 403', async () => {
+  test("GET /stats gives popper users the depth and each group's backlog and consumers; clients get 403", async () => {
     await using queue = await startMsgqueue({
       MSGQUEUE_GROUPS: 'default,other',
       MSGQUEUE_POP_USERS: 'sub:pw',

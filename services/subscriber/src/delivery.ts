@@ -5,6 +5,7 @@ import type { Counter, Histogram } from 'prom-client';
 import { WebSocket, type RawData } from 'ws';
 import type { Reader } from './reader.js';
 import type { Framing, LogMessage } from './sink.js';
+import type { TopicRates } from './topic-rates.js';
 import type { TopicRegistry } from './topics.js';
 
 /** Where the live stream is: what a reader that falls behind has had up to. */
@@ -19,6 +20,8 @@ export interface LiveStream {
 export interface DeliveryOptions {
   logger: Logger;
   counters: DeliveryCounters;
+  /** Messages routed per topic, for `GET /api/stats`. */
+  rates: TopicRates;
   /** Unsent bytes above which a reader leaves the live stream and is filled from the log. */
   highWaterBytes: number;
   /** Called when a live reader passes the high-water mark, with its position. */
@@ -94,6 +97,7 @@ export class Delivery implements LiveStream {
       }
       this.#received += batch.frames.length;
       for (let i = 0; i < batch.frames.length; i++) this.route(batch.offsets[i] as number, batch.frames[i] as Buffer);
+      this.#options.rates.flush();
       if (!this.#ackScheduled) {
         this.#ackScheduled = true;
         setImmediate(() => this.flushAck());
@@ -133,6 +137,7 @@ export class Delivery implements LiveStream {
     }
     const { counters, highWaterBytes } = this.#options;
     counters.routed.inc();
+    this.#options.rates.note(queued.topic);
     if (queued.time !== undefined) counters.latency.observe(Math.max(0, Date.now() - queued.time) / 1000);
     // A reader falling behind here has had everything up to the previous message.
     const position = { offset: this.#routedThrough, epoch: this.#epoch };

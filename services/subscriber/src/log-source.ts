@@ -1,8 +1,10 @@
 import {
   decodeLogPageMeta,
+  decodeQueueStats,
   decodeTopicPosition,
   unpackPositioned,
   type LogPageMeta,
+  type QueueStats,
   type TopicPositionReply,
 } from '@pubsub/protocol';
 import type { HopTls, QueueHop } from '@pubsub/service';
@@ -44,10 +46,11 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_SUBJECT_CHARS = 4_096;
 
 /**
- * The subscriber's reads of the msgqueue's log (`GET /log`, `GET /position`). Reads retry, with
- * backoff, until they succeed or the source is closed: a position must mean the same whether
- * the msgqueue is reachable right now or not, so a reader waits rather than being told of a
- * gap that does not exist. `onWaiting` is told once per read that has to wait.
+ * The subscriber's reads of the msgqueue (`GET /log`, `GET /position`; `GET /stats` for the
+ * console). Log reads retry, with backoff, until they succeed or the source is closed: a
+ * position must mean the same whether the msgqueue is reachable right now or not, so a reader
+ * waits rather than being told of a gap that does not exist. `onWaiting` is told once per read
+ * that has to wait.
  */
 export class LogSource {
   readonly #options: LogSourceOptions;
@@ -88,6 +91,18 @@ export class LogSource {
       },
       onWaiting,
     );
+  }
+
+  /**
+   * `GET /stats`: the msgqueue's depth and groups. One try, unlike the log reads: the console
+   * would rather show the msgqueue as unreachable now than wait for it.
+   */
+  async stats(): Promise<QueueStats> {
+    const url = this.#url('/stats', {});
+    const { body } = await this.#limited(() => this.#get(url));
+    const stats = decodeQueueStats(body.toString());
+    if (stats === undefined) throw new Error(`unexpected answer from ${url.pathname}`);
+    return stats;
   }
 
   /** Wakes reads waiting to retry: the msgqueue hop is back, so they need not wait out their backoff. */

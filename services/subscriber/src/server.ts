@@ -13,6 +13,7 @@ import {
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
+import { fileURLToPath } from 'node:url';
 import type { WebSocket } from 'ws';
 import { CatchUp } from './catch-up.js';
 import type { SubscriberConfig } from './config.js';
@@ -22,17 +23,22 @@ import type { Reader } from './reader.js';
 import { TopicRegistry } from './topics.js';
 import type { SseSink } from './sse-sink.js';
 import { handleEvents } from './sse-subscribe.js';
+import { statsEndpoint } from './stats.js';
+import type { UserReaders } from './subscribe-guard.js';
+import { TopicRates } from './topic-rates.js';
 import { handleSubscribe } from './ws-subscribe.js';
 
 /** How long a browser waits before it reconnects a dropped event stream. */
 const SSE_RETRY_MS = 2_000;
-import type { UserReaders } from './subscribe-guard.js';
+/** The web console's static files (docs/operations.md#web-console). */
+const CONSOLE_DIR = fileURLToPath(new URL('../console', import.meta.url));
 
 export type { SubscriberConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';
 
 /** Starts the subscriber: clients subscribe on `/subscribe`, messages come from the msgqueue. */
 export async function start(config: SubscriberConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
+  const startedAt = Date.now();
   const log = deps.logger ?? createLogger({ service: 'subscriber', level: config.logLevel });
   const tls = await loadServiceTls(config, log);
   warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
@@ -106,9 +112,11 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     backoffMaxMs: config.backoff.maxMs,
   });
   upstream.on('open', () => source.retryNow());
+  const rates = new TopicRates();
   const delivery: Delivery = new Delivery(upstream, topics, {
     logger: log,
     counters,
+    rates,
     highWaterBytes: config.maxBufferedBytes,
     onBehind: (reader, position) => catchUp.behind(reader, position),
   });
@@ -152,7 +160,13 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     port: config.port,
     tls,
     users: config.users,
-    access: { '/subscribe': 'subscribe', '/events': 'subscribe', 'POST /api/token': 'subscribe' },
+    access: {
+      '/subscribe': 'subscribe',
+      '/events': 'subscribe',
+      'POST /api/token': 'subscribe',
+      '/api/stats': 'subscribe',
+      '/console': 'subscribe',
+    },
     tokens: tokenKeys(config.tokens, log),
     limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
@@ -166,7 +180,11 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
         handleSubscribe(ws, context, { ...sessionDeps, outbox });
       },
     },
-    httpEndpoints: { '/events': (req, res, context) => handleEvents(req, res, { context, deps: sseDeps }) },
+    httpEndpoints: {
+      '/events': (req, res, context) => handleEvents(req, res, { context, deps: sseDeps }),
+      '/api/stats': statsEndpoint({ topics, rates, catchUp, userReaders, source, startedAt, logger: log }),
+    },
+    staticDirs: { '/console': CONSOLE_DIR },
   });
   // Listening first, so clients can subscribe before the first message is routed.
   upstream.start();

@@ -75,6 +75,12 @@ export class TopicRegistry<S extends object> {
     return result;
   }
 
+  /** Each exact topic and pattern with subscribers, with how many it has. */
+  *subjects(): IterableIterator<readonly [subject: string, subscribers: number]> {
+    for (const [topic, sockets] of this.#exact) yield [topic, sockets.size];
+    for (const [pattern, { sockets }] of this.#patterns) yield [pattern, sockets.size];
+  }
+
   /** Exact topics and patterns with at least one subscriber. */
   get topicCount(): number {
     return this.#exact.size + this.#patterns.size;

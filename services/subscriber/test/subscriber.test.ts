@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { ServiceMetrics, type Upstream } from '@pubsub/service';
 import { Delivery } from '../src/delivery.js';
+import { TopicRates } from '../src/topic-rates.js';
 import { Reader } from '../src/reader.js';
 import { loadConfig, start } from '../src/server.js';
 import type { Sink } from '../src/sink.js';
@@ -73,6 +74,7 @@ function deliveryRig() {
       redeliveriesDropped: metrics.counter({ name: 'dropped', help: 'dropped' }),
       latency: metrics.histogram({ name: 'latency', help: 'latency', buckets: [1] }),
     },
+    rates: new TopicRates(),
     highWaterBytes: 1024,
     onBehind: (_reader, position) => behind.push(position.offset),
   });

@@ -1,0 +1,145 @@
+// The web console: plain DOM, no build step. The browser sends the Basic Auth credentials it
+// opened this page with on every same-origin request (/api/stats, /events).
+
+/** How often the tables are refreshed. */
+const REFRESH_MS = 2_000;
+/** Messages kept in the live pane: a busy topic must not grow the page without bound. */
+const MAX_MESSAGES = 200;
+
+const $ = (selector) => document.querySelector(selector);
+
+/** A table row of text cells: textContent, never HTML, since topic names come from clients. */
+function row(cells, attributes = {}) {
+  const tr = document.createElement('tr');
+  for (const [name, value] of Object.entries(attributes)) tr.dataset[name] = value;
+  for (const cell of cells) tr.insertCell().textContent = String(cell);
+  return tr;
+}
+
+function render(stats) {
+  $('#whoami').textContent = `signed in as ${stats.user}`;
+  $('#summary').textContent =
+    `readers ${stats.readers.live} live, ${stats.readers.behind} behind · up ${stats.uptimeSeconds} s`;
+  $('#topics tbody').replaceChildren(
+    ...stats.topics.map((t) => row([t.topic, t.subscribers, t.messagesPerSecond], { topic: t.topic })),
+  );
+  const queue = stats.msgqueue;
+  $('#depth').textContent = queue === null ? 'msgqueue unreachable' : `depth ${queue.depth}`;
+  $('#groups tbody').replaceChildren(
+    ...(queue?.groups ?? []).map((g) => row([g.name, g.backlog, g.consumers], { group: g.name })),
+  );
+}
+
+/** Polls /api/stats; the next poll waits for the previous answer, so a slow service is not piled on. */
+async function refresh() {
+  try {
+    const res = await fetch('/api/stats', { cache: 'no-store' });
+    if (!res.ok) throw new Error(`/api/stats answered ${res.status}`);
+    render(await res.json());
+  } catch (err) {
+    $('#summary').textContent = `stats unavailable: ${err.message}`;
+  } finally {
+    setTimeout(refresh, REFRESH_MS);
+  }
+}
+
+function showMessage(data) {
+  const delivery = JSON.parse(data);
+  const li = document.createElement('li');
+  li.dataset.topic = delivery.topic;
+  li.dataset.seq = String(delivery.seq);
+  const topic = document.createElement('span');
+  topic.className = 'topic';
+  topic.textContent = delivery.topic;
+  const seq = document.createElement('span');
+  seq.className = 'seq';
+  seq.textContent = `#${delivery.seq}`;
+  const content = document.createElement('span');
+  content.className = 'content';
+  content.textContent = typeof delivery.content === 'string' ? delivery.content : JSON.stringify(delivery.content);
+  li.append(topic, seq, content);
+  const list = $('#messages');
+  list.prepend(li);
+  while (list.childElementCount > MAX_MESSAGES) list.lastElementChild.remove();
+}
+
+let stream;
+
+/** One event stream for every topic and pattern typed, separated by spaces or commas. */
+function subscribe(subjects) {
+  stream?.close();
+  $('#messages').replaceChildren();
+  const status = $('#live-status');
+  const query = new URLSearchParams(subjects.map((subject) => ['topic', subject]));
+  const source = new EventSource(`/events?${query}`);
+  stream = source;
+  status.className = '';
+  status.textContent = `connecting to ${subjects.join(' ')}…`;
+  // A stream answers 200 once every subject is subscribed (a refusal is a 403 or 400 instead).
+  source.addEventListener('open', () => {
+    status.className = '';
+    status.textContent = `subscribed to ${subjects.join(' ')}`;
+    status.dataset.state = 'subscribed';
+  });
+  source.addEventListener('message', (event) => showMessage(event.data));
+  // The server's error replies are events named `error` with data; the browser's own have none:
+  // a lost connection (retried) or a refused stream (403 or 400, not retried).
+  source.addEventListener('error', (event) => {
+    status.className = 'error';
+    delete status.dataset.state;
+    if (event.data !== undefined) status.textContent = `error: ${JSON.parse(event.data).message}`;
+    else if (source.readyState === EventSource.CLOSED) status.textContent = 'refused: check the topics and your rights';
+    else status.textContent = 'connection lost; reconnecting…';
+  });
+}
+
+$('#subscribe').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const subjects = new FormData(event.target)
+    .get('topics')
+    .split(/[\s,]+/)
+    .filter(Boolean);
+  if (subjects.length > 0) subscribe(subjects);
+});
+
+/**
+ * The publisher is another origin (another port), so the page cannot reuse its Basic Auth
+ * there: publishing goes to the publisher's HTTP API with `credentials: 'include'`.
+ */
+async function publish(form) {
+  const status = $('#publish-status');
+  const fields = new FormData(form);
+  const text = fields.get('content');
+  let content;
+  try {
+    content = JSON.parse(text);
+  } catch {
+    content = text; // Plain text is sent as a JSON string.
+  }
+  status.className = '';
+  status.textContent = 'publishing…';
+  try {
+    const res = await fetch(new URL('/api/messages', fields.get('publisher')), {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ topic: fields.get('topic'), content }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(body.message ?? `the publisher answered ${res.status}`);
+    status.textContent = `published ${body.id ?? ''} (${fields.get('topic')} #${body.seq ?? '?'})`;
+  } catch (err) {
+    status.className = 'error';
+    status.textContent = `not published: ${err.message}`;
+  }
+}
+
+$('#publish').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void publish(event.target);
+});
+
+// The publisher's URL: ?publisher=<url> (pnpm start prints it for other ports), else port 8081 here.
+$('#publish [name=publisher]').value =
+  new URLSearchParams(location.search).get('publisher') ?? `https://${location.hostname}:8081`;
+void refresh();
