@@ -75,6 +75,7 @@ log.info(
   {
     publishUrl: `wss://localhost:${ports.publisher}/publish`,
     subscribeUrl: `wss://localhost:${ports.subscriber}/subscribe`,
+    consoleUrl: `https://localhost:${ports.subscriber}/console/`,
     msgqueueUrl: `wss://localhost:${ports.msgqueue}`,
     pids,
     caFile,

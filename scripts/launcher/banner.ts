@@ -26,6 +26,10 @@ export function banner(facts: BannerFacts): string {
   const common = resolve(facts.caFile) === resolve(facts.defaultCaFile) ? [] : ['--ca', facts.caFile];
   const publishOptions = ports.publisher === DEFAULT_PORTS.publisher ? [] : ['--publish-url', publishUrl];
   const subscribeOptions = ports.subscriber === DEFAULT_PORTS.subscriber ? [] : ['--subscribe-url', subscribeUrl];
+  // The console publishes through the publisher, on another port: the page is told which.
+  const consoleUrl = `https://localhost:${ports.subscriber}/console/${
+    ports.publisher === DEFAULT_PORTS.publisher ? '' : `?publisher=https://localhost:${ports.publisher}`
+  }`;
   const line = (args: string[]) => [command, ...args].map(quote).join(' ');
   const users = facts.devUser
     ? '    user       hello / test  (development default: set USERS_FILE, or PUBLISHER_USERS and SUBSCRIBER_USERS)\n'
@@ -35,6 +39,7 @@ export function banner(facts: BannerFacts): string {
   pub/sub suite running (Ctrl-C stops it)
     publish    ${publishUrl}
     subscribe  ${subscribeUrl}
+    console    ${consoleUrl}  (in a browser; trust the CA file first)
     msgqueue   wss://localhost:${ports.msgqueue}  (/pushmsg, /popmsg: services only)
     CA file    ${facts.caFile}
 ${users}
