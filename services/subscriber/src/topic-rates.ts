@@ -7,7 +7,7 @@ const MAX_TOPICS_PER_SECOND = 10_000;
  * Messages routed per topic over the last `RATE_WINDOW_SECONDS`, for `GET /api/stats`. Counting
  * is on the delivery hot path, so it costs a string comparison per message: a run of messages on
  * one topic (the usual hop batch) is added to the current second's map once, when the topic
- * changes or the batch ends (`flush`). Seconds roll over lazily, on the next count or read.
+ * changes or the batch ends (`flush`). Seconds roll over lazily, at a batch's end or a read.
  */
 export class TopicRates {
   readonly #now: () => number;
@@ -30,15 +30,22 @@ export class TopicRates {
       this.#run++;
       return;
     }
-    this.flush();
+    this.#addRun();
     this.#runTopic = topic;
     this.#run = 1;
   }
 
-  /** Adds the pending run to the current second; delivery calls it once per hop batch. */
+  /**
+   * Adds the pending run; delivery calls it once per hop batch. Only here (and on reading) is
+   * the clock read: a batch that spans the turn of a second counts in the second it ends in.
+   */
   flush(): void {
-    if (this.#runTopic === undefined) return;
     this.#roll();
+    this.#addRun();
+  }
+
+  #addRun(): void {
+    if (this.#runTopic === undefined) return;
     const current = this.#seconds[this.#seconds.length - 1] as Map<string, number>;
     const count = current.get(this.#runTopic);
     if (count !== undefined) current.set(this.#runTopic, count + this.#run);
@@ -50,7 +57,6 @@ export class TopicRates {
   /** Messages per second of each topic routed within the window. */
   rates(): Map<string, number> {
     this.flush();
-    this.#roll();
     const totals = new Map<string, number>();
     for (const second of this.#seconds) {
       for (const [topic, count] of second) totals.set(topic, (totals.get(topic) ?? 0) + count);
