@@ -92,6 +92,19 @@ describe('docker-compose.yml', () => {
     expect(grafana?.volumes).toContain('./deploy/grafana:/var/lib/grafana/dashboards:ro');
   });
 
+  test("each service's configuration, as the image and compose set it, is valid", () => {
+    // The image's ENV first (NODE_ENV among them), then compose's: what the container starts with.
+    const imageEnv: Record<string, string> = {};
+    for (const match of dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$/gm)) {
+      imageEnv[match[1] as string] = match[2] as string;
+    }
+    expect(imageEnv.NODE_ENV).toBe('production');
+    for (const [name, service] of Object.entries(compose.services)) {
+      const env = { ...imageEnv, ...service.environment };
+      expect(() => services[name as keyof typeof services].loadConfig(env), name).not.toThrow();
+    }
+  });
+
   test('sets only variables the services read', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       const known = services[name as keyof typeof services].ENV_VARIABLES;
