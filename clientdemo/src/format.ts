@@ -43,9 +43,12 @@ export function formatDelivery(frameText: string, delivery: Delivery): string {
   return `<[${label(delivery.topic, delivery.seq)}] ${contentText(frameText, delivery)}`;
 }
 
+/** A note for an ack of an id the msgqueue had already: nothing was stored or delivered again. */
+export const DUPLICATE_NOTE = ' (duplicate: this id was stored already; not delivered again)';
+
 /** `>[topic #seq] message`: a published message the publisher has acknowledged, with its seq. */
-export function formatPublished(topic: string, message: string, seq: number | undefined): string {
-  return `>[${label(topic, seq)}] ${message}`;
+export function formatPublished(topic: string, message: string, ack: { seq?: number; duplicate?: boolean }): string {
+  return `>[${label(topic, ack.seq)}] ${message}${ack.duplicate === true ? DUPLICATE_NOTE : ''}`;
 }
 
 type Subscribed = Extract<ServerFrame, { type: 'subscribed' }>;

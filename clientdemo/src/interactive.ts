@@ -138,7 +138,7 @@ export async function runInteractive(context: { settings: ConnectionSettings }):
       case 'pub':
         if (!publisher.connected) printer.err(`not connected to ${publish.url}: sending once it is back`);
         void publisher.publish({ topic: command.topic, content: command.content, id: randomUUID() }).then((reply) => {
-          if (reply.type === 'ack') printer.out(formatPublished(command.topic, command.message, reply.seq));
+          if (reply.type === 'ack') printer.out(formatPublished(command.topic, command.message, reply));
           else printer.err(formatError(reply));
         });
         return;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, endpoints } from './connection.js';
-import { formatClose, formatError, type Printer } from './format.js';
+import { DUPLICATE_NOTE, formatClose, formatError, type Printer } from './format.js';
 import type { ConnectionSettings } from './options.js';
 import { PublishClient, type PublishReply } from './publish-client.js';
 
@@ -78,6 +78,7 @@ export async function runPublish(
     if (extra !== undefined) printer.err(extra);
     return 1;
   }
-  printer.out(`published ${reply.id}${reply.seq === undefined ? '' : ` (${request.topic} #${reply.seq})`}`);
+  const seq = reply.seq === undefined ? '' : ` (${request.topic} #${reply.seq})`;
+  printer.out(`published ${reply.id}${seq}${reply.duplicate === true ? DUPLICATE_NOTE : ''}`);
   return 0;
 }

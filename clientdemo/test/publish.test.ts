@@ -24,6 +24,19 @@ describe('clientdemo publish', () => {
     expect(cli.stderr).toEqual([]);
   });
 
+  test("a republish of an id says it was a duplicate, with the first copy's seq", async () => {
+    await using chain = await startChain();
+    const args = ['publish', '--id', 'again', 'news', 'hi'];
+    const first = spawnCli(args, chainEnv(chain));
+    expect((await first.exited).code).toBe(0);
+    const second = spawnCli(args, chainEnv(chain));
+    expect((await second.exited).code).toBe(0);
+    expect(first.stdout).toEqual(['published again (news #1)']);
+    expect(second.stdout).toEqual([
+      'published again (news #1) (duplicate: this id was stored already; not delivered again)',
+    ]);
+  });
+
   test('generates an id when none is given', async () => {
     await using chain = await startChain();
     const sub = await chain.subscribeClient();

@@ -74,7 +74,8 @@ describe('POST /api/messages', () => {
     const ws = await subscriber(chain, 'once');
     const first = await publish(chain, { topic: 'once', content: 'a', id: 'same' });
     const again = await publish(chain, { topic: 'once', content: 'a', id: 'same' });
-    expect(again.json).toEqual(first.json);
+    expect(again.json).toEqual({ ...(first.json as object), duplicate: true });
+    expect(first.json).not.toHaveProperty('duplicate');
     await publish(chain, { topic: 'once', content: 'b', id: 'next' });
     expect(await ws.next()).toMatchObject({ id: 'same' });
     expect(await ws.next()).toMatchObject({ id: 'next', seq: 2 });

@@ -13,8 +13,9 @@ export function encodeDelivery(message: { topic: string; id: string; content: st
 }
 
 /** The publisher's answer once the msgqueue holds a message: its id and seq within the topic. */
-export function encodeAck(id: string, seq: number): string {
-  return `{"type":"ack","id":${str(id)},"seq":${seq}}`;
+/** With `duplicate`, the id was stored already (a resend): the seq is the first copy's, and it was delivered once. */
+export function encodeAck(id: string, seq: number, duplicate = false): string {
+  return `{"type":"ack","id":${str(id)},"seq":${seq}${duplicate ? ',"duplicate":true' : ''}}`;
 }
 
 /** How a resuming `sub` went: `recovered` is false when messages after `from` are gone. */
@@ -63,7 +64,7 @@ function withRef(head: string, ref: string | undefined): string {
 /** Every frame a service sends to a client, as a client decodes it. */
 export type ServerFrame =
   | { type: 'message'; topic: string; id: string; content: unknown; time?: number; seq?: number; epoch?: string }
-  | { type: 'ack'; id: string; seq?: number }
+  | { type: 'ack'; id: string; seq?: number; duplicate?: boolean }
   | {
       type: 'subscribed';
       topic: string;

@@ -11,7 +11,7 @@ describe('hop acks', () => {
   });
 
   test.each([0, 1, 500, Number.MAX_SAFE_INTEGER])('round trips %d', (count) => {
-    expect(decodeHopAck(encodeHopAck(count))).toEqual({ count, seqs: undefined });
+    expect(decodeHopAck(encodeHopAck(count))).toEqual({ count, seqs: undefined, duplicates: [] });
   });
 
   test('round trips any non-negative safe integer, with or without seqs', () => {
@@ -22,7 +22,10 @@ describe('hop acks', () => {
           nil: undefined,
         }),
         (count, seqs) => {
-          expect(decodeHopAck(encodeHopAck(count, seqs))).toEqual({ count, seqs });
+          // Every other frame a duplicate: the indexes travel with the seqs.
+          const duplicates = (seqs ?? []).flatMap((_, index) => (index % 2 === 1 ? [index] : []));
+          const expected = { count, seqs, duplicates: seqs === undefined ? [] : duplicates };
+          expect(decodeHopAck(encodeHopAck(count, seqs, duplicates))).toEqual(expected);
         },
       ),
       FC,
@@ -58,5 +61,15 @@ describe('hop acks', () => {
     '{"ack":1',
   ])('rejects %j', (text) => {
     expect(decodeHopAck(text)).toBeUndefined();
+  });
+
+  test('refuses duplicate indexes that point outside the seqs', () => {
+    for (const text of [
+      '{"ack":1,"seq":[3],"dup":[1]}',
+      '{"ack":1,"seq":[3],"dup":[-1]}',
+      '{"ack":1,"seq":[3],"dup":"0"}',
+    ])
+      expect(decodeHopAck(text), text).toBeUndefined();
+    expect(decodeHopAck('{"ack":1,"seq":[3],"dup":[0]}')).toEqual({ count: 1, seqs: [3], duplicates: [0] });
   });
 });

@@ -125,14 +125,12 @@ export function positionEndpoint(log: MessageLog): HttpHandler {
     }
     const group = req.query.group;
     const floor = typeof group === 'string' ? log.groups().get(group) : undefined;
-    res
-      .type('application/json')
-      .send(
-        encodeTopicPosition({
-          epoch: log.epoch,
-          ...log.topicPosition(topic, after),
-          ...(floor !== undefined && { floor }),
-        }),
-      );
+    res.type('application/json').send(
+      encodeTopicPosition({
+        epoch: log.epoch,
+        ...log.topicPosition(topic, after),
+        ...(floor !== undefined && { floor }),
+      }),
+    );
   };
 }

@@ -43,9 +43,15 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
       .then(
         (results) => {
           let next = 0;
-          const seqs = frames.map((input) => (input === undefined ? null : (results[next++]?.seq ?? null)));
+          const duplicates: number[] = [];
+          const seqs = frames.map((input, index) => {
+            if (input === undefined) return null;
+            const result = results[next++];
+            if (result?.duplicate === true) duplicates.push(index);
+            return result?.seq ?? null;
+          });
           acked += frames.length;
-          if (ws.readyState === WebSocket.OPEN) ws.send(encodeHopAck(acked, seqs));
+          if (ws.readyState === WebSocket.OPEN) ws.send(encodeHopAck(acked, seqs, duplicates));
         },
         (err: unknown) => {
           // Unacknowledged messages are resent by the pusher after it reconnects.

@@ -244,7 +244,7 @@ describe('file log', () => {
     releaseSync();
     expect(await consumer.next()).toMatchObject({ id: 'durable', seq: 1 });
     expect(log.topicHistory('t', { afterSeq: 0, limit: 10 }).map((entry) => entry.seq)).toEqual([1]);
-    expect(await resend.next()).toEqual({ ack: 1, seq: [1] });
+    expect(await resend.next()).toEqual({ ack: 1, seq: [1], dup: [0] });
     expect(await push.next()).toEqual({ ack: 1, seq: [1] });
     for (const client of [consumer, resend, push]) await client.close();
   });

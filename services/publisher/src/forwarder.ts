@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import type { RawData, WebSocket } from 'ws';
 
 /** How a forwarded message ended: stored by the msgqueue with its topic seq, or refused. */
-export type Outcome = { ok: true; seq: number } | { ok: false; code: ErrorCode };
+/** `duplicate`: its id was stored already (a resend); `seq` is the first copy's. */
+export type Outcome = { ok: true; seq: number; duplicate: boolean } | { ok: false; code: ErrorCode };
 
 interface PendingMessage {
   readonly frame: string;
@@ -110,10 +111,13 @@ export class Forwarder extends EventEmitter<ForwarderEvents> {
       return;
     }
     this.#acked = ack.count;
-    for (const seq of ack.seqs) {
+    const duplicates = new Set(ack.duplicates);
+    ack.seqs.forEach((seq, index) => {
       // null: the msgqueue refused the frame, which only a frame without a topic can cause.
-      this.#pending.shift()?.settle(seq === null ? { ok: false, code: 'INTERNAL' } : { ok: true, seq });
-    }
+      const outcome: Outcome =
+        seq === null ? { ok: false, code: 'INTERNAL' } : { ok: true, seq, duplicate: duplicates.has(index) };
+      this.#pending.shift()?.settle(outcome);
+    });
     if (this.#full && this.#pending.length < this.#maxBuffered * RESUME_RATIO) {
       this.#full = false;
       this.emit('drain');

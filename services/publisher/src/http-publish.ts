@@ -117,7 +117,9 @@ export function httpPublish(deps: HttpPublishDeps): HttpHandler {
       // Other messages of the batch may be stored: resending it with the same ids is safe (dedupe).
       return sendRejection(res, refusalOf(forwarded.refusal, batch ? forwarded.index : undefined, deps));
     }
-    const replies = forwarded.stored.map((outcome) => (outcome.ok ? { id: outcome.id, seq: outcome.seq } : undefined));
+    const replies = forwarded.stored.map((outcome) =>
+      outcome.ok ? { id: outcome.id, seq: outcome.seq, ...(outcome.duplicate && { duplicate: true }) } : undefined,
+    );
     res.json(batch ? replies : replies[0]);
   };
   return (req, res, context) => {

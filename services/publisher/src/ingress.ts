@@ -7,7 +7,7 @@ import type { PublishGuard } from './publish-guard.js';
 
 /** How a publish ended: stored with its seq, or refused with a code (and the id, to match it). */
 export type IngressOutcome =
-  | { readonly ok: true; readonly id: string; readonly seq: number }
+  | { readonly ok: true; readonly id: string; readonly seq: number; readonly duplicate: boolean }
   | { readonly ok: false; readonly id: string | undefined; readonly code: ErrorCode; readonly message?: string };
 
 /** Who publishes: their rights and rate limit (one guard per socket, or per HTTP user), and where their log lines go. */
@@ -70,7 +70,11 @@ export class Ingress {
     const result = this.#deps.forwarder.submit(accepted.frame, (outcome: Outcome) => {
       if (outcome.ok) this.#deps.acked.inc();
       else this.#deps.rejected.inc({ code: outcome.code });
-      settle(outcome.ok ? { ok: true, id, seq: outcome.seq } : { ok: false, id, code: outcome.code });
+      settle(
+        outcome.ok
+          ? { ok: true, id, seq: outcome.seq, duplicate: outcome.duplicate }
+          : { ok: false, id, code: outcome.code },
+      );
     });
     if (result !== 'unavailable') return result;
     this.#deps.rejected.inc({ code: 'UNAVAILABLE' });

@@ -23,7 +23,10 @@ export function handlePublish(
   const client = { guard: publishGuard(context, deps.rateLimit), log: context.log };
   // Replies share the outbox, so acks and errors reach the client in the order they were settled.
   const settle = (outcome: IngressOutcome) =>
-    deps.outbox.send(ws, outcome.ok ? encodeAck(outcome.id, outcome.seq) : encodeError(outcome, outcome.id));
+    deps.outbox.send(
+      ws,
+      outcome.ok ? encodeAck(outcome.id, outcome.seq, outcome.duplicate) : encodeError(outcome, outcome.id),
+    );
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
       context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });

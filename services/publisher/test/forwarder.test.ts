@@ -46,11 +46,11 @@ describe('Forwarder', () => {
     expect(hop.sent).toEqual([]);
     await nextTurn();
     expect(hop.sent).toEqual([['{"topic":"a"}', '{"topic":"b"}', '{"topic":"c"}']]);
-    hop.ack('{"ack":3,"seq":[1,null,2]}');
+    hop.ack('{"ack":3,"seq":[1,null,2],"dup":[2]}');
     expect(outcomes).toEqual([
-      { ok: true, seq: 1 },
+      { ok: true, seq: 1, duplicate: false },
       { ok: false, code: 'INTERNAL' },
-      { ok: true, seq: 2 },
+      { ok: true, seq: 2, duplicate: true },
     ]);
     expect(forwarder.pending).toBe(0);
   });

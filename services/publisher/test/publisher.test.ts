@@ -91,6 +91,15 @@ describe('publisher', () => {
     );
   });
 
+  test("a resend of an id is acknowledged with the first copy's seq and marked duplicate", async () => {
+    await using rig = await startRig();
+    const client = await rig.publishClient();
+    client.send('{"topic":"news","content":1,"id":"m1"}');
+    expect(await client.next()).toEqual({ type: 'ack', id: 'm1', seq: 1 });
+    client.send('{"topic":"news","content":1,"id":"m1"}');
+    expect(await client.next()).toEqual({ type: 'ack', id: 'm1', seq: 1, duplicate: true });
+  });
+
   test('gives a message without an id one of its own', async () => {
     await using rig = await startRig();
     const pop = await rig.popClient();
