@@ -37,7 +37,7 @@ describe('chain in one process', () => {
     const first = await pub.next<{ seq: number }>();
     pub.send({ topic: 'orders', content: 'resent copy', id: 'order-42' });
     pub.send({ topic: 'orders', content: 'next', id: 'order-43' });
-    expect(await pub.next()).toEqual({ type: 'ack', id: 'order-42', seq: first.seq });
+    expect(await pub.next()).toEqual({ type: 'ack', id: 'order-42', seq: first.seq, duplicate: true });
     expect(await pub.next()).toEqual({ type: 'ack', id: 'order-43', seq: first.seq + 1 });
     expect(await sub.next()).toMatchObject({ id: 'order-42', content: 'first copy' });
     expect(await sub.next()).toMatchObject({ id: 'order-43' });
