@@ -6,6 +6,7 @@
  */
 import { createLogger, flushStdout, stdoutDestination } from '@pubsub/log';
 import { DEFAULT_CERT_DIR } from '@pubsub/tls';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { banner } from './launcher/banner.js';
@@ -52,16 +53,32 @@ process.on('SIGTERM', () => void stop(0));
 // Should the launcher die some other way, its detached services must not outlive it.
 process.on('exit', () => supervisors.forEach((supervisor) => supervisor.kill()));
 
+/**
+ * The console (on the subscriber) publishes with a sign-in token from the subscriber: the
+ * publisher must accept the subscriber's tokens, so both get one secret, made here when none is
+ * set (each service would make its own). A production start keeps requiring a configured one.
+ */
+const tokenSecret =
+  env.AUTH_TOKEN_SECRET === undefined && env.NODE_ENV !== 'production'
+    ? { AUTH_TOKEN_SECRET: randomBytes(32).toString('base64url') }
+    : {};
+/** The console's origins (the subscriber's, by either name of this machine), for the publisher's CORS. */
+const consoleOrigins = (port: number) => [`https://localhost:${port}`, `https://127.0.0.1:${port}`];
+
 let ports: { msgqueue: number; publisher: number; subscriber: number };
 try {
   const msgqueue = await supervise('msgqueue', {});
-  // As the services do alone (docs/configuration.md), but with the port the msgqueue really got.
-  const [publisher, subscriber] = await Promise.all([
-    supervise('publisher', { PUBLISHER_QUEUE_URL: env.PUBLISHER_QUEUE_URL ?? `wss://localhost:${msgqueue}/pushmsg` }),
-    supervise('subscriber', {
-      SUBSCRIBER_QUEUE_URL: env.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${msgqueue}/popmsg`,
-    }),
-  ]);
+  // As the services do alone (docs/configuration.md), but with the port the msgqueue really got;
+  // the subscriber first, so the publisher can allow the console on the port it really got.
+  const subscriber = await supervise('subscriber', {
+    ...tokenSecret,
+    SUBSCRIBER_QUEUE_URL: env.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${msgqueue}/popmsg`,
+  });
+  const publisher = await supervise('publisher', {
+    ...tokenSecret,
+    ALLOWED_ORIGINS: [env.ALLOWED_ORIGINS ?? '', ...consoleOrigins(subscriber)].filter(Boolean).join(','),
+    PUBLISHER_QUEUE_URL: env.PUBLISHER_QUEUE_URL ?? `wss://localhost:${msgqueue}/pushmsg`,
+  });
   ports = { msgqueue, publisher, subscriber };
 } catch (err) {
   log.fatal({ err }, 'cannot start the suite');
@@ -90,5 +107,6 @@ output.write(
     caFile,
     defaultCaFile: join(root, 'certs', 'server.crt'),
     devUser: [env.PUBLISHER_USERS, env.SUBSCRIBER_USERS, env.USERS_FILE].every((users) => users === undefined),
+    sharedTokenSecret: tokenSecret.AUTH_TOKEN_SECRET !== undefined,
   }),
 );

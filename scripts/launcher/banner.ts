@@ -9,6 +9,8 @@ export interface BannerFacts {
   /** clientdemo's own default CA: only a different one needs `--ca`. */
   readonly defaultCaFile: string;
   readonly devUser: boolean;
+  /** The launcher made the AUTH_TOKEN_SECRET the publisher and subscriber share for this run. */
+  readonly sharedTokenSecret: boolean;
 }
 
 /** clientdemo's default endpoints (clientdemo/src/options.ts): other ports need the options. */
@@ -34,6 +36,9 @@ export function banner(facts: BannerFacts): string {
   const users = facts.devUser
     ? '    user       hello / test  (development default: set USERS_FILE, or PUBLISHER_USERS and SUBSCRIBER_USERS)\n'
     : '';
+  const tokens = facts.sharedTokenSecret
+    ? '    tokens     one random AUTH_TOKEN_SECRET for this run: sign-ins end when it stops\n'
+    : '';
   const credentials = facts.devUser ? '' : '    (with your users: add --user <name> --password <password>)\n';
   return `
   pub/sub suite running (Ctrl-C stops it)
@@ -42,7 +47,7 @@ export function banner(facts: BannerFacts): string {
     console    ${consoleUrl}  (in a browser; trust the CA file first)
     msgqueue   wss://localhost:${ports.msgqueue}  (/pushmsg, /popmsg: services only)
     CA file    ${facts.caFile}
-${users}
+${users}${tokens}
   In another terminal, from ${facts.cwd}:
     ${line(['subscribe', ...subscribeOptions, ...common, 'news'])}
     ${line(['publish', ...publishOptions, ...common, 'news', 'hello there'])}

@@ -1,6 +1,8 @@
 /**
  * The web console in a real Chromium: signed in with Basic Auth, its tables filled from
- * /api/stats, its live pane fed by an EventSource while messages are published with Node.
+ * /api/stats, its live pane fed by an EventSource while messages are published with Node and
+ * from the page's own form (a sign-in token from the subscriber, sent to the publisher as a
+ * cookie across origins: one AUTH_TOKEN_SECRET, and the console's origin in ALLOWED_ORIGINS).
  * `CONSOLE_SCREENSHOT=docs/console.png` refreshes the screenshot in the docs.
  */
 import { existsSync } from 'node:fs';
@@ -22,7 +24,10 @@ describe.skipIf(!available)(title, () => {
 
   beforeAll(async () => {
     [chain, browser] = await Promise.all([
-      startChain(),
+      startChain({
+        env: { AUTH_TOKEN_SECRET: 'a-console-test-secret-of-32-characters-at-least' },
+        publisherEnv: ({ subscriber }) => ({ ALLOWED_ORIGINS: `https://localhost:${subscriber}` }),
+      }),
       chromium.launch({
         executablePath: CHROMIUM,
         headless: true,
@@ -43,7 +48,7 @@ describe.skipIf(!available)(title, () => {
     await chain?.close();
   });
 
-  test('shows the user, topics and groups, and messages published with Node arrive in the live pane', async () => {
+  test('shows the user, topics and groups; messages published with Node and from the page arrive in the live pane', async () => {
     const context = await browser.newContext({
       // The test CA is not in Chromium's store; the Node clients below do verify it.
       ignoreHTTPSErrors: true,
@@ -51,6 +56,10 @@ describe.skipIf(!available)(title, () => {
       viewport: { width: 1100, height: 640 },
     });
     const page = await context.newPage();
+    const signIns: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/token') signIns.push(request.method());
+    });
     const publisher = `https://localhost:${chain.publisher.port}`;
     await page.goto(`https://localhost:${chain.subscriber.port}/console/?publisher=${encodeURIComponent(publisher)}`);
     await page.locator('#whoami', { hasText: 'signed in as hello' }).waitFor();
@@ -83,8 +92,25 @@ describe.skipIf(!available)(title, () => {
     await page.locator('#summary', { hasText: 'readers 1 live' }).waitFor();
     expect(Number(await newsRow.locator('td').nth(2).textContent())).toBeGreaterThan(0);
 
-    await page.fill('#publish [name=topic]', 'news');
+    // The form: a token from POST /api/token here, then POST /api/messages on the publisher.
+    // A refusal shows the publisher's code and message.
+    await page.fill('#publish [name=topic]', 'no spaces here');
     await page.fill('#publish [name=content]', '"typed in the page"');
+    await page.click('#publish button');
+    await page.locator('#publish-status[data-state="error"]', { hasText: 'not published: TOPIC_INVALID: ' }).waitFor();
+    await page.fill('#publish [name=topic]', 'news');
+    await page.click('#publish button');
+    const status = page.locator('#publish-status[data-state="published"]');
+    await status.waitFor();
+    expect(await status.getAttribute('data-seq')).toBe('3');
+    expect(await status.textContent()).toMatch(/^published [\w-]+ \(news #3\)$/);
+    await page.locator('#messages li[data-topic="news"][data-seq="3"]', { hasText: 'typed in the page' }).waitFor();
+    // The token is renewed only near its expiry: a second message reuses the cookie.
+    await page.fill('#publish [name=content]', '{"n":2}');
+    await page.click('#publish button');
+    await page.locator('#messages li[data-topic="news"][data-seq="4"]', { hasText: '{"n":2}' }).waitFor();
+    expect(await page.textContent('#publish-status')).toMatch(/\(news #4\)$/);
+    expect(signIns).toEqual(['POST']);
     await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT ?? join(tmpdir(), 'pubsub-console.png') });
     await context.close();
   }, 60_000);

@@ -7,6 +7,7 @@ const facts = {
   caFile: '/repo/certs/server.crt',
   defaultCaFile: '/repo/certs/server.crt',
   devUser: true,
+  sharedTokenSecret: true,
 };
 
 describe('the pnpm start banner', () => {
@@ -17,5 +18,11 @@ describe('the pnpm start banner', () => {
     expect(banner({ ...facts, ports: { msgqueue: 1, publisher: 28281, subscriber: 28282 } })).toContain(
       'console    https://localhost:28282/console/?publisher=https://localhost:28281  ',
     );
+  });
+
+  test('says when the launcher made the token secret the publisher and subscriber share', () => {
+    const ports = { msgqueue: 8080, publisher: 8081, subscriber: 8082 };
+    expect(banner({ ...facts, ports })).toContain('tokens     one random AUTH_TOKEN_SECRET for this run');
+    expect(banner({ ...facts, ports, sharedTokenSecret: false })).not.toContain('AUTH_TOKEN_SECRET');
   });
 });

@@ -2,12 +2,13 @@
  * `pnpm start` supervises its services: one that dies is restarted on its port while the others
  * keep running, and their clients carry on; Ctrl-C or SIGTERM stops all three with exit 0.
  */
-import { connect, testCertificate } from '@pubsub/testkit';
+import { connect, DEV_AUTH, testCertificate } from '@pubsub/testkit';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { subscribe } from '../support/chain.js';
+import { post } from '../support/http.js';
 import { TsProcess } from '../support/process.js';
 
 const started: TsProcess[] = [];
@@ -61,6 +62,40 @@ describe('pnpm start supervises the services', () => {
     expect(await launcher.kill('SIGINT')).toBe(0);
     await pub.close();
     await sub.close();
+  }, 60_000);
+
+  test('the console can publish: a sign-in token from the subscriber works on the publisher, from its origin', async () => {
+    const { launcher, ca } = await launch();
+    const ready = await launcher.waitForLog('suite ready');
+    const publisherPort = Number(new URL(ready.publishUrl as string).port);
+    const subscriberPort = Number(new URL(ready.subscribeUrl as string).port);
+    const signIn = await post(subscriberPort, '/api/token', { ca, auth: DEV_AUTH });
+    expect(signIn.status).toBe(200);
+    const cookie = (signIn.headers['set-cookie']?.[0] ?? '').split(';')[0] as string;
+    for (const origin of [`https://localhost:${subscriberPort}`, `https://127.0.0.1:${subscriberPort}`]) {
+      const preflight = await post(publisherPort, '/api/messages', {
+        ca,
+        method: 'OPTIONS',
+        headers: {
+          Origin: origin,
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'content-type',
+        },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe(origin);
+      expect(preflight.headers['access-control-allow-credentials']).toBe('true');
+      expect(preflight.headers['access-control-allow-headers']).toMatch(/content-type/i);
+      const published = await post(publisherPort, '/api/messages', {
+        ca,
+        headers: { 'Content-Type': 'application/json', Origin: origin, Cookie: cookie },
+        body: JSON.stringify({ topic: 'console', content: origin }),
+      });
+      expect(published.status).toBe(200);
+      expect(JSON.parse(published.body)).toMatchObject({ seq: expect.any(Number) as number });
+    }
+    expect(launcher.lines.join('\n')).not.toContain('AUTH_TOKEN_SECRET is unset');
+    expect(await launcher.kill('SIGINT')).toBe(0);
   }, 60_000);
 
   test(

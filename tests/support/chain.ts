@@ -38,20 +38,33 @@ export async function baseEnv(extra: Env = {}): Promise<Env> {
   };
 }
 
-export async function startChain(options: { env?: Env; logger?: Logger } = {}): Promise<Chain> {
+export interface ChainOptions {
+  /** For all three services. */
+  env?: Env;
+  /** For the publisher only, over `env`; it starts after the subscriber, so it may name the subscriber's port. */
+  publisherEnv?: (ports: { subscriber: number }) => Env;
+  logger?: Logger;
+}
+
+export async function startChain(options: ChainOptions = {}): Promise<Chain> {
   const { ca, certDir } = await testCertificate();
   const env = await baseEnv(options.env);
   const logger = options.logger ?? silentLogger();
   const queueEnv = { ...env, MSGQUEUE_PORT: '0' };
   let queue = await msgqueue.start(msgqueue.loadConfig(queueEnv), { logger });
   const queuePort = queue.port;
-  const pub = await publisher.start(
-    publisher.loadConfig({ ...env, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg` }),
-    { logger },
-  );
   const subscriberEnv = { ...env, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg` };
   let sub = await subscriber.start(subscriber.loadConfig(subscriberEnv), { logger });
   const subscriberPort = sub.port;
+  const pub = await publisher.start(
+    publisher.loadConfig({
+      ...env,
+      ...options.publisherEnv?.({ subscriber: subscriberPort }),
+      PUBLISHER_PORT: '0',
+      PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg`,
+    }),
+    { logger },
+  );
   const chain: Chain = {
     ca,
     certDir,

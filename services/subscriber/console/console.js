@@ -102,14 +102,49 @@ $('#subscribe').addEventListener('submit', (event) => {
   if (subjects.length > 0) subscribe(subjects);
 });
 
+/** Sign in again this long before the token expires, so a publish never races its expiry. */
+const TOKEN_MARGIN_MS = 30_000;
+/** When the `pubsub_token` cookie from `POST /api/token` expires (epoch ms); 0: not signed in. */
+let tokenExpiresAt = 0;
+
+/** A refusal with the service's `{code, message}`. */
+class PublishError extends Error {
+  constructor(body, fallback) {
+    super(body.message ?? fallback);
+    this.code = body.code;
+  }
+}
+
 /**
- * The publisher is another origin (another port), so the page cannot reuse its Basic Auth
- * there: publishing goes to the publisher's HTTP API with `credentials: 'include'`.
+ * The publisher is another origin (another port), where the browser does not send this page's
+ * Basic Auth. `POST /api/token` here (same origin: Basic Auth is sent) sets the HttpOnly
+ * `pubsub_token` cookie for this host; cookies are not per port and SameSite=Strict holds
+ * between two ports of one host, so the publisher gets it with `credentials: 'include'`. It
+ * accepts it when it has the same AUTH_TOKEN_SECRET and this origin in its ALLOWED_ORIGINS.
  */
+async function signIn() {
+  const res = await fetch('/api/token', { method: 'POST', cache: 'no-store' });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new PublishError(body, `sign-in (POST /api/token) answered ${res.status}`);
+  tokenExpiresAt = Date.parse(body.expiresAt);
+}
+
+async function send(publisherUrl, message) {
+  const res = await fetch(new URL('/api/messages', publisherUrl), {
+    method: 'POST',
+    credentials: 'include',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(message),
+  });
+  const body = await res.json().catch(() => ({}));
+  return { res, body };
+}
+
 async function publish(form) {
   const status = $('#publish-status');
   const fields = new FormData(form);
   const text = fields.get('content');
+  const topic = fields.get('topic');
   let content;
   try {
     content = JSON.parse(text);
@@ -117,20 +152,32 @@ async function publish(form) {
     content = text; // Plain text is sent as a JSON string.
   }
   status.className = '';
+  for (const key of ['state', 'id', 'seq']) delete status.dataset[key];
   status.textContent = 'publishing…';
   try {
-    const res = await fetch(new URL('/api/messages', fields.get('publisher')), {
-      method: 'POST',
-      credentials: 'include',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ topic: fields.get('topic'), content }),
-    });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(body.message ?? `the publisher answered ${res.status}`);
-    status.textContent = `published ${body.id ?? ''} (${fields.get('topic')} #${body.seq ?? '?'})`;
+    const renew = Date.now() >= tokenExpiresAt - TOKEN_MARGIN_MS;
+    if (renew) await signIn();
+    let { res, body } = await send(fields.get('publisher'), { topic, content });
+    // An older token the publisher no longer takes (it restarted with another secret, or the
+    // cookie was dropped): sign in once more and retry once.
+    if (res.status === 401 && !renew) {
+      await signIn();
+      ({ res, body } = await send(fields.get('publisher'), { topic, content }));
+    }
+    if (!res.ok) throw new PublishError(body, `the publisher answered ${res.status}`);
+    status.dataset.state = 'published';
+    status.dataset.id = body.id;
+    status.dataset.seq = String(body.seq);
+    status.textContent = `published ${body.id} (${topic} #${body.seq})`;
   } catch (err) {
     status.className = 'error';
-    status.textContent = `not published: ${err.message}`;
+    status.dataset.state = 'error';
+    // A TypeError from fetch: no answer the page may read (unreachable, untrusted certificate, or CORS).
+    const reason =
+      err instanceof PublishError
+        ? `${err.code ?? 'ERROR'}: ${err.message}`
+        : `${err.message} (is the publisher reachable, its certificate trusted, and this origin in its ALLOWED_ORIGINS?)`;
+    status.textContent = `not published: ${reason}`;
   }
 }
 
