@@ -1,29 +1,31 @@
 export { testCertificate, testPki, type TestCertificate, type TestKeyPair, type TestPki } from './certificate.js';
 export {
   check,
-  formatReport,
-  HistoryError,
-  HistoryRecorder,
   type CheckCounts,
   type CheckOptions,
   type CheckReport,
-  type DeliverEvent,
   type DuplicateEntry,
   type FailedDeliveryEntry,
-  type HistoryEvent,
-  type HistoryRecorderOptions,
   type LostEntry,
   type LostWhere,
+  type RecoveredEntry,
+  type ReorderEntry,
+  type UnexpectedEntry,
+  type UnsolicitedEntry,
+} from './check.js';
+export { formatReport } from './format-report.js';
+export {
+  HistoryError,
+  HistoryRecorder,
+  type DeliverEvent,
+  type HistoryEvent,
+  type HistoryRecorderOptions,
   type PublishEvent,
   type PublishOutcome,
   type PublishRef,
-  type RecoveredEntry,
-  type ReorderEntry,
   type SubscribeEvent,
-  type UnexpectedEntry,
-  type UnsolicitedEntry,
   type UnsubscribeEvent,
-} from './checker.js';
+} from './history.js';
 export {
   connect,
   DEV_AUTH,

@@ -1,60 +1,17 @@
 /**
- * Delivery-history checker (reliability test plan §0 and §1.2–1.3): a pure function from a recorded
- * history of publishes, deliveries and subscriptions to the Jepsen-style sets `lost`, `unexpected`,
- * `duplicated`, `reordered` and `recovered`. No I/O: a test writes `toJsonLines()` to a file itself.
- *
- * A message is identified by its client-chosen `id`. Publishing the same id again (a resend after a
- * reconnect) is another attempt at the same message; it must repeat the publisher, topic and body.
- * Positions in every report entry are indexes into the history array.
+ * The delivery-history checker: a pure function from a recorded history (history.ts) to the
+ * Jepsen-style sets `lost`, `unexpected`, `duplicated`, `reordered` and `recovered`. No I/O.
  */
-
-/** `invoke` when the client sends; then at most one of `ok` (acked), `fail` (refused), `info` (unknown). */
-export type PublishOutcome = 'invoke' | 'ok' | 'fail' | 'info';
-
-export interface PublishEvent {
-  kind: 'publish';
-  publisher: string;
-  topic: string;
-  id: string;
-  body: string;
-  outcome: PublishOutcome;
-  /** Milliseconds since the epoch, for whoever reads a dumped history; the checker ignores it. */
-  time?: number;
-}
-
-export interface DeliverEvent {
-  kind: 'deliver';
-  subscriber: string;
-  topic: string;
-  id: string;
-  body: string;
-  /** msgqueue's per-topic sequence number, when the protocol carries one. */
-  seq?: number;
-  time?: number;
-}
-
-/** Recorded when the server confirmed the subscription. */
-export interface SubscribeEvent {
-  kind: 'subscribe';
-  subscriber: string;
-  topic: string;
-  time?: number;
-}
-
-/** Recorded when the server confirmed the unsubscription (or the subscriber's connection ended). */
-export interface UnsubscribeEvent {
-  kind: 'unsubscribe';
-  subscriber: string;
-  topic: string;
-  time?: number;
-}
-
-export type HistoryEvent = PublishEvent | DeliverEvent | SubscribeEvent | UnsubscribeEvent;
-
-/** The history itself is inconsistent (a harness bug, not a finding about the system). */
-export class HistoryError extends Error {
-  override name = 'HistoryError';
-}
+import {
+  HistoryError,
+  type DeliverEvent,
+  type HistoryEvent,
+  type PublishEvent,
+  type SubscribeEvent,
+  type UnsubscribeEvent,
+  getOrAdd,
+  keyOf,
+} from './history.js';
 
 export interface CheckOptions {
   /** Report duplicates without failing on them (at-least-once without dedupe, I3). Default false. */
@@ -236,20 +193,6 @@ interface Subscription {
   subscriber: string;
   topic: string;
   windows: Window[];
-}
-
-/** An unambiguous map key from several strings. */
-function keyOf(...parts: string[]): string {
-  return JSON.stringify(parts);
-}
-
-function getOrAdd<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
 }
 
 function recordPublish(messages: Map<string, Message>, event: PublishEvent, position: number): void {
@@ -538,173 +481,4 @@ export function check(history: readonly HistoryEvent[], options: CheckOptions = 
     unsolicited,
     recovered: [...recovered.values()],
   };
-}
-
-/** Bodies longer than this are cut in formatted reports. */
-const BODY_PREVIEW_CHARS = 60;
-
-function preview(body: string): string {
-  return JSON.stringify(body.length > BODY_PREVIEW_CHARS ? `${body.slice(0, BODY_PREVIEW_CHARS)}…` : body);
-}
-
-function describeLost(entry: LostEntry): string {
-  const around = [
-    entry.previousDelivered === undefined ? undefined : `got ${entry.previousDelivered} before`,
-    entry.nextDelivered === undefined ? undefined : `got ${entry.nextDelivered} after`,
-  ].filter((part) => part !== undefined);
-  const context = around.length === 0 ? 'nothing from this publisher on this topic arrived' : around.join(', ');
-  return `${entry.where}: ${entry.subscriber} missed ${entry.id} from ${entry.publisher} on ${entry.topic} (invoked @${entry.invoked}, acked @${entry.acked}; ${context})`;
-}
-
-function describeUnexpected(entry: UnexpectedEntry): string {
-  const head = `${entry.reason}: ${entry.subscriber} got ${entry.id} on ${entry.topic} @${entry.position}`;
-  const { published } = entry;
-  if (published === undefined) return `${head}, never published`;
-  if (entry.reason === 'topic-mismatch')
-    return `${head}, published by ${published.publisher} on ${published.topic} @${published.invoked}`;
-  return `${head}: body ${preview(entry.body)} differs from ${preview(published.body)} published by ${published.publisher} @${published.invoked}`;
-}
-
-function describeDuplicate(entry: DuplicateEntry): string {
-  const at = entry.positions.map((position) => `@${position}`).join(', ');
-  return `${entry.subscriber} got ${entry.id} on ${entry.topic} ${entry.positions.length} times: ${at}`;
-}
-
-function describeReorder(entry: ReorderEntry): string {
-  const head = `${entry.rule}: ${entry.subscriber} got ${entry.id} on ${entry.topic} @${entry.position} after ${entry.after.id} @${entry.after.position}`;
-  switch (entry.rule) {
-    case 'publisher-order':
-      return `${head}, but ${entry.publisher} invoked it first (@${entry.invoked} < @${entry.after.invoked})`;
-    case 'seq':
-      return `${head}, seq ${entry.seq} not above ${entry.after.seq}`;
-  }
-}
-
-function describeFailedDelivery(entry: FailedDeliveryEntry): string {
-  return `${entry.subscriber} got ${entry.id} from ${entry.publisher} on ${entry.topic} @${entry.position}, but its publish failed @${entry.failed}`;
-}
-
-function describeUnsolicited(entry: UnsolicitedEntry): string {
-  const why = entry.unsubscribed === undefined ? 'never subscribed' : `unsubscribed @${entry.unsubscribed}`;
-  return `${entry.reason}: ${entry.subscriber} got ${entry.id} on ${entry.topic} @${entry.position} (${why})`;
-}
-
-function describeRecovered(entry: RecoveredEntry): string {
-  return `${entry.id} from ${entry.publisher} on ${entry.topic} (outcome unknown) reached ${entry.subscribers.join(', ')} from @${entry.firstDelivered}`;
-}
-
-/** Lists the first `limit` entries under a title with their count; nothing when there are none. */
-function sectionLister(limit: number) {
-  return <T>(title: string, entries: readonly T[], describe: (entry: T) => string): string[] => {
-    if (entries.length === 0) return [];
-    const lines = [`${title} ${entries.length}`, ...entries.slice(0, limit).map((entry) => `  - ${describe(entry)}`)];
-    if (entries.length > limit) lines.push(`  … and ${entries.length - limit} more`);
-    return lines;
-  };
-}
-
-/** How many entries of each kind `formatReport` lists by default. */
-const DEFAULT_FORMAT_LIMIT = 5;
-
-/** A short human summary: the counts, then the first few entries of each non-empty kind. */
-export function formatReport(report: CheckReport, options: { limit?: number } = {}): string {
-  const section = sectionLister(options.limit ?? DEFAULT_FORMAT_LIMIT);
-  const { counts } = report;
-  const lostTitle = `lost (prefix ${report.lostPrefix.length}, middle ${report.lostMiddle.length}, postfix ${report.lostPostfix.length})`;
-  return [
-    `delivery check ${report.ok ? 'ok' : 'FAILED'}: attempted ${counts.attempted}, acked ${counts.acked}, failed ${counts.failed}, ` +
-      `unknown ${counts.unknown}; expected ${counts.expected} deliveries; delivered ${counts.delivered} distinct ids ` +
-      `in ${counts.deliveries} deliveries; recovered ${counts.recovered}`,
-    ...section(lostTitle, report.lost, describeLost),
-    ...section('unexpected', report.unexpected, describeUnexpected),
-    ...section(report.allowDuplicates ? 'duplicated (allowed)' : 'duplicated', report.duplicated, describeDuplicate),
-    ...section('reordered', report.reordered, describeReorder),
-    ...section('deliveredAfterFail', report.deliveredAfterFail, describeFailedDelivery),
-    ...section('unsolicited', report.unsolicited, describeUnsolicited),
-    ...section('recovered (allowed)', report.recovered, describeRecovered),
-  ].join('\n');
-}
-
-export interface HistoryRecorderOptions {
-  /** Stamps each event's `time`; Date.now by default, null for no timestamps. */
-  clock?: (() => number) | null;
-}
-
-/** Which publish attempt an outcome belongs to. */
-export interface PublishRef {
-  publisher: string;
-  id: string;
-}
-
-/**
- * Collects a history in the order a test observes it. Outcomes name only publisher and id; the
- * recorder copies topic and body from the open invoke.
- */
-export class HistoryRecorder {
-  readonly #events: HistoryEvent[] = [];
-  readonly #open = new Map<string, { topic: string; body: string; count: number }>();
-  readonly #clock: (() => number) | null;
-
-  constructor(options: HistoryRecorderOptions = {}) {
-    this.#clock = options.clock === undefined ? Date.now : options.clock;
-  }
-
-  get events(): readonly HistoryEvent[] {
-    return this.#events;
-  }
-
-  publishInvoked(message: { publisher: string; topic: string; id: string; body: string }): void {
-    const { publisher, topic, id, body } = message;
-    const open = getOrAdd(this.#open, keyOf(publisher, id), () => ({ topic, body, count: 0 }));
-    open.count += 1;
-    this.#push({ kind: 'publish', publisher, topic, id, body, outcome: 'invoke' });
-  }
-
-  publishOk(ref: PublishRef): void {
-    this.#outcome(ref, 'ok');
-  }
-
-  publishFailed(ref: PublishRef): void {
-    this.#outcome(ref, 'fail');
-  }
-
-  publishUnknown(ref: PublishRef): void {
-    this.#outcome(ref, 'info');
-  }
-
-  delivered(delivery: { subscriber: string; topic: string; id: string; body: string; seq?: number }): void {
-    const { subscriber, topic, id, body, seq } = delivery;
-    this.#push({ kind: 'deliver', subscriber, topic, id, body, ...(seq === undefined ? {} : { seq }) });
-  }
-
-  subscribed(subscription: { subscriber: string; topic: string }): void {
-    this.#push({ kind: 'subscribe', subscriber: subscription.subscriber, topic: subscription.topic });
-  }
-
-  unsubscribed(subscription: { subscriber: string; topic: string }): void {
-    this.#push({ kind: 'unsubscribe', subscriber: subscription.subscriber, topic: subscription.topic });
-  }
-
-  /** One JSON object per line, each line ending in a newline. */
-  toJsonLines(): string {
-    return this.#events.map((event) => `${JSON.stringify(event)}\n`).join('');
-  }
-
-  #outcome(ref: PublishRef, outcome: 'ok' | 'fail' | 'info'): void {
-    const key = keyOf(ref.publisher, ref.id);
-    const open = this.#open.get(key);
-    if (open === undefined) {
-      throw new HistoryError(
-        `publish ${outcome} of id ${JSON.stringify(ref.id)} by ${ref.publisher} has no open invoke`,
-      );
-    }
-    open.count -= 1;
-    if (open.count === 0) this.#open.delete(key);
-    const { publisher, id } = ref;
-    this.#push({ kind: 'publish', publisher, topic: open.topic, id, body: open.body, outcome });
-  }
-
-  #push(event: HistoryEvent): void {
-    this.#events.push(this.#clock === null ? event : { ...event, time: this.#clock() });
-  }
 }

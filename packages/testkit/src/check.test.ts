@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  check,
-  formatReport,
-  HistoryError,
-  HistoryRecorder,
-  type CheckReport,
-  type DeliverEvent,
-  type HistoryEvent,
-} from './checker.js';
+import { check, type CheckReport } from './check.js';
+import { formatReport } from './format-report.js';
+import { HistoryError, HistoryRecorder, type DeliverEvent, type HistoryEvent } from './history.js';
 
 // Fixed seed so every run checks the same histories; set FC_SEED to explore others.
 const FC = { seed: Number(process.env.FC_SEED ?? 20_240_611), numRuns: 300 } as const;
