@@ -1,7 +1,7 @@
 import type { SystemId } from './systems.js';
 
 /** Parts of the benchmark `--only` can pick, besides scenario and system names. */
-export const SECTIONS = ['throughput', 'latency', 'optimisations', 'fanout', 'burst'] as const;
+export const SECTIONS = ['throughput', 'latency', 'optimisations', 'fanout', 'burst', 'http'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const SCENARIO_NAMES = ['tp1x1', 'tp4x1', 'tp1x100', 'tp4x100', 'lat1k', 'lat5k', 'lat20k'] as const;
@@ -12,7 +12,7 @@ export const SYSTEM_IDS: readonly SystemId[] = ['file', 'memory', 'ceiling', 'me
 /**
  * `--only a,b,…`: names of sections, scenarios and systems. A run is selected when it matches one
  * of the names given of each kind; kinds without a name match everything. The fan-out and burst
- * modules run when there is no `--only` or it names `fanout` / `burst`.
+ * modules run when there is no `--only` or it names `fanout` / `burst`; the HTTP section likewise with `http`.
  */
 export interface Selection {
   /** As given, for the report. */
@@ -22,6 +22,7 @@ export interface Selection {
   readonly systems: ReadonlySet<SystemId> | undefined;
   readonly fanout: boolean;
   readonly burst: boolean;
+  readonly http: boolean;
 }
 
 export interface Options {
@@ -53,6 +54,7 @@ function selection(list: string | undefined): Selection {
       systems: undefined,
       fanout: true,
       burst: true,
+      http: true,
     };
   }
   const names = list.split(',').filter(Boolean);
@@ -71,6 +73,7 @@ function selection(list: string | undefined): Selection {
     systems: pick(SYSTEM_IDS),
     fanout: sections?.has('fanout') ?? false,
     burst: sections?.has('burst') ?? false,
+    http: sections?.has('http') ?? false,
   };
 }
 

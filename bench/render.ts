@@ -167,9 +167,13 @@ function targetsTable(targets: readonly Target[]): string {
 export function renderTables(
   report: BenchReport,
   list: readonly Plan[],
-  modules: { readonly fanout: readonly ExtraRow[]; readonly burst: readonly ExtraRow[] },
+  modules: {
+    readonly fanout: readonly ExtraRow[];
+    readonly burst: readonly ExtraRow[];
+    readonly http?: readonly ExtraRow[];
+  },
 ): string {
-  const { fanout: fanoutRows, burst: burstRows } = modules;
+  const { fanout: fanoutRows, burst: burstRows, http: httpRows = [] } = modules;
   const has = (plan: Plan, id: SystemId) => plan.systems.includes(id);
   const compared: SystemId[] = ['file', 'memory', 'ceiling'];
   const throughput = list.filter((plan) => plan.spec.kind === 'throughput' && compared.some((id) => has(plan, id)));
@@ -196,6 +200,12 @@ export function renderTables(
       burstRows.length === 0
         ? undefined
         : markdown([['figure', 'value'], ...burstRows.map((row) => [row.label, row.value])]),
+    ],
+    [
+      'HTTP and SSE (bench/http): one durable chain, ratios to the wss figure of the same run',
+      httpRows.length === 0
+        ? undefined
+        : markdown([['figure', 'value'], ...httpRows.map((row) => [row.label, row.value])]),
     ],
     ['Targets', report.targets.length === 0 ? undefined : targetsTable(report.targets)],
   ];
@@ -224,8 +234,9 @@ export function renderHeader(report: BenchReport): string {
 export function renderFooter(
   report: BenchReport,
   fanoutError: string | undefined,
-  burstErrors: readonly string[] = [],
+  moduleErrors: { readonly burst?: readonly string[]; readonly http?: readonly string[] } = {},
 ): string {
+  const { burst: burstErrors = [], http: httpErrors = [] } = moduleErrors;
   const lines: string[] = [];
   const paired = Object.entries(report.summary.ratios).filter(
     ([key]) => key.endsWith('.paired') && key.includes('.deliveredPerSec.'),
@@ -239,6 +250,7 @@ export function renderFooter(
   }
   if (fanoutError !== undefined) lines.push(`fan-out module FAILED: ${fanoutError}`);
   for (const error of burstErrors) lines.push(`burst FAILED: ${error}`);
+  for (const error of httpErrors) lines.push(`http FAILED: ${error}`);
   for (const system of report.systems) {
     for (const error of system.errors) lines.push(`${system.id}: FAILED: ${error}`);
     for (const chain of system.chains) {

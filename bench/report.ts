@@ -127,6 +127,8 @@ export interface BenchReport {
   readonly fanout: unknown;
   /** The burst module's runs (bench/burst), and any that could not run. */
   readonly burst: unknown;
+  /** The HTTP section's run (bench/http): its figures, the ratios to wss, or why it could not run. */
+  readonly http: unknown;
   readonly durationS: number;
 }
 

@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs, USAGE, type Options } from './args.js';
 import { CHAIN_MESSAGE_BUDGET, SystemRunner, type ChainContext } from './chains.js';
 import { runBurstModule } from './burst/index.js';
+import { runHttpModule } from './http/index.js';
 import { runFanout, type FanoutReport } from './fanout/index.js';
 import { plans, type Plan } from './plan.js';
 import { machineInfo, probeFsync } from './probe.js';
@@ -123,10 +124,17 @@ async function burst(options: Options, context: { work: string; certDir: string;
   return runBurstModule({ quick: options.quick, repeat: options.repeat, ...context }, progress);
 }
 
+/** The HTTP section's figures (bench/http), or nothing when `--only` leaves it out. */
+async function http(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
+  if (!options.only.http) return { rows: [], json: undefined, errors: [] };
+  progress('http section…');
+  return runHttpModule({ quick: options.quick, ...context }, progress);
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const list = plans(options);
-  if (list.length === 0 && !options.only.fanout && !options.only.burst) {
+  if (list.length === 0 && !options.only.fanout && !options.only.burst && !options.only.http) {
     process.stderr.write(`--only ${options.only.names?.join(',')} selects nothing in this mode\n${USAGE}\n`);
     process.exit(2);
   }
@@ -174,6 +182,7 @@ async function main(): Promise<void> {
     }
     const extra = await fanout(options, { resultsDir, certDir, ca: cert });
     const bursts = await burst(options, { work, certDir, ca: cert, caFile: certFile });
+    const https = await http(options, { work, certDir, ca: cert, caFile: certFile });
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({
       id: definition.id,
@@ -207,6 +216,7 @@ async function main(): Promise<void> {
       targets: [...chainTargets(summary), ...extra.targets, ...bursts.targets],
       fanout: extra.json,
       burst: bursts.json,
+      http: https.json,
       durationS: (performance.now() - started) / 1000,
     };
     const file = join(resultsDir, `${stamp}-bench.json`);
@@ -214,14 +224,14 @@ async function main(): Promise<void> {
     say('');
     say(renderHeader(report));
     say('');
-    say(renderTables(report, list, { fanout: extra.rows, burst: bursts.rows }));
+    say(renderTables(report, list, { fanout: extra.rows, burst: bursts.rows, http: https.rows }));
     say('');
-    const footer = renderFooter(report, extra.error, bursts.errors);
+    const footer = renderFooter(report, extra.error, { burst: bursts.errors, http: https.errors });
     if (footer !== '') say(`${footer}\n`);
     say(`total ${report.durationS.toFixed(1)} s; results: ${file}`);
     // A module or scenario that could not run fails the bench; missed targets and losses are reported.
     const failed = systems.some((system) => system.errors.length > 0) || extra.error !== undefined;
-    if (failed || bursts.errors.length > 0) process.exitCode = 1;
+    if (failed || bursts.errors.length > 0 || https.errors.length > 0) process.exitCode = 1;
   } finally {
     cleanup();
   }
