@@ -26,7 +26,13 @@ export interface SuiteOptions {
 }
 
 /** Lines at warn level or above that every start prints (development users, in-memory store). */
-const EXPECTED_WARNINGS = [/development user/i, /in-memory store/i, /default.*(user|credential|password)/i];
+/** Warnings a development chain logs at every start: not findings of a run. */
+export const EXPECTED_WARNINGS = [
+  /development user/i,
+  /in-memory store/i,
+  /default.*(user|credential|password)/i,
+  /AUTH_TOKEN_SECRET is unset/,
+];
 const READY_TIMEOUT_MS = 30_000;
 
 /** The three services as child processes, and how to observe them. */

@@ -3,6 +3,7 @@
  * here), publisher and subscriber, each its own process. Not bench/services.ts's Suite because
  * the subscriber needs the memory probe preloaded (see memory-probe.ts), which Suite cannot pass.
  */
+import { EXPECTED_WARNINGS } from '../services.js';
 import { TsChild } from '../process.js';
 import { track } from './children.js';
 import { MEMORY_PROBE_ARGS } from './memory.js';
@@ -13,7 +14,6 @@ import { listeningPort, unexpectedLines, waitReady, type ServerUnderTest } from 
 const SPARE_CONNECTIONS = 100;
 
 /** Start-up warnings every development start prints. */
-const EXPECTED_WARNINGS = [/development user/i, /in-memory store/i, /default.*(user|credential|password)/i];
 
 /**
  * Every sink socket is the development user from 127.0.0.1, so the subscriber's connection
