@@ -1,4 +1,5 @@
 import { ERRORS, type ErrorCode } from './errors.js';
+import { parseJsonObject } from './json-object.js';
 
 // Frames are assembled from strings: the content is already JSON text and must pass unchanged.
 const str = JSON.stringify;
@@ -84,13 +85,8 @@ const SERVER_FRAME_TYPES = new Set(['message', 'ack', 'subscribed', 'waiting', '
 
 /** Decodes a frame from a service; undefined when it is not one this protocol defines. */
 export function decodeServerFrame(text: string): ServerFrame | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
+  const value = parseJsonObject(text);
+  if (value === undefined) return undefined;
   const type = (value as { type?: unknown }).type;
   return typeof type === 'string' && SERVER_FRAME_TYPES.has(type) ? (value as ServerFrame) : undefined;
 }

@@ -1,3 +1,5 @@
+import { parseJsonObject } from './json-object.js';
+
 /**
  * Control frames on the internal hops. Both `/pushmsg` and `/popmsg` acknowledge cumulatively:
  * `{"ack":n}` means "the first n data frames on this connection are done". On `/pushmsg` the
@@ -24,13 +26,8 @@ const isSeq = (value: unknown) =>
   value === null || (typeof value === 'number' && Number.isSafeInteger(value) && value > 0);
 
 export function decodeHopAck(text: string): HopAck | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
+  const value = parseJsonObject(text);
+  if (value === undefined) return undefined;
   const { ack: count, seq: seqs, dup = [] } = value as { ack?: unknown; seq?: unknown; dup?: unknown };
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) return undefined;
   if (seqs === undefined) return { count, seqs: undefined, duplicates: [] };

@@ -1,3 +1,5 @@
+import { parseJsonObject } from './json-object.js';
+
 /**
  * The msgqueue's read side for catching up, shared by the msgqueue (which answers) and the
  * subscriber (which asks): `GET /log` gives a page of the whole log as a positioned batch (see
@@ -56,14 +58,9 @@ export function encodeTopicPosition(reply: TopicPositionReply): string {
 
 /** Parses a `GET /position` body; undefined when it is not one. */
 export function decodeTopicPosition(body: string): TopicPositionReply | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const fields = value as Record<string, unknown>;
+  const value = parseJsonObject(body);
+  if (value === undefined) return undefined;
+  const fields = value;
   if (typeof fields.epoch !== 'string') return undefined;
   if (!POSITION_FIELDS.every((name) => Number.isSafeInteger(fields[name]))) return undefined;
   if (fields.floor !== undefined && !Number.isSafeInteger(fields.floor)) return undefined;

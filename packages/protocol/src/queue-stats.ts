@@ -1,3 +1,5 @@
+import { parseJsonObject } from './json-object.js';
+
 /**
  * `GET /stats` on the msgqueue (popper users): how much it holds and how far each consumer
  * group is behind, for the subscriber's `GET /api/stats` (the web console). `GET /groups` says
@@ -26,14 +28,9 @@ function groupOf(value: unknown): GroupStats | undefined {
 
 /** Reads a `GET /stats` answer; undefined when it is not one. */
 export function decodeQueueStats(text: string): QueueStats | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { depth, groups } = value as Record<string, unknown>;
+  const value = parseJsonObject(text);
+  if (value === undefined) return undefined;
+  const { depth, groups } = value;
   if (!count(depth) || !Array.isArray(groups)) return undefined;
   const decoded = groups.map(groupOf);
   return decoded.every((group): group is GroupStats => group !== undefined) ? { depth, groups: decoded } : undefined;
