@@ -94,6 +94,16 @@ export class TsChild {
   }
 }
 
+/**
+ * Ends a run that failed: kills its children and throws the error with the last lines each wrote
+ * to stderr, which is usually where the reason is.
+ */
+export async function failRun(label: string, children: readonly TsChild[], err: unknown): Promise<never> {
+  await Promise.all(children.map((child) => child.stop('SIGKILL')));
+  const stderr = children.flatMap((child) => child.stderr.slice(-10).map((text) => `${child.name}: ${text}`));
+  throw new Error(`${label}: ${(err as Error).message}\n${stderr.join('\n')}`, { cause: err });
+}
+
 export function parseLogLine(text: string): { msg?: unknown; level?: unknown } | undefined {
   if (!text.startsWith('{')) return undefined;
   try {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { cpuTimeOf, TsChild, type CpuTime } from './process.js';
+import { cpuTimeOf, failRun, TsChild, type CpuTime } from './process.js';
 import type { FanoutIntegrity, FsyncActivity, ScenarioRecord, ThroughputFigures } from './report.js';
 import { perSecond } from './stats.js';
 import { ROLES, type Role, type System } from './systems.js';
@@ -232,9 +232,7 @@ export async function runScenario(
       fsync: fsyncActivity({ before: fsync0, after: fsync1 }, wallMs, messages),
     };
   } catch (err) {
-    await Promise.all(children.map((child) => child.stop('SIGKILL')));
-    const stderr = children.flatMap((child) => child.stderr.slice(-10).map((text) => `${child.name}: ${text}`));
-    throw new Error(`${spec.label}: ${(err as Error).message}\n${stderr.join('\n')}`, { cause: err });
+    return await failRun(spec.label, children, err);
   } finally {
     clearTimeout(guard);
   }

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { cpuTimeOf, TsChild } from '../process.js';
+import { cpuTimeOf, failRun, TsChild } from '../process.js';
 import { Suite } from '../services.js';
 import { countersDiff, subscriberCounters, type SubscriberCounters } from './metrics.js';
 import { rssOf, RssPeak } from './rss.js';
@@ -213,9 +213,7 @@ export async function runBurst(spec: BurstSpec, context: BurstContext): Promise<
       unexpectedLogLines: suite.unexpectedLogLines(),
     };
   } catch (err) {
-    await Promise.all(children.map((child) => child.stop('SIGKILL')));
-    const stderr = children.flatMap((child) => child.stderr.slice(-10).map((text) => `${child.name}: ${text}`));
-    throw new Error(`${spec.label}: ${(err as Error).message}\n${stderr.join('\n')}`, { cause: err });
+    return await failRun(spec.label, children, err);
   } finally {
     clearTimeout(guard);
     await suite.stop();

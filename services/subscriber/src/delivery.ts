@@ -140,12 +140,12 @@ export class Delivery implements LiveStream {
     this.#options.rates.note(queued.topic);
     if (queued.time !== undefined) counters.latency.observe(Math.max(0, Date.now() - queued.time) / 1000);
     // A reader falling behind here has had everything up to the previous message.
-    const position = { offset: this.#routedThrough, epoch: this.#epoch };
-    this.#routedThrough = Math.max(this.#routedThrough, offset);
+    const previous = this.#routedThrough;
+    this.#routedThrough = Math.max(previous, offset);
     const readers = this.#topics.subscribers(queued.topic);
     if (readers === undefined) return;
-    const message: LogMessage = { offset, topic: queued.topic, seq: queued.seq, epoch: queued.epoch, frame };
-    // Framed once per framing, not per reader: fan-out is the hot path.
+    // Framed once per framing, not per reader: fan-out is the hot path, and nothing is built
+    // for a message no live reader takes.
     let framing: Framing | undefined;
     let framed: Buffer | undefined;
     let sent = 0;
@@ -155,11 +155,12 @@ export class Delivery implements LiveStream {
       const { sink } = reader;
       if (!sink.open) continue;
       if (sink.bufferedBytes > highWaterBytes) {
-        this.#options.onBehind(reader, position);
+        this.#options.onBehind(reader, { offset: previous, epoch: this.#epoch });
         continue;
       }
       if (sink.framing !== framing) {
         framing = sink.framing;
+        const message: LogMessage = { offset, topic: queued.topic, seq: queued.seq, epoch: queued.epoch, frame };
         framed = framing.frame(message);
       }
       sink.write(framed as Buffer);
