@@ -1,7 +1,8 @@
 import type { Logger } from '@pubsub/log';
+import { syncDirectory, writeFileDurably } from '@pubsub/service';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { lockDataDir } from './dir-lock.js';
@@ -148,27 +149,6 @@ async function writeAll(file: FileHandle, records: Buffer[]): Promise<void> {
   // A short write (a full disk) leaves a torn record: the caller must stop appending.
   if (bytesWritten !== expected) throw new Error(`short write to the log: ${bytesWritten} of ${expected} bytes`);
   if (O_DSYNC === undefined) await file.datasync();
-}
-
-async function writeFileDurably(path: string, contents: string): Promise<void> {
-  const temporary = `${path}.tmp`;
-  const file = await open(temporary, 'w', PRIVATE_FILE);
-  try {
-    await file.writeFile(contents);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, path);
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -353,7 +333,6 @@ async function loadOrCreateEpoch(dir: string): Promise<string> {
   // A new data directory is a new history: clients holding seqs from another one must know.
   const epoch = randomBytes(6).toString('hex');
   await writeFileDurably(join(dir, META_FILE), JSON.stringify({ epoch }));
-  await syncDirectory(dir);
   return epoch;
 }
 
