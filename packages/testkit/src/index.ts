@@ -38,3 +38,4 @@ export { latch } from './latch.js';
 export { captureLogs, type CapturedLogs } from './logs.js';
 export { thrown } from './thrown.js';
 export { writeUsersFile, type UsersFileEntry } from './users-file.js';
+export { serverAvailable, serverUrl, type ExternalServer } from './external-server.js';
