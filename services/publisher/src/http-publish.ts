@@ -1,7 +1,6 @@
 import { ERRORS, splitArray, type ErrorCode } from '@pubsub/protocol';
 import { readJsonText, sendRejection, type ConnectionContext, type HttpHandler, type Rejection } from '@pubsub/service';
-import type { Accepted, Ingress, IngressOutcome, PublishingClient } from './ingress.js';
-import type { PublishGuard } from './publish-guard.js';
+import type { Accepted, Ingress, IngressOutcome, PublishGuard, PublishingClient } from '@pubsub/ingress';
 
 export interface HttpPublishDeps {
   ingress: Ingress;

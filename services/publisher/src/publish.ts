@@ -1,8 +1,7 @@
 import { encodeAck, encodeError } from '@pubsub/protocol';
 import { closeWithError, type ConnectionContext, type Outbox, type RateLimitOptions, textOf } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
-import type { Ingress, IngressOutcome } from './ingress.js';
-import { publishGuard } from './publish-guard.js';
+import { publishGuard, type Ingress, type IngressOutcome } from '@pubsub/ingress';
 
 /**
  * A `/publish` client: each text frame goes through the ingress. The client gets `ack` once the

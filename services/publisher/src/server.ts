@@ -1,3 +1,4 @@
+import { Forwarder, Ingress, userGuards } from '@pubsub/ingress';
 import { createLogger, type Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
@@ -16,11 +17,8 @@ import {
 } from '@pubsub/service';
 import type { WebSocket } from 'ws';
 import type { PublisherConfig } from './config.js';
-import { Forwarder } from './forwarder.js';
 import { httpPublish } from './http-publish.js';
-import { Ingress } from './ingress.js';
 import { handlePublish } from './publish.js';
-import { userGuards } from './publish-guard.js';
 
 export type { PublisherConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import type { WebSocket } from 'ws';
-import { Forwarder, type Outcome } from '../src/forwarder.js';
+import { Forwarder, type Outcome } from './forwarder.js';
 
 /** A stand-in hop socket: records what is sent, and lets the test play the msgqueue's acks. */
 function hopSocket() {
