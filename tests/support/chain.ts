@@ -1,6 +1,9 @@
 import type { Logger } from '@pubsub/log';
 import { silentLogger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as publisher from '@pubsub/publisher';
 import type { ServiceHandle } from '@pubsub/service';
 import * as subscriber from '@pubsub/subscriber';
@@ -34,6 +37,8 @@ export async function baseEnv(extra: Env = {}): Promise<Env> {
     MSGQUEUE_STORE: 'memory',
     LOG_LEVEL: 'silent',
     UPSTREAM_BACKOFF_MAX_MS: '200',
+    // Each chain's subscriber keeps its state apart from the others' (and from `pnpm start`'s).
+    SUBSCRIBER_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-subscriber-')),
     ...extra,
   };
 }

@@ -101,6 +101,7 @@ export async function startFaultChain(run: RunService): Promise<FaultChain> {
     ...base,
     SUBSCRIBER_PORT: '0',
     SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
+    SUBSCRIBER_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-fault-subscriber-')),
   };
   const publisher = run('publisher', publisherEnv);
   const subscriber = run('subscriber', subscriberEnv);

@@ -1,4 +1,5 @@
 import { loadEnv, optionalWssUrl, port, positiveInt, z } from '@pubsub/config';
+import { fileURLToPath } from 'node:url';
 import {
   commonConfig,
   commonEnv,
@@ -12,6 +13,9 @@ import {
   type QueueHop,
   type Users,
 } from '@pubsub/service';
+
+/** `data/subscriber` at the repository root (git-ignored). */
+const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/subscriber', import.meta.url));
 
 const SubscriberEnv = z.object({
   ...commonEnv,
@@ -33,6 +37,7 @@ const SubscriberEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 . _ -')
     .default('default'),
+  SUBSCRIBER_DATA_DIR: z.string().trim().min(1, 'expected a directory path').default(DEFAULT_DATA_DIR),
 });
 
 /** Every environment variable this service reads. */
@@ -64,6 +69,8 @@ export interface SubscriberConfig extends CommonConfig {
    * group gets all of them. Give side-by-side subscriber services distinct groups.
    */
   readonly group: string;
+  /** Where the subscriber keeps its own state (webhook subscriptions, streams); created at start. */
+  readonly dataDir: string;
 }
 
 /** Reads the subscriber's configuration from environment variables (docs/configuration.md). */
@@ -90,6 +97,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     maxSubscriptions: e.SUBSCRIBER_MAX_SUBSCRIPTIONS,
     maxUserSubscriptions: e.SUBSCRIBER_MAX_USER_SUBSCRIPTIONS,
     group: e.SUBSCRIBER_GROUP,
+    dataDir: e.SUBSCRIBER_DATA_DIR,
     // After the users, so a production start without users reports that first.
     tokens: tokenConfig(e, common.production),
   };

@@ -13,6 +13,7 @@ import {
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
+import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WebSocket } from 'ws';
 import { CatchUp } from './catch-up.js';
@@ -42,6 +43,8 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   const log = deps.logger ?? createLogger({ service: 'subscriber', level: config.logLevel });
   const tls = await loadServiceTls(config, log);
   warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
+  // Only this service's user may read what it keeps there (webhook secrets among it).
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
 
   const topics = new TopicRegistry<Reader>();
   const hopTls = await loadHopTls(config);
