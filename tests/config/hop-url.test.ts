@@ -20,8 +20,20 @@ describe('the hop URL when *_QUEUE_URL is unset', () => {
       'wss://mq:9000/popmsg?group=default',
     ],
   ])('%o: publisher %s, subscriber %s', (env, pushUrl, popUrl) => {
-    expect(publisher.loadConfig(env).queue.url).toBe(pushUrl);
-    expect(subscriber.loadConfig(env).queue.url).toBe(popUrl);
+    expect(publisher.loadConfig(env).queue.urls).toEqual([pushUrl]);
+    expect(subscriber.loadConfig(env).queue.urls).toEqual([popUrl]);
+  });
+
+  test('a list of msgqueue nodes, in order, each with the group', () => {
+    const env = {
+      PUBLISHER_QUEUE_URL: 'wss://mq-1:8080/pushmsg,wss://mq-2:8080/pushmsg',
+      SUBSCRIBER_QUEUE_URL: 'wss://mq-1:8080/popmsg, wss://mq-2:8080/popmsg',
+    };
+    expect(publisher.loadConfig(env).queue.urls).toEqual(['wss://mq-1:8080/pushmsg', 'wss://mq-2:8080/pushmsg']);
+    expect(subscriber.loadConfig(env).queue.urls).toEqual([
+      'wss://mq-1:8080/popmsg?group=default',
+      'wss://mq-2:8080/popmsg?group=default',
+    ]);
   });
 
   test('an invalid MSGQUEUE_PORT is a configuration error of the publisher and subscriber too', () => {

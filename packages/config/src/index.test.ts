@@ -3,7 +3,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ConfigError, flag, LOG_LEVEL, loadEnv, port, positiveInt, readableFile, wssUrl, z } from './index.js';
+import {
+  ConfigError,
+  flag,
+  LOG_LEVEL,
+  loadEnv,
+  optionalWssUrls,
+  port,
+  positiveInt,
+  readableFile,
+  wssUrl,
+  z,
+} from './index.js';
 
 const configError = (fn: () => unknown): ConfigError => thrown(ConfigError, fn);
 
@@ -141,6 +152,31 @@ describe('wssUrl', () => {
       expect(err.issues[0]).toMatch(/^URL:/);
     },
   );
+});
+
+describe('optionalWssUrls', () => {
+  const urls = z.object({ URLS: optionalWssUrls() });
+  const load = (value: string) => loadEnv(urls, { URLS: value }).URLS;
+
+  test('one URL, a list (spaces around commas are fine), or unset', () => {
+    expect(load('wss://mq:8080/pushmsg')).toEqual(['wss://mq:8080/pushmsg']);
+    expect(load('wss://mq-1:8080/pushmsg, wss://mq-2:8080/pushmsg')).toEqual([
+      'wss://mq-1:8080/pushmsg',
+      'wss://mq-2:8080/pushmsg',
+    ]);
+    expect(load('')).toBeUndefined();
+  });
+
+  test.each([
+    ['wss://mq-1:8080,http://mq-2:8080', /http:\/\/mq-2:8080/],
+    ['wss://mq-1:8080,', /""/],
+    ['wss://mq-1:8080,wss://mq-1:8080', /twice/],
+  ])('rejects %s, naming the variable and what is wrong', (value, reason) => {
+    const err = configError(() => load(value));
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]).toMatch(/^URLS:/);
+    expect(err.issues[0]).toMatch(reason);
+  });
 });
 
 describe('readableFile', () => {

@@ -56,8 +56,30 @@ const wss = () => z.url({ protocol: /^wss$/, message: 'expected a wss:// URL' })
 /** A wss:// URL. */
 export const wssUrl = (fallback: string) => wss().default(fallback);
 
-/** A wss:// URL whose default depends on other variables: undefined when unset. */
-export const optionalWssUrl = () => wss().optional();
+/**
+ * One wss:// URL or several, separated by commas (the nodes of a cluster, tried in turn), whose
+ * default depends on other variables: undefined when unset.
+ */
+export const optionalWssUrls = () =>
+  z
+    .string()
+    .transform((spec, ctx) => {
+      const urls = spec.split(',').map((url) => url.trim());
+      const bad = urls.filter((url) => !wss().safeParse(url).success);
+      if (bad.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected wss:// URLs separated by commas (not ${bad.map((url) => JSON.stringify(url.slice(0, 100))).join(', ')})`,
+        });
+        return z.NEVER;
+      }
+      if (new Set(urls).size !== urls.length) {
+        ctx.addIssue({ code: 'custom', message: 'the same URL is listed twice' });
+        return z.NEVER;
+      }
+      return urls;
+    })
+    .optional();
 
 /**
  * A path to a regular file this process can read, checked when the configuration loads, so a

@@ -20,7 +20,8 @@ export async function loadServiceTls(
 
 /** Where a service finds the msgqueue and how it authenticates there. */
 export interface QueueHop {
-  readonly url: string;
+  /** One msgqueue, or the nodes of a cluster on one store, tried in turn (see Upstream). */
+  readonly urls: readonly string[];
   readonly user: string;
   readonly password: string;
 }

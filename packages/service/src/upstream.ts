@@ -46,7 +46,12 @@ export function dial(options: DialOptions): Promise<WebSocket> {
   });
 }
 
-export interface UpstreamOptions extends DialOptions {
+export interface UpstreamOptions extends Omit<DialOptions, 'url'> {
+  /**
+   * The hop's nodes: the first is dialed first, and every failure (a dial that fails, a
+   * connection that drops) moves on to the next, round the list.
+   */
+  urls: readonly string[];
   /** Names the hop in logs, e.g. "msgqueue /pushmsg". */
   name: string;
   heartbeatIntervalMs: number;
@@ -63,13 +68,16 @@ export interface UpstreamEvents {
 
 /**
  * A connection to the next hop that keeps itself up: it redials with exponential backoff and
- * full jitter whenever the hop drops, and terminates a hop that stops answering pings.
- * Listeners attach their message handlers to the socket given on 'open'.
+ * full jitter whenever the hop drops, each time to the next of its URLs (so a dead node is
+ * left for a live one), and terminates a hop that stops answering pings. Listeners attach
+ * their message handlers to the socket given on 'open'.
  */
 export class Upstream extends EventEmitter<UpstreamEvents> {
   #socket: WebSocket | undefined;
   #stopped = false;
   #failures = 0;
+  /** Which of the URLs is dialed next, or is connected now. */
+  #index = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   readonly #options: UpstreamOptions;
@@ -77,6 +85,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
 
   constructor(options: UpstreamOptions) {
     super();
+    if (options.urls.length === 0) throw new TypeError('Upstream needs at least one URL');
     this.#options = options;
     this.#log = options.logger.child({ upstream: options.name });
   }
@@ -84,6 +93,11 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   /** The open socket, if the hop is connected now. */
   get socket(): WebSocket | undefined {
     return this.#socket;
+  }
+
+  /** The URL connected now, or dialed next while not connected. */
+  get url(): string {
+    return this.#options.urls[this.#index] as string;
   }
 
   get connected(): boolean {
@@ -96,10 +110,11 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
 
   #connect(): void {
     if (this.#stopped) return;
-    dial(this.#options).then(
+    const url = this.url;
+    dial({ ...this.#options, url }).then(
       (ws) => this.#onOpen(ws),
       (err: Error) => {
-        this.#log.warn({ err: err.message, url: this.#options.url }, 'cannot reach upstream');
+        this.#log.warn({ err: err.message, url }, 'cannot reach upstream');
         this.#scheduleRetry();
       },
     );
@@ -117,18 +132,19 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     ws.once('close', (code, reason) => {
       clearInterval(this.#heartbeatTimer);
       this.#socket = undefined;
-      this.#log.warn({ code, reason: reason.toString() }, 'upstream closed');
+      this.#log.warn({ code, reason: reason.toString(), url: this.url }, 'upstream closed');
       this.emit('close');
       this.#scheduleRetry();
     });
     this.#heartbeatTimer = setInterval(() => heartbeat(ws), this.#options.heartbeatIntervalMs);
     this.#heartbeatTimer.unref();
-    this.#log.info({ url: this.#options.url }, 'upstream connected');
+    this.#log.info({ url: this.url }, 'upstream connected');
     this.emit('open', ws);
   }
 
   #scheduleRetry(): void {
     if (this.#stopped) return;
+    this.#index = (this.#index + 1) % this.#options.urls.length;
     const ceiling = Math.min(
       this.#options.maxBackoffMs,
       this.#options.initialBackoffMs * 2 ** Math.min(this.#failures, 30),

@@ -39,3 +39,4 @@ export { captureLogs, type CapturedLogs } from './logs.js';
 export { thrown } from './thrown.js';
 export { writeUsersFile, type UsersFileEntry } from './users-file.js';
 export { serverAvailable, serverUrl, type ExternalServer } from './external-server.js';
+export { bareWssServer, type BareWssServer } from './wss-server.js';

@@ -1,4 +1,4 @@
-import { loadEnv, optionalWssUrl, port, positiveInt, z } from '@pubsub/config';
+import { loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
@@ -31,8 +31,9 @@ const PublisherEnv = z.object({
   PUBLISHER_HOST: z.string().default('127.0.0.1'),
   PUBLISHER_PORT: port(8081),
   PUBLISHER_USERS: usersList(),
-  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it.
-  PUBLISHER_QUEUE_URL: optionalWssUrl(),
+  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it. A
+  // list: the msgqueue nodes of a cluster, failed over in turn.
+  PUBLISHER_QUEUE_URL: optionalWssUrls(),
   MSGQUEUE_PORT: port(8080),
   PUBLISHER_QUEUE_USER: z.string().default(DEV_USER.user),
   PUBLISHER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
@@ -84,7 +85,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
       production: common.production,
     }),
     queue: {
-      url: e.PUBLISHER_QUEUE_URL ?? `wss://localhost:${e.MSGQUEUE_PORT}/pushmsg`,
+      urls: e.PUBLISHER_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/pushmsg`],
       user: e.PUBLISHER_QUEUE_USER,
       password: e.PUBLISHER_QUEUE_PASSWORD,
     },

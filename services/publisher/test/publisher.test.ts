@@ -2,7 +2,7 @@ import { silentLogger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
 import { dial, type ServiceHandle } from '@pubsub/service';
 import { TlsSetupError } from '@pubsub/tls';
-import { connect, handshakeRejection, testCertificate, type TestClient } from '@pubsub/testkit';
+import { bareWssServer, connect, handshakeRejection, testCertificate, type TestClient } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, start } from '../src/server.js';
 
@@ -199,6 +199,41 @@ describe('publisher', () => {
     expect(await client.next()).toMatchObject({ type: 'ack', id: 'a' });
     expect(await client.next()).toMatchObject({ type: 'ack', id: 'b' });
     const pop = await connect(`wss://localhost:${queue.port}/popmsg`, { ca });
+    expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'a' });
+    expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'b' });
+    await Promise.all([pop.close(), client.close()]);
+  });
+
+  test('fails over to the next msgqueue of PUBLISHER_QUEUE_URL and resends there what the first never acknowledged', async () => {
+    const { certDir, ca } = await testCertificate();
+    const logger = silentLogger();
+    // The first node takes messages and dies before acknowledging any.
+    let onFirstMessage!: (text: string) => void;
+    const firstMessage = new Promise<string>((resolveMessage) => (onFirstMessage = resolveMessage));
+    const first = await bareWssServer((ws) => ws.once('message', (data: Buffer) => onFirstMessage(data.toString())));
+    await using second = await msgqueue.start(
+      msgqueue.loadConfig({ WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', MSGQUEUE_PORT: '0' }),
+      { logger },
+    );
+    await using publisher = await start(
+      loadConfig({
+        WS_CERT_DIR: certDir,
+        PUBLISHER_PORT: '0',
+        PUBLISHER_QUEUE_URL: `${first.url('/pushmsg')},wss://localhost:${second.port}/pushmsg`,
+        UPSTREAM_BACKOFF_MAX_MS: '50',
+        HOP_BATCH_MESSAGES: '1',
+      }),
+      { logger },
+    );
+    const client = await connect(`wss://localhost:${publisher.port}/publish`, { ca });
+    client.send({ topic: 'news', content: 'a', id: 'a' });
+    expect(JSON.parse(await firstMessage)).toMatchObject({ id: 'a' });
+    await first.kill();
+
+    expect(await client.next()).toMatchObject({ type: 'ack', id: 'a', seq: 1 });
+    client.send({ topic: 'news', content: 'b', id: 'b' });
+    expect(await client.next()).toMatchObject({ type: 'ack', id: 'b', seq: 2 });
+    const pop = await connect(`wss://localhost:${second.port}/popmsg`, { ca });
     expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'a' });
     expect(JSON.parse(await pop.nextText())).toMatchObject({ id: 'b' });
     await Promise.all([pop.close(), client.close()]);

@@ -1,4 +1,4 @@
-import { loadEnv, optionalWssUrl, port, positiveInt, z } from '@pubsub/config';
+import { loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
 import { fileURLToPath } from 'node:url';
 import {
   commonConfig,
@@ -23,8 +23,9 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_HOST: z.string().default('127.0.0.1'),
   SUBSCRIBER_PORT: port(8082),
   SUBSCRIBER_USERS: usersList(),
-  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it.
-  SUBSCRIBER_QUEUE_URL: optionalWssUrl(),
+  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it. A
+  // list: the msgqueue nodes of a cluster, failed over in turn.
+  SUBSCRIBER_QUEUE_URL: optionalWssUrls(),
   MSGQUEUE_PORT: port(8080),
   SUBSCRIBER_QUEUE_USER: z.string().default(DEV_USER.user),
   SUBSCRIBER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
@@ -87,7 +88,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
       production: common.production,
     }),
     queue: {
-      url: withGroup(e.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${e.MSGQUEUE_PORT}/popmsg`, e.SUBSCRIBER_GROUP),
+      urls: (e.SUBSCRIBER_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/popmsg`]).map((url) =>
+        withGroup(url, e.SUBSCRIBER_GROUP),
+      ),
       user: e.SUBSCRIBER_QUEUE_USER,
       password: e.SUBSCRIBER_QUEUE_PASSWORD,
     },

@@ -56,6 +56,7 @@ export class LogSource {
   readonly #options: LogSourceOptions;
   readonly #agent: Agent;
   #inFlight = 0;
+  #node = 0;
   readonly #queued: (() => void)[] = [];
   #closed = false;
   readonly #wakers = new Set<() => void>();
@@ -67,7 +68,7 @@ export class LogSource {
 
   position(topic: string, afterSeq: number, onWaiting?: () => void): Promise<TopicPositionReply> {
     return this.#read(
-      this.#url('/position', { topic, after: String(afterSeq), group: this.#options.group }),
+      { path: '/position', params: { topic, after: String(afterSeq), group: this.#options.group } },
       (body) => decodeTopicPosition(body.toString()),
       onWaiting,
     );
@@ -83,7 +84,7 @@ export class LogSource {
     const chars = query.subjects.reduce((sum, subject) => sum + subject.length, 0);
     if (chars <= MAX_SUBJECT_CHARS) params.subject = [...query.subjects];
     return this.#read(
-      this.#url('/log', params),
+      { path: '/log', params },
       (body, headers) => {
         const meta = decodeLogPageMeta(headers);
         const batch = body.length === 0 ? { offsets: [], frames: [] } : unpackPositioned(body);
@@ -116,8 +117,10 @@ export class LogSource {
     this.#agent.destroy();
   }
 
+  /** The msgqueue node asked now: of a cluster's nodes, the one that last answered, or the next after a failure. */
   #url(path: string, params: Record<string, string | string[]>): URL {
-    const url = new URL(this.#options.hop.url);
+    const { urls } = this.#options.hop;
+    const url = new URL(urls[this.#node % urls.length] as string);
     url.protocol = 'https:';
     url.pathname = path;
     url.search = '';
@@ -128,13 +131,15 @@ export class LogSource {
   }
 
   async #read<T>(
-    url: URL,
+    { path, params }: { path: string; params: Record<string, string | string[]> },
     decode: (body: Buffer, headers: NodeJS.Dict<string | string[]>) => T | undefined,
     onWaiting?: () => void,
   ): Promise<T> {
     let delay = 50;
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new LogSourceClosed('the log source is closed');
+      const node = this.#node;
+      const url = this.#url(path, params);
       try {
         const { body, headers } = await this.#limited(() => this.#get(url));
         const value = decode(body, headers);
@@ -143,6 +148,9 @@ export class LogSource {
       } catch (err) {
         if (this.#closed) throw new LogSourceClosed('the log source is closed', { cause: err });
         if (attempt === 0) onWaiting?.();
+        // Positions mean the same on every node of a cluster (one shared store), so any can
+        // answer; reads that failed on the same node move on once, not once each.
+        if (this.#node === node) this.#node++;
         await this.#backoff(delay);
         delay = Math.min(delay * 2, this.#options.backoffMaxMs);
       }

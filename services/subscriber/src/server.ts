@@ -49,12 +49,15 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   const topics = new TopicRegistry<Reader>();
   const hopTls = await loadHopTls(config);
   // The msgqueue packs up to this many messages per frame for us, each with its log offset.
-  const popUrl = new URL(config.queue.url);
-  popUrl.searchParams.set('batch', String(config.hopBatchMessages));
-  popUrl.searchParams.set('offsets', '1');
+  const popUrls = config.queue.urls.map((url) => {
+    const popUrl = new URL(url);
+    popUrl.searchParams.set('batch', String(config.hopBatchMessages));
+    popUrl.searchParams.set('offsets', '1');
+    return popUrl.toString();
+  });
   const upstream = await createQueueUpstream(
     config,
-    { ...config.queue, url: popUrl.toString() },
+    { ...config.queue, urls: popUrls },
     { name: 'msgqueue /popmsg', logger: log },
   );
   const metrics = new ServiceMetrics('subscriber');

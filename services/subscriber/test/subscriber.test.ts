@@ -3,7 +3,18 @@ import * as msgqueue from '@pubsub/msgqueue';
 import { encodeDelivery } from '@pubsub/protocol';
 import type { ServiceHandle } from '@pubsub/service';
 import { TlsSetupError } from '@pubsub/tls';
-import { captureLogs, connect, handshakeRejection, latch, testCertificate, type TestClient } from '@pubsub/testkit';
+import {
+  bareWssServer,
+  captureLogs,
+  connect,
+  handshakeRejection,
+  latch,
+  testCertificate,
+  type TestClient,
+} from '@pubsub/testkit';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { ServiceMetrics, type Upstream } from '@pubsub/service';
@@ -321,6 +332,55 @@ describe('subscriber', () => {
     const client = await connect(`wss://localhost:${subscriber.port}/subscribe`, { ca });
     expect(await send(client, 'sub news')).toEqual({ type: 'subscribed', topic: 'news' });
     await client.close();
+  });
+
+  test('fails over to the next msgqueue of SUBSCRIBER_QUEUE_URL, whose log goes on where the first one stopped', async () => {
+    const { certDir, ca } = await testCertificate();
+    const logger = silentLogger();
+    // Two nodes over one store, one after the other: the second opens the data directory the first left.
+    const queueEnv = {
+      WS_CERT_DIR: certDir,
+      MSGQUEUE_PORT: '0',
+      MSGQUEUE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-subscriber-failover-')),
+    };
+    const first = await msgqueue.start(msgqueue.loadConfig(queueEnv), { logger });
+    const standby = await bareWssServer();
+    const secondPort = Number(new URL(standby.url('/')).port);
+    await standby.kill();
+    await using subscriber = await start(
+      loadConfig({
+        WS_CERT_DIR: certDir,
+        SUBSCRIBER_PORT: '0',
+        SUBSCRIBER_QUEUE_URL: `wss://localhost:${first.port}/popmsg,wss://localhost:${secondPort}/popmsg`,
+        UPSTREAM_BACKOFF_MAX_MS: '50',
+      }),
+      { logger },
+    );
+    const client = await connect(`wss://localhost:${subscriber.port}/subscribe`, { ca });
+    expect(await send(client, 'sub news')).toEqual({ type: 'subscribed', topic: 'news' });
+    const push = async (port: number, id: string) => {
+      const pusher = await connect(`wss://localhost:${port}/pushmsg`, { ca });
+      pusher.send(message('news', id));
+      await pusher.next();
+      await pusher.close();
+    };
+    await push(first.port, 'm1');
+    const m1 = await client.next<{ seq: number; epoch: string }>();
+    expect(m1).toMatchObject({ type: 'message', id: 'm1', seq: 1 });
+    await first.close();
+
+    await using second = await msgqueue.start(msgqueue.loadConfig({ ...queueEnv, MSGQUEUE_PORT: String(secondPort) }), {
+      logger,
+    });
+    await push(second.port, 'm2');
+    expect(await client.next()).toMatchObject({ type: 'message', id: 'm2', seq: 2, epoch: m1.epoch });
+    // A resume reads the log from the node that answers ("waiting" while it still asks the first).
+    const resumed = await connect(`wss://localhost:${subscriber.port}/subscribe`, { ca });
+    let reply = await send(resumed, `sub news from 1 ${m1.epoch}`);
+    if (reply.type === 'waiting') reply = await resumed.next();
+    expect(reply).toMatchObject({ type: 'subscribed', recovered: true });
+    expect(await resumed.next()).toMatchObject({ type: 'message', id: 'm2', seq: 2 });
+    await Promise.all([client.close(), resumed.close()]);
   });
 
   test('terminates a client that stops answering pings', async () => {
