@@ -1,7 +1,7 @@
 import type { SystemId } from './systems.js';
 
 /** Parts of the benchmark `--only` can pick, besides scenario and system names. */
-export const SECTIONS = ['throughput', 'latency', 'optimisations', 'fanout', 'burst', 'http'] as const;
+export const SECTIONS = ['throughput', 'latency', 'optimisations', 'fanout', 'burst', 'http', 'peers'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const SCENARIO_NAMES = ['tp1x1', 'tp4x1', 'tp1x100', 'tp4x100', 'lat1k', 'lat5k', 'lat20k'] as const;
@@ -23,6 +23,8 @@ export interface Selection {
   readonly fanout: boolean;
   readonly burst: boolean;
   readonly http: boolean;
+  /** NATS JetStream and Redis Streams beside our chain: not in --quick unless named. */
+  readonly peers: boolean;
 }
 
 export interface Options {
@@ -55,6 +57,7 @@ function selection(list: string | undefined): Selection {
       fanout: true,
       burst: true,
       http: true,
+      peers: true,
     };
   }
   const names = list.split(',').filter(Boolean);
@@ -74,6 +77,7 @@ function selection(list: string | undefined): Selection {
     fanout: sections?.has('fanout') ?? false,
     burst: sections?.has('burst') ?? false,
     http: sections?.has('http') ?? false,
+    peers: sections?.has('peers') ?? false,
   };
 }
 

@@ -23,7 +23,7 @@ export interface ExtraRow {
 }
 
 /** Rows padded into a Markdown table (first row: the heading). */
-function markdown(rows: readonly (readonly string[])[]): string {
+export function markdown(rows: readonly (readonly string[])[]): string {
   const widths = (rows[0] ?? []).map((_cell, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
   const line = (row: readonly string[]) =>
     `| ${widths.map((width, column) => (row[column] ?? '').padEnd(width)).join(' | ')} |`;
@@ -149,6 +149,10 @@ function comparisonTable(report: BenchReport, list: readonly Plan[], ids: readon
     detail('CPU µs/msg msgqueue (B) / publisher (A) / subscriber (C) / clients', (system) =>
       cpuCell(representative(system, plan.name)),
     );
+    detail('CPU-s per 1M deliveries, all processes (chain + clients)', (system) => {
+      const value = representative(system, plan.name)?.cpuSecondsPerMillionDeliveries;
+      return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(1);
+    });
     if (present.some((system) => system.id === 'file')) {
       detail('msgqueue group commits', (system) => fsyncCell(representative(system, plan.name)));
     }
@@ -171,9 +175,10 @@ export function renderTables(
     readonly fanout: readonly ExtraRow[];
     readonly burst: readonly ExtraRow[];
     readonly http?: readonly ExtraRow[];
+    readonly peers?: readonly ExtraRow[];
   },
 ): string {
-  const { fanout: fanoutRows, burst: burstRows, http: httpRows = [] } = modules;
+  const { fanout: fanoutRows, burst: burstRows, http: httpRows = [], peers: peerRows = [] } = modules;
   const has = (plan: Plan, id: SystemId) => plan.systems.includes(id);
   const compared: SystemId[] = ['file', 'memory', 'ceiling'];
   const throughput = list.filter((plan) => plan.spec.kind === 'throughput' && compared.some((id) => has(plan, id)));
@@ -207,6 +212,12 @@ export function renderTables(
         ? undefined
         : markdown([['figure', 'value'], ...httpRows.map((row) => [row.label, row.value])]),
     ],
+    [
+      'Peers (bench/peers): durable acked publishes, same client concurrency, CPU of every process from /proc',
+      peerRows.length === 0
+        ? undefined
+        : markdown([['figure', 'value'], ...peerRows.map((row) => [row.label, row.value])]),
+    ],
     ['Targets', report.targets.length === 0 ? undefined : targetsTable(report.targets)],
   ];
   return parts
@@ -234,9 +245,13 @@ export function renderHeader(report: BenchReport): string {
 export function renderFooter(
   report: BenchReport,
   fanoutError: string | undefined,
-  moduleErrors: { readonly burst?: readonly string[]; readonly http?: readonly string[] } = {},
+  moduleErrors: {
+    readonly burst?: readonly string[];
+    readonly http?: readonly string[];
+    readonly peers?: readonly string[];
+  } = {},
 ): string {
-  const { burst: burstErrors = [], http: httpErrors = [] } = moduleErrors;
+  const { burst: burstErrors = [], http: httpErrors = [], peers: peerErrors = [] } = moduleErrors;
   const lines: string[] = [];
   const paired = Object.entries(report.summary.ratios).filter(
     ([key]) => key.endsWith('.paired') && key.includes('.deliveredPerSec.'),
@@ -251,6 +266,7 @@ export function renderFooter(
   if (fanoutError !== undefined) lines.push(`fan-out module FAILED: ${fanoutError}`);
   for (const error of burstErrors) lines.push(`burst FAILED: ${error}`);
   for (const error of httpErrors) lines.push(`http FAILED: ${error}`);
+  for (const error of peerErrors) lines.push(`peers FAILED: ${error}`);
   for (const system of report.systems) {
     for (const error of system.errors) lines.push(`${system.id}: FAILED: ${error}`);
     for (const chain of system.chains) {

@@ -54,6 +54,8 @@ export interface ScenarioRecord {
   readonly cpuSystemMs: Partial<Record<Observed, number>>;
   /** CPU µs per measured message, per process. */
   readonly cpuUsPerMessage: Partial<Record<Observed, number>>;
+  /** Every observed process's CPU (chain, load generator, sinks), seconds per million deliveries. */
+  readonly cpuSecondsPerMillionDeliveries?: number;
   /** msgqueue file activity during the measurement (counters differenced). */
   readonly fsync: FsyncActivity | undefined;
 }
@@ -100,6 +102,11 @@ export interface Target {
   readonly goal: string;
   readonly measured: string;
   readonly pass: boolean;
+  /** For bench/results/summary.json: the figure checked against the goal, ours and the baseline's. */
+  readonly ratio?: number;
+  readonly ours?: number;
+  readonly baseline?: number;
+  readonly unit?: string;
 }
 
 /** Medians over the runs, per scenario and system, and the ratios between systems. */
@@ -129,6 +136,8 @@ export interface BenchReport {
   readonly burst: unknown;
   /** The HTTP section's run (bench/http): its figures, the ratios to wss, or why it could not run. */
   readonly http: unknown;
+  /** The peers section (bench/peers): JetStream and Redis Streams beside our chain, or why not. */
+  readonly peers?: unknown;
   readonly durationS: number;
 }
 

@@ -15,6 +15,7 @@ import { parseArgs, USAGE, type Options } from './args.js';
 import { CHAIN_MESSAGE_BUDGET, SystemRunner, type ChainContext } from './chains.js';
 import { runBurstModule } from './burst/index.js';
 import { runHttpModule } from './http/index.js';
+import { runPeersModule } from './peers/index.js';
 import { runFanout, type FanoutReport } from './fanout/index.js';
 import { plans, type Plan } from './plan.js';
 import { machineInfo, probeFsync } from './probe.js';
@@ -24,6 +25,7 @@ import { summarize, type BenchReport, type ScenarioRecord, type Target } from '.
 import { runScenario, SINK_PROCESSES, warmupFor } from './scenario.js';
 import { formatRate, roundDeep } from './stats.js';
 import { SYSTEMS, type SystemId } from './systems.js';
+import { renderSummary, summaryRows, writeSummary } from './summary.js';
 import { chainTargets } from './targets.js';
 import { CONTENT, TOPIC, type ScenarioSpec } from './types.js';
 
@@ -111,6 +113,9 @@ async function fanout(
       goal: target.goal,
       measured: number(target.measured),
       pass: target.pass,
+      ...(target.unit === undefined
+        ? {}
+        : { ratio: target.measured, ours: target.ours, baseline: target.baseline, unit: target.unit }),
     })),
     json: report.json,
     error: undefined,
@@ -131,10 +136,21 @@ async function http(options: Options, context: { work: string; certDir: string; 
   return runHttpModule({ quick: options.quick, ...context }, progress);
 }
 
+/**
+ * The peers section (bench/peers): NATS JetStream and Redis Streams beside our chain. Too slow for
+ * CI: in --quick only when `--only` names it.
+ */
+async function peers(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
+  const wanted = options.only.peers && (!options.quick || options.only.sections?.has('peers') === true);
+  if (!wanted) return { rows: [], targets: [], json: undefined, errors: [] };
+  progress('peers section…');
+  return runPeersModule({ quick: options.quick, repeat: options.repeat, ...context }, progress);
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const list = plans(options);
-  if (list.length === 0 && !options.only.fanout && !options.only.burst && !options.only.http) {
+  if (list.length === 0 && !options.only.fanout && !options.only.burst && !options.only.http && !options.only.peers) {
     process.stderr.write(`--only ${options.only.names?.join(',')} selects nothing in this mode\n${USAGE}\n`);
     process.exit(2);
   }
@@ -183,6 +199,7 @@ async function main(): Promise<void> {
     const extra = await fanout(options, { resultsDir, certDir, ca: cert });
     const bursts = await burst(options, { work, certDir, ca: cert, caFile: certFile });
     const https = await http(options, { work, certDir, ca: cert, caFile: certFile });
+    const peerReport = await peers(options, { work, certDir, ca: cert, caFile: certFile });
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({
       id: definition.id,
@@ -213,10 +230,11 @@ async function main(): Promise<void> {
       fsyncProbe,
       systems,
       summary,
-      targets: [...chainTargets(summary), ...extra.targets, ...bursts.targets],
+      targets: [...chainTargets(summary), ...extra.targets, ...bursts.targets, ...peerReport.targets],
       fanout: extra.json,
       burst: bursts.json,
       http: https.json,
+      peers: peerReport.json,
       durationS: (performance.now() - started) / 1000,
     };
     const file = join(resultsDir, `${stamp}-bench.json`);
@@ -224,14 +242,24 @@ async function main(): Promise<void> {
     say('');
     say(renderHeader(report));
     say('');
-    say(renderTables(report, list, { fanout: extra.rows, burst: bursts.rows, http: https.rows }));
+    say(
+      renderTables(report, list, { fanout: extra.rows, burst: bursts.rows, http: https.rows, peers: peerReport.rows }),
+    );
     say('');
-    const footer = renderFooter(report, extra.error, { burst: bursts.errors, http: https.errors });
+    const footer = renderFooter(report, extra.error, {
+      burst: bursts.errors,
+      http: https.errors,
+      peers: peerReport.errors,
+    });
     if (footer !== '') say(`${footer}\n`);
+    const rows = summaryRows(report.targets);
+    const summaryFile = writeSummary(resultsDir, { date, quick: options.quick, rows });
+    say(`### Summary (${summaryFile})\n\n${renderSummary(rows)}\n`);
     say(`total ${report.durationS.toFixed(1)} s; results: ${file}`);
     // A module or scenario that could not run fails the bench; missed targets and losses are reported.
     const failed = systems.some((system) => system.errors.length > 0) || extra.error !== undefined;
-    if (failed || bursts.errors.length > 0 || https.errors.length > 0) process.exitCode = 1;
+    const moduleErrors = bursts.errors.length + https.errors.length + peerReport.errors.length;
+    if (failed || moduleErrors > 0) process.exitCode = 1;
   } finally {
     cleanup();
   }

@@ -220,6 +220,15 @@ export async function runScenario(
     );
     const throughput = result.kind === 'throughput' ? throughputFigures(result, sinkResultList) : undefined;
     const fanout = sinks.length > 0 ? fanoutOf(sinkResultList, result.integrity.acked) : undefined;
+    // A healthy reader closed mid-run (4100 or otherwise) fails the scenario (issue #19).
+    const closed = Object.entries(fanout?.closed ?? {});
+    if (closed.length > 0) {
+      throw new Error(
+        `the subscriber closed healthy sockets mid-run: ${closed.map(([code, n]) => `${n} × ${code}`).join(', ')}`,
+      );
+    }
+    const deliveries = result.integrity.delivered + (fanout?.deliveries ?? 0);
+    const allCpuMs = Object.values(cpuMs).reduce((sum, ms) => sum + ms, 0);
     return {
       spec,
       result,
@@ -229,6 +238,7 @@ export async function runScenario(
       cpuMs,
       cpuSystemMs,
       cpuUsPerMessage,
+      cpuSecondsPerMillionDeliveries: deliveries > 0 ? (allCpuMs * 1000) / deliveries : Number.NaN,
       fsync: fsyncActivity({ before: fsync0, after: fsync1 }, wallMs, messages),
     };
   } catch (err) {

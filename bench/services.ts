@@ -189,7 +189,7 @@ async function answersHttps(port: number, ca: string): Promise<boolean> {
 }
 
 /** Distinct free ports on 127.0.0.1 (held open together so they differ, then released). */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, async () => {
       const server = createServer();

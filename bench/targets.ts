@@ -11,6 +11,8 @@ const SUITE_OVER_CEILING = 1.0;
 const MEMORY_DELIVERED_PER_SEC = 60_000;
 const DURABLE_P99_AT_5K_MS = 20;
 const DURABLE_ACKED_PER_SEC = 30_000;
+/** Issue #19: durable p99 publish→delivery at 5k msg/s within 1.2× the bare chain's in the same run. */
+const DURABLE_P99_OVER_CEILING = 1.2;
 
 /**
  * The chain's targets that this run has data for. They apply to the suite as configured by
@@ -30,6 +32,10 @@ export function chainTargets(summary: Summary): Target[] {
       goal: `≥ ${formatRatio(SUITE_OVER_CEILING)}`,
       measured: `${pairedText}medians ${formatRatio(ofMedians)} (${formatRate(file)} vs ${formatRate(ceiling)})`,
       pass: value >= SUITE_OVER_CEILING,
+      ratio: value,
+      ours: file,
+      baseline: ceiling,
+      unit: 'msg/s',
     });
   }
   const best = (system: 'file' | 'memory', key: 'ackedPerSec' | 'deliveredPerSec') => {
@@ -43,6 +49,10 @@ export function chainTargets(summary: Summary): Target[] {
       goal: `≥ ${formatRate(MEMORY_DELIVERED_PER_SEC)}`,
       measured: formatRate(memory),
       pass: memory >= MEMORY_DELIVERED_PER_SEC,
+      ratio: memory / MEMORY_DELIVERED_PER_SEC,
+      ours: memory,
+      baseline: MEMORY_DELIVERED_PER_SEC,
+      unit: 'msg/s',
     });
   }
   const p99 = summary.latency.lat5k?.file?.delivery.p99.median;
@@ -52,6 +62,23 @@ export function chainTargets(summary: Summary): Target[] {
       goal: `≤ ${DURABLE_P99_AT_5K_MS} ms`,
       measured: `${formatMs(p99)} ms`,
       pass: p99 <= DURABLE_P99_AT_5K_MS,
+      ratio: p99 / DURABLE_P99_AT_5K_MS,
+      ours: p99,
+      baseline: DURABLE_P99_AT_5K_MS,
+      unit: 'ms',
+    });
+  }
+  const ceilingP99 = summary.latency.lat5k?.ceiling?.delivery.p99.median;
+  if (p99 !== undefined && ceilingP99 !== undefined) {
+    targets.push({
+      name: 'lat5k: durable p99 publish→delivery ÷ bare chain p99',
+      goal: `≤ ${formatRatio(DURABLE_P99_OVER_CEILING)}`,
+      measured: `${formatRatio(p99 / ceilingP99)} (${formatMs(p99)} vs ${formatMs(ceilingP99)} ms)`,
+      pass: p99 / ceilingP99 <= DURABLE_P99_OVER_CEILING,
+      ratio: p99 / ceilingP99,
+      ours: p99,
+      baseline: ceilingP99,
+      unit: 'ms',
     });
   }
   const durable = best('file', 'ackedPerSec');
@@ -61,6 +88,10 @@ export function chainTargets(summary: Summary): Target[] {
       goal: `≥ ${formatRate(DURABLE_ACKED_PER_SEC)}`,
       measured: formatRate(durable),
       pass: durable >= DURABLE_ACKED_PER_SEC,
+      ratio: durable / DURABLE_ACKED_PER_SEC,
+      ours: durable,
+      baseline: DURABLE_ACKED_PER_SEC,
+      unit: 'msg/s',
     });
   }
   return targets;

@@ -15,9 +15,16 @@ export interface FanoutTarget {
   measured: number;
   goal: string;
   pass: boolean;
+  /** Ratio targets (issue #19): the figures behind `measured`, for bench/results/summary.json. */
+  ours?: number;
+  baseline?: number;
+  unit?: string;
 }
 
 const RATIO_GOAL = 3;
+/** Issue #19's goals at S=10,000 against Socket.IO: deliveries/s ≥ 5×, idle memory per socket ≤ 0.7×. */
+const ISSUE_RATIO_GOAL = 5;
+const ISSUE_MEMORY_RATIO_GOAL = 0.7;
 const DELIVERIES_GOAL = 300_000;
 const MEMORY_GOAL_KB = 35;
 /** The scale at which the absolute goals are set. */
@@ -142,7 +149,9 @@ export function targetsOf(scales: readonly ScaleRecord[]): FanoutTarget[] {
         pass: complete && allComplete(scale, socketIo) && ratio >= RATIO_GOAL,
       });
     }
+    if (socketIo !== undefined) targets.push(cpuTarget(scale, suite, socketIo));
     if (scale.sockets !== GOAL_SOCKETS) continue;
+    if (socketIo !== undefined) targets.push(...issueTargets(scale, suite, socketIo));
     targets.push(
       {
         name: `fan-out deliveries/s, suite, S=${count(scale.sockets)}`,
@@ -159,6 +168,47 @@ export function targetsOf(scales: readonly ScaleRecord[]): FanoutTarget[] {
     );
   }
   return targets;
+}
+
+/** Every server process's CPU (user + system, /proc) per delivery, median of the runs: µs = CPU-s per 1M deliveries. */
+const serversCpu = (record: SystemRecord) => median(record.runs.map((run) => run.serversCpuUsPerDelivery));
+
+function cpuTarget(scale: ScaleRecord, suite: SystemRecord, socketIo: SystemRecord): FanoutTarget {
+  const [ours, theirs] = [serversCpu(suite), serversCpu(socketIo)];
+  return {
+    name: `CPU-s per 1M deliveries, all server processes, S=${count(scale.sockets)}: suite ÷ Socket.IO`,
+    measured: ours / theirs,
+    goal: '≤ 1×',
+    pass: ours / theirs <= 1,
+    ours,
+    baseline: theirs,
+    unit: 'CPU-s per 1M',
+  };
+}
+
+function issueTargets(scale: ScaleRecord, suite: SystemRecord, socketIo: SystemRecord): FanoutTarget[] {
+  const [rate, rateIo] = [medianRate(suite), medianRate(socketIo)];
+  const [memory, memoryIo] = [suite.memory.rssPerSocket / KB, socketIo.memory.rssPerSocket / KB];
+  return [
+    {
+      name: `fan-out deliveries/s, S=${count(scale.sockets)}: suite ÷ Socket.IO (issue #19)`,
+      measured: rate / rateIo,
+      goal: `≥ ${ISSUE_RATIO_GOAL}×`,
+      pass: allComplete(scale, suite) && allComplete(scale, socketIo) && rate / rateIo >= ISSUE_RATIO_GOAL,
+      ours: rate,
+      baseline: rateIo,
+      unit: 'deliveries/s',
+    },
+    {
+      name: `idle memory per wss socket, S=${count(scale.sockets)}: suite ÷ Socket.IO`,
+      measured: memory / memoryIo,
+      goal: `≤ ${ISSUE_MEMORY_RATIO_GOAL}×`,
+      pass: suite.connect.opened === scale.sockets && memory / memoryIo <= ISSUE_MEMORY_RATIO_GOAL,
+      ours: memory,
+      baseline: memoryIo,
+      unit: 'KB',
+    },
+  ];
 }
 
 function formatValue(value: number, unit: string): string {

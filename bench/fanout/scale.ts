@@ -46,6 +46,8 @@ export interface RunRecord {
   /** CPU (user + system) of the fan-out process and of the sinks during the run, per delivery. */
   readonly serverCpuUsPerDelivery: number;
   readonly sinkCpuUsPerDelivery: number;
+  /** Every server process (ours: msgqueue + publisher + subscriber) per delivery: µs, i.e. CPU-s per 1M deliveries. */
+  readonly serversCpuUsPerDelivery: number;
 }
 
 export interface SystemRecord {
@@ -187,7 +189,8 @@ async function measureRun(
   const { server, sinks } = target;
   const expected = target.sockets * run.messages;
   await sinks.expect(server.system, run.messages);
-  const cpuBefore = await Promise.all([cpuMs([server.fanout.pid]), cpuMs(sinks.pids)]);
+  const serverPids = server.processes.map((child) => child.pid);
+  const cpuBefore = await Promise.all([cpuMs([server.fanout.pid]), cpuMs(sinks.pids), cpuMs(serverPids)]);
   let publishError: unknown;
   const publishing = target.publisher.publish(run.messages, run.label).catch((err: unknown) => {
     publishError = err;
@@ -201,7 +204,7 @@ async function measureRun(
   const published = await publishing;
   if (published === undefined) throw new Error(`${server.system}: ${(publishError as Error).message}`);
   await delay(GRACE_MS);
-  const cpuAfter = await Promise.all([cpuMs([server.fanout.pid]), cpuMs(sinks.pids)]);
+  const cpuAfter = await Promise.all([cpuMs([server.fanout.pid]), cpuMs(sinks.pids), cpuMs(serverPids)]);
   const counts = await sinks.count(server.system);
   const spanMs = counts.lastAt - published.firstSendAt;
   const perDelivery = (before: number, after: number) => ((after - before) * 1000) / Math.max(1, counts.messages);
@@ -222,6 +225,7 @@ async function measureRun(
     sinks: counts,
     serverCpuUsPerDelivery: perDelivery(cpuBefore[0], cpuAfter[0]),
     sinkCpuUsPerDelivery: perDelivery(cpuBefore[1], cpuAfter[1]),
+    serversCpuUsPerDelivery: perDelivery(cpuBefore[2], cpuAfter[2]),
   };
 }
 

@@ -11,6 +11,8 @@ export interface ServerUnderTest {
   readonly system: System;
   /** The process that does the fan-out: its memory and open-files limit are what count. */
   readonly fanout: TsChild;
+  /** Every server process of the system (ours: msgqueue, publisher, subscriber): CPU per delivery counts them all. */
+  readonly processes: readonly TsChild[];
   /** Where the sinks connect. */
   readonly sinkPort: number;
   /** Facts worth keeping with the results (settings, ports). */

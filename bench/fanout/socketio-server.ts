@@ -17,6 +17,7 @@ export async function startSocketIo(options: { certDir: string; ca: string }): P
     return {
       system: 'socket.io',
       fanout: child,
+      processes: [child],
       sinkPort: port,
       settings: { port, transports: ['websocket'], perMessageDeflate: false },
       openPublisher: () => openSocketIoPublisher(port, options.ca),

@@ -68,6 +68,7 @@ export async function startSuite(options: { certDir: string; ca: string; sockets
     return {
       system: 'suite',
       fanout: subscriber,
+      processes: [msgqueue, publisher, subscriber],
       sinkPort: subscribePort,
       settings: { store: 'memory', queuePort, publishPort, subscribePort, logLevel: 'info', subscriberEnv: limits },
       openPublisher: () => openSuitePublisher(publishPort, options.ca),
