@@ -45,7 +45,13 @@ export type ErrorCode = keyof typeof ERRORS;
 export const HTTP_ERRORS = {
   GROUP_UNKNOWN: {
     status: 403,
-    message: 'no such consumer group: consumers may only use the groups in MSGQUEUE_GROUPS',
+    message:
+      'no such consumer group: consumers may only use the groups in MSGQUEUE_GROUPS (and node.<id> groups where MSGQUEUE_NODE_GROUPS is on)',
+  },
+  GROUPS_FULL: {
+    status: 503,
+    message:
+      'as many consumer groups exist as MSGQUEUE_MAX_GROUPS allows: remove one (DELETE /groups/<name>) or let an idle node group expire (MSGQUEUE_GROUP_EXPIRE_MS)',
   },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'the request body is larger than this endpoint takes' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as Content-Type: application/json' },

@@ -24,6 +24,7 @@ export {
   type Recovery,
   type ServerFrame,
 } from './frames.js';
+export { GROUP_NAME_PATTERN, isNodeGroup, MAX_NODE_ID_CHARS, NODE_GROUP_PREFIX } from './group.js';
 export { decodeHopAck, encodeHopAck, type HopAck } from './hop.js';
 export { findMember, scanObject, splitArray, type MemberSpan, type ObjectScan } from './json-scan.js';
 export {

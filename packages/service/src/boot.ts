@@ -46,11 +46,12 @@ export async function loadHopTls(config: CommonConfig): Promise<HopTls> {
 export async function createQueueUpstream(
   config: CommonConfig,
   hop: QueueHop,
-  options: { name: string; logger: Logger },
+  options: { name: string; logger: Logger; dialQuery?: () => Readonly<Record<string, string>> },
 ): Promise<Upstream> {
   return new Upstream({
     ...hop,
     name: options.name,
+    ...(options.dialQuery !== undefined && { dialQuery: options.dialQuery }),
     ...(await loadHopTls(config)),
     // The hop carries the client's frame plus the envelope.
     maxPayloadBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES,

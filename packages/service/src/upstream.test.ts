@@ -15,10 +15,11 @@ async function deadUrl(): Promise<string> {
   return probe.url('/hop');
 }
 
-async function upstream(urls: string[]) {
+async function upstream(urls: string[], dialQuery?: () => Record<string, string>) {
   const { ca } = await testCertificate();
   const hop = new Upstream({
     urls,
+    ...(dialQuery && { dialQuery }),
     user: 'hello',
     password: 'test',
     ca,
@@ -68,6 +69,20 @@ describe('Upstream', () => {
     expect(b.accepted).toHaveLength(2);
     await hop.stop();
     await b.kill();
+  });
+
+  test('each dial carries the query of that moment', async () => {
+    const server = await bareWssServer((ws, req) => ws.send(req.url ?? ''));
+    let dials = 0;
+    const { hop, nextGreeting } = await upstream([server.url('/hop?group=g')], () => ({ from: String(++dials) }));
+    let greeting = nextGreeting();
+    hop.start();
+    expect(await greeting).toBe('/hop?group=g&from=1');
+    greeting = nextGreeting();
+    for (const ws of server.accepted) ws.terminate();
+    expect(await greeting).toBe('/hop?group=g&from=2');
+    await hop.stop();
+    await server.kill();
   });
 
   test('needs at least one URL', () => {

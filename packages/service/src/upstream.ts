@@ -52,6 +52,8 @@ export interface UpstreamOptions extends Omit<DialOptions, 'url'> {
    * connection that drops) moves on to the next, round the list.
    */
   urls: readonly string[];
+  /** Query parameters added to the URL at each dial, for what the hop should know as of now. */
+  dialQuery?: () => Readonly<Record<string, string>>;
   /** Names the hop in logs, e.g. "msgqueue /pushmsg". */
   name: string;
   heartbeatIntervalMs: number;
@@ -111,13 +113,21 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
   #connect(): void {
     if (this.#stopped) return;
     const url = this.url;
-    dial({ ...this.#options, url }).then(
+    dial({ ...this.#options, url: this.#withQuery(url) }).then(
       (ws) => this.#onOpen(ws),
       (err: Error) => {
         this.#log.warn({ err: err.message, url }, 'cannot reach upstream');
         this.#scheduleRetry();
       },
     );
+  }
+
+  #withQuery(url: string): string {
+    const query = this.#options.dialQuery?.();
+    if (query === undefined) return url;
+    const withQuery = new URL(url);
+    for (const [name, value] of Object.entries(query)) withQuery.searchParams.set(name, value);
+    return withQuery.toString();
   }
 
   #onOpen(ws: WebSocket): void {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { testCertificate } from './certificate.js';
 
@@ -20,7 +21,9 @@ export interface BareWssServer {
  * test that plays a hop's far end by hand (one that never acknowledges, say). It accepts any
  * credentials.
  */
-export async function bareWssServer(onConnection: (ws: WebSocket) => void = () => undefined): Promise<BareWssServer> {
+export async function bareWssServer(
+  onConnection: (ws: WebSocket, request: IncomingMessage) => void = () => undefined,
+): Promise<BareWssServer> {
   const { certDir } = await testCertificate();
   const server = createServer({
     cert: readFileSync(join(certDir, 'server.crt')),
@@ -28,9 +31,9 @@ export async function bareWssServer(onConnection: (ws: WebSocket) => void = () =
   });
   const wss = new WebSocketServer({ server });
   const accepted: WebSocket[] = [];
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
     accepted.push(ws);
-    onConnection(ws);
+    onConnection(ws, req);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

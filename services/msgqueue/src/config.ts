@@ -1,8 +1,7 @@
-import { ConfigError, loadEnv, port, positiveInt, readableFile, z } from '@pubsub/config';
+import { ConfigError, flag, loadEnv, port, positiveInt, readableFile, z } from '@pubsub/config';
+import { GROUP_NAME_PATTERN } from '@pubsub/protocol';
 import { fileURLToPath } from 'node:url';
 import { commonConfig, commonEnv, resolveUsers, usersList, type CommonConfig, type Users } from '@pubsub/service';
-
-const GROUP_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `MSGQUEUE_GROUPS`: distinct group names, separated by commas. */
 const groupList = () =>
@@ -11,7 +10,7 @@ const groupList = () =>
     .default('default')
     .transform((spec, ctx) => {
       const names = spec.split(',').map((name) => name.trim());
-      const bad = names.filter((name) => !GROUP_NAME.test(name));
+      const bad = names.filter((name) => !GROUP_NAME_PATTERN.test(name));
       if (bad.length > 0) {
         ctx.addIssue({
           code: 'custom',
@@ -40,6 +39,8 @@ const MsgqueueEnv = z.object({
   MSGQUEUE_GROUPS: groupList(),
   MSGQUEUE_MAX_GROUPS: positiveInt(32),
   MSGQUEUE_GROUP_IDLE_MS: positiveInt(10 * 60 * 1000),
+  MSGQUEUE_NODE_GROUPS: flag(false),
+  MSGQUEUE_GROUP_EXPIRE_MS: positiveInt(24 * 60 * 60 * 1000),
   MSGQUEUE_LEASE_MS: positiveInt(30_000),
   MSGQUEUE_DEDUPE_WINDOW_MS: positiveInt(120_000),
   MSGQUEUE_DEDUPE_MAX_IDS: positiveInt(1_000_000),
@@ -71,6 +72,13 @@ export interface MsgqueueConfig extends CommonConfig {
   readonly groups: readonly string[];
   /** A group without a consumer for this long stops holding the backlog and retention back. */
   readonly groupIdleMs: number;
+  /** Most groups at once, declared and node groups together. */
+  readonly maxGroups: number;
+  /**
+   * Set (`MSGQUEUE_NODE_GROUPS`): a popper may make a `node.<id>` group by connecting to it, one
+   * per subscriber node of a cluster; one without a consumer for `expireMs` is removed.
+   */
+  readonly nodeGroups: { readonly expireMs: number } | undefined;
   readonly dedupeWindowMs: number;
   /** Most message ids remembered for deduplication, however young. */
   readonly dedupeMaxIds: number;
@@ -113,6 +121,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
     dataDir: e.MSGQUEUE_DATA_DIR,
     groups: e.MSGQUEUE_GROUPS,
     groupIdleMs: e.MSGQUEUE_GROUP_IDLE_MS,
+    maxGroups: e.MSGQUEUE_MAX_GROUPS,
+    nodeGroups: e.MSGQUEUE_NODE_GROUPS ? { expireMs: e.MSGQUEUE_GROUP_EXPIRE_MS } : undefined,
     dedupeWindowMs: e.MSGQUEUE_DEDUPE_WINDOW_MS,
     dedupeMaxIds: e.MSGQUEUE_DEDUPE_MAX_IDS,
     retentionMs: e.MSGQUEUE_RETENTION_MS,

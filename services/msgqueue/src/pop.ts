@@ -1,21 +1,37 @@
-import { CloseCode, decodeHopAck, HTTP_ERRORS } from '@pubsub/protocol';
+import { CloseCode, decodeHopAck, GROUP_NAME_PATTERN, HTTP_ERRORS } from '@pubsub/protocol';
 import { closeWithError, textOf, type ConnectionContext, type Rejection } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
-import type { MessageQueue } from './queue.js';
+import type { ConsumerStart, MessageQueue } from './queue.js';
 
-const GROUP_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const BATCH_PATTERN = /^[1-9][0-9]{0,5}$/;
+const OFFSET_PATTERN = /^[1-9][0-9]{0,15}$/;
+const EPOCH_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const DEFAULT_GROUP = 'default';
 
-/** Refuses `/popmsg` for a group that is not declared, before the upgrade (403 GROUP_UNKNOWN). */
+/**
+ * Refuses `/popmsg` before the upgrade for a group that is neither declared nor a node group
+ * that may be made (403 GROUP_UNKNOWN), or a node group while the groups are at their limit
+ * (503 GROUPS_FULL).
+ */
 export function popRefusal(queue: MessageQueue): (url: URL) => Rejection | undefined {
   return (url) => {
     const group = url.searchParams.get('group') ?? DEFAULT_GROUP;
     // A malformed name is answered after the upgrade, with its own close reason.
-    if (!GROUP_PATTERN.test(group) || queue.hasGroup(group)) return undefined;
+    if (!GROUP_NAME_PATTERN.test(group)) return undefined;
+    const admission = queue.admission(group);
+    if (admission === 'open') return undefined;
+    if (admission === 'full') return { ...HTTP_ERRORS.GROUPS_FULL, code: 'GROUPS_FULL' };
     const { status, message } = HTTP_ERRORS.GROUP_UNKNOWN;
     return { status, code: 'GROUP_UNKNOWN', message: `${message} ("${group}" is not)` };
   };
+}
+
+/** `from=<offset>&epoch=<epoch>`: where a node group made for this consumer starts (see addConsumer). */
+function consumerStart(params: URLSearchParams): ConsumerStart | undefined {
+  const offset = params.get('from');
+  const epoch = params.get('epoch');
+  if (offset === null || epoch === null || !OFFSET_PATTERN.test(offset) || !EPOCH_PATTERN.test(epoch)) return undefined;
+  return { offset: Number(offset), epoch };
 }
 
 /**
@@ -32,7 +48,7 @@ export function handlePop(
   { queue, maxFrameBytes }: { queue: MessageQueue; maxFrameBytes: number },
 ): void {
   const group = context.url.searchParams.get('group') ?? DEFAULT_GROUP;
-  if (!GROUP_PATTERN.test(group)) {
+  if (!GROUP_NAME_PATTERN.test(group)) {
     ws.close(CloseCode.POLICY_VIOLATION, 'group must be 1-64 characters of A-Z a-z 0-9 . _ -');
     return;
   }
@@ -42,9 +58,10 @@ export function handlePop(
     return;
   }
   const positioned = context.url.searchParams.get('offsets') === '1';
-  const consumer = queue.addConsumer(ws, group, { maxMessages: Number(batch), maxBytes: maxFrameBytes, positioned });
+  const limits = { maxMessages: Number(batch), maxBytes: maxFrameBytes, positioned };
+  const consumer = queue.addConsumer(ws, { group, batch: limits, start: consumerStart(context.url.searchParams) });
   if (consumer === undefined) {
-    // Removed between the upgrade's check and now.
+    // Removed (or the groups filled up) between the upgrade's check and now.
     ws.close(CloseCode.GROUP_REMOVED, `group "${group}" does not exist`);
     return;
   }

@@ -1,5 +1,5 @@
 import type { Logger } from '@pubsub/log';
-import { CloseCode, encodeBatch, planBatches, type BatchLimits } from '@pubsub/protocol';
+import { CloseCode, encodeBatch, isNodeGroup, planBatches, type BatchLimits } from '@pubsub/protocol';
 import { eventWithin } from '@pubsub/service';
 import Denque from 'denque';
 import { EventEmitter } from 'node:events';
@@ -17,6 +17,25 @@ export interface QueueLimits {
   leaseMs: number;
   /** A group without a consumer for this long stops holding the backlog and retention back. */
   groupIdleMs: number;
+  /** Most groups at once, node groups included. */
+  maxGroups: number;
+}
+
+/** Groups of subscriber nodes (`node.<id>`), made by their first consumer and removed when idle. */
+export interface NodeGroups {
+  /** A node group without a consumer on this msgqueue for this long is removed. */
+  readonly expireMs: number;
+}
+
+/** Whether a consumer may use a group: it exists (or may be made), or why not. */
+export type GroupAdmission = 'open' | 'unknown' | 'full';
+
+/** Where a consumer of a node group has had the log up to, so a group made for it starts there. */
+export interface ConsumerStart {
+  /** The first offset it has not had. */
+  readonly offset: number;
+  /** The log's epoch it was counting in: an offset of another history means nothing here. */
+  readonly epoch: string;
 }
 
 /** What `GET /groups` shows of one group. */
@@ -60,6 +79,8 @@ export interface Group {
   idleSince: number | undefined;
   /** Whether its backlog counts toward the limits and holds retention back (false once idle). */
   holding: boolean;
+  /** A node group: made by its first consumer, and removed once idle for `NodeGroups.expireMs`. */
+  readonly node: boolean;
 }
 
 interface QueueEvents {
@@ -84,29 +105,43 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   readonly #limits: QueueLimits;
   readonly #groups = new Map<string, Group>();
   readonly #timers: NodeJS.Timeout[];
+  readonly #nodeGroups: NodeGroups | undefined;
   #full = false;
 
   /**
-   * Only `declaredGroups` exist: a position saved for any other group (declared once, or made up
-   * by a consumer before groups had to be declared) is dropped, so it no longer holds anything.
+   * Only `declaredGroups` exist, and with `nodeGroups` the node groups: a position saved for any
+   * other group (declared once, or made up by a consumer before groups had to be declared) is
+   * dropped, so it no longer holds anything.
    */
-  constructor(log: MessageLog, options: { limits: QueueLimits; declaredGroups: readonly string[]; logger: Logger }) {
+  constructor(
+    log: MessageLog,
+    options: { limits: QueueLimits; declaredGroups: readonly string[]; nodeGroups?: NodeGroups; logger: Logger },
+  ) {
     super();
     this.#log = log;
     this.#limits = options.limits;
+    this.#nodeGroups = options.nodeGroups;
     this.logger = options.logger;
     const saved = log.groups();
+    const kept: string[] = [];
     for (const name of [...saved.keys()]) {
       if (options.declaredGroups.includes(name)) continue;
+      if (this.#nodeGroups !== undefined && isNodeGroup(name)) {
+        kept.push(name);
+        continue;
+      }
       log.deleteGroup(name);
       this.logger.warn({ group: name }, 'dropped the saved position of a group not in MSGQUEUE_GROUPS');
     }
     // A group declared for the first time starts at the end of the log, not at its retained
     // history: in a new data directory that is the very first message.
     for (const name of options.declaredGroups) this.#group(name, saved.get(name) ?? log.nextOffset);
+    // A node group's position outlives a restart, like its subscriber node; its clock starts now.
+    for (const name of kept) this.#group(name, saved.get(name) as number, { node: true });
+    const idleCheckMs = Math.min(options.limits.groupIdleMs, this.#nodeGroups?.expireMs ?? Infinity);
     this.#timers = [
       setInterval(() => this.#expireLeases(), Math.max(10, options.limits.leaseMs / 4)),
-      setInterval(() => this.#releaseIdleGroups(), Math.max(10, Math.min(10_000, options.limits.groupIdleMs / 4))),
+      setInterval(() => this.#releaseIdleGroups(), Math.max(10, Math.min(10_000, idleCheckMs / 4))),
     ];
     this.#timers.forEach((timer) => timer.unref());
   }
@@ -130,6 +165,13 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
 
   hasGroup(name: string): boolean {
     return this.#groups.has(name);
+  }
+
+  /** Whether a consumer may use the group: declared or existing, a node group that may be made, or neither. */
+  admission(name: string): GroupAdmission {
+    if (this.#groups.has(name)) return 'open';
+    if (this.#nodeGroups === undefined || !isNodeGroup(name)) return 'unknown';
+    return this.#groups.size < this.#limits.maxGroups ? 'open' : 'full';
   }
 
   groupInfo(): GroupInfo[] {
@@ -191,10 +233,26 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     return results;
   }
 
-  /** Adds a consumer to a group, or returns undefined when the group does not exist. */
-  addConsumer(ws: WebSocket, groupName: string, batch: BatchLimits): Consumer | undefined {
-    const group = this.#groups.get(groupName);
-    if (group === undefined) return undefined;
+  /**
+   * Adds a consumer to a group, or returns undefined when the group does not exist and may not be
+   * made. A node group that does not exist is made, starting where the consumer says it has had
+   * the log up to (`start`, in this epoch), or at the end of the log: on a cluster's shared
+   * store a subscriber node that fails over to a msgqueue node that never saw its group goes on
+   * where it was, with no gap.
+   */
+  addConsumer(
+    ws: WebSocket,
+    { group: groupName, batch, start }: { group: string; batch: BatchLimits; start?: ConsumerStart | undefined },
+  ): Consumer | undefined {
+    let group = this.#groups.get(groupName);
+    if (group === undefined) {
+      if (this.admission(groupName) !== 'open') return undefined;
+      const log = this.#log;
+      const from =
+        start?.epoch === log.epoch ? Math.min(Math.max(start.offset, log.firstOffset), log.nextOffset) : undefined;
+      group = this.#group(groupName, from ?? log.nextOffset, { node: true });
+      this.logger.info({ group: groupName, floor: group.floor }, 'made a node group for its first consumer');
+    }
     if (!group.holding) this.#hold(group);
     group.idleSince = undefined;
     const consumer: Consumer = { ws, group, sent: new Denque(), acked: 0, batch };
@@ -263,7 +321,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     this.#timers.forEach((timer) => clearInterval(timer));
   }
 
-  #group(name: string, floor: number): Group {
+  #group(name: string, floor: number, { node = false } = {}): Group {
     const group: Group = {
       name,
       cursor: floor,
@@ -274,6 +332,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
       consumers: new Set(),
       idleSince: Date.now(),
       holding: true,
+      node,
     };
     this.#groups.set(name, group);
     this.#log.setGroupFloor(name, floor);
@@ -287,6 +346,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   #releaseIdleGroups(): void {
     const now = Date.now();
     let released = false;
+    this.#expireNodeGroups(now);
     for (const group of this.#groups.values()) {
       if (!group.holding || group.idleSince === undefined || now - group.idleSince < this.#limits.groupIdleMs) continue;
       group.holding = false;
@@ -298,6 +358,27 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
       );
     }
     if (released) this.#settled();
+  }
+
+  /**
+   * A node group without a consumer here for `expireMs` is removed, as `DELETE /groups` would:
+   * a subscriber node gone for good leaves nothing behind. On a cluster, a live node's group is
+   * removed only on the msgqueue nodes it does not use; its consumer's start puts it back where
+   * it was if it comes to one of them.
+   */
+  #expireNodeGroups(now: number): void {
+    const expireMs = this.#nodeGroups?.expireMs;
+    if (expireMs === undefined) return;
+    for (const group of [...this.#groups.values()]) {
+      if (!group.node || group.idleSince === undefined || now - group.idleSince < expireMs) continue;
+      this.#groups.delete(group.name);
+      this.#log.deleteGroup(group.name);
+      this.logger.warn(
+        { group: group.name, idleMs: now - group.idleSince, backlog: this.#log.nextOffset - group.floor },
+        'removed a node group without consumers for MSGQUEUE_GROUP_EXPIRE_MS',
+      );
+      this.#settled();
+    }
   }
 
   /** A released group's consumer is back: it resumes where retention left it and holds again. */

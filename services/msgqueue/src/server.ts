@@ -50,8 +50,13 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
     log.warn('in-memory store: queued messages are lost when this process stops');
   }
 
-  const queue = new MessageQueue(store, { limits: config, declaredGroups: config.groups, logger: log });
-  log.info({ groups: config.groups }, 'consumer groups');
+  const queue = new MessageQueue(store, {
+    limits: config,
+    declaredGroups: config.groups,
+    ...(config.nodeGroups !== undefined && { nodeGroups: config.nodeGroups }),
+    logger: log,
+  });
+  log.info({ groups: config.groups, nodeGroups: config.nodeGroups !== undefined }, 'consumer groups');
   const metrics = new ServiceMetrics('msgqueue');
   const stored = metrics.counter({ name: 'pubsub_msgqueue_stored_total', help: 'Messages appended to the log' });
   const duplicates = metrics.counter({

@@ -1,4 +1,6 @@
-import { loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
+import { ConfigError, loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
+import { GROUP_NAME_PATTERN, MAX_NODE_ID_CHARS, NODE_GROUP_PREFIX } from '@pubsub/protocol';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   commonConfig,
@@ -34,10 +36,15 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_CATCHUP_PAGE_BYTES: positiveInt(256 * 1024),
   SUBSCRIBER_MAX_SUBSCRIPTIONS: positiveInt(1_000),
   SUBSCRIBER_MAX_USER_SUBSCRIPTIONS: positiveInt(10_000),
-  SUBSCRIBER_GROUP: z
+  // Unset: "default", unless SUBSCRIBER_NODE_ID gives this node a group of its own.
+  SUBSCRIBER_GROUP: z.string().regex(GROUP_NAME_PATTERN, 'expected 1-64 characters of A-Z a-z 0-9 . _ -').optional(),
+  SUBSCRIBER_NODE_ID: z
     .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 . _ -')
-    .default('default'),
+    .regex(
+      new RegExp(`^(auto|[A-Za-z0-9._-]{1,${MAX_NODE_ID_CHARS}})$`),
+      `expected "auto" or 1-${MAX_NODE_ID_CHARS} characters of A-Z a-z 0-9 . _ -`,
+    )
+    .optional(),
   SUBSCRIBER_DATA_DIR: z.string().trim().min(1, 'expected a directory path').default(DEFAULT_DATA_DIR),
 });
 
@@ -67,9 +74,12 @@ export interface SubscriberConfig extends CommonConfig {
   readonly maxUserSubscriptions: number;
   /**
    * The msgqueue consumer group: subscriber services in one group share the messages, each
-   * group gets all of them. Give side-by-side subscriber services distinct groups.
+   * group gets all of them. Give side-by-side subscriber services distinct groups; a node of a
+   * cluster has its own, `node.<nodeId>`.
    */
   readonly group: string;
+  /** This subscriber's name among a cluster's nodes (`SUBSCRIBER_NODE_ID`), when it is one. */
+  readonly nodeId: string | undefined;
   /** Where the subscriber keeps its own state (webhook subscriptions, streams); created at start. */
   readonly dataDir: string;
 }
@@ -77,6 +87,13 @@ export interface SubscriberConfig extends CommonConfig {
 /** Reads the subscriber's configuration from environment variables (docs/configuration.md). */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): SubscriberConfig {
   const e = loadEnv(SubscriberEnv, env);
+  if (e.SUBSCRIBER_NODE_ID !== undefined && e.SUBSCRIBER_GROUP !== undefined) {
+    throw new ConfigError([
+      `SUBSCRIBER_GROUP: not with SUBSCRIBER_NODE_ID, which gives this node its own group (${NODE_GROUP_PREFIX}<id>); set one of them`,
+    ]);
+  }
+  const nodeId = e.SUBSCRIBER_NODE_ID === 'auto' ? autoNodeId(e.SUBSCRIBER_PORT) : e.SUBSCRIBER_NODE_ID;
+  const group = nodeId === undefined ? (e.SUBSCRIBER_GROUP ?? 'default') : `${NODE_GROUP_PREFIX}${nodeId}`;
   const common = commonConfig(e);
   return {
     ...common,
@@ -89,7 +106,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     }),
     queue: {
       urls: (e.SUBSCRIBER_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/popmsg`]).map((url) =>
-        withGroup(url, e.SUBSCRIBER_GROUP),
+        withGroup(url, group),
       ),
       user: e.SUBSCRIBER_QUEUE_USER,
       password: e.SUBSCRIBER_QUEUE_PASSWORD,
@@ -99,11 +116,23 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     catchUpPageBytes: e.SUBSCRIBER_CATCHUP_PAGE_BYTES,
     maxSubscriptions: e.SUBSCRIBER_MAX_SUBSCRIPTIONS,
     maxUserSubscriptions: e.SUBSCRIBER_MAX_USER_SUBSCRIPTIONS,
-    group: e.SUBSCRIBER_GROUP,
+    group,
+    nodeId,
     dataDir: e.SUBSCRIBER_DATA_DIR,
     // After the users, so a production start without users reports that first.
     tokens: tokenConfig(e, common.production),
   };
+}
+
+/**
+ * `SUBSCRIBER_NODE_ID=auto`: the host name and the port, which stay the same when the node
+ * restarts in place (a new id would leave its old group to expire and start a new one at the
+ * end of the log).
+ */
+function autoNodeId(listenPort: number): string {
+  const suffix = `-${listenPort}`;
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-') || 'host';
+  return `${host.slice(0, MAX_NODE_ID_CHARS - suffix.length)}${suffix}`;
 }
 
 function withGroup(queueUrl: string, group: string): string {

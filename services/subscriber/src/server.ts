@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { WebSocket } from 'ws';
 import { CatchUp } from './catch-up.js';
 import type { SubscriberConfig } from './config.js';
-import { Delivery } from './delivery.js';
+import { Delivery, type LiveStream } from './delivery.js';
 import { LogSource } from './log-source.js';
 import type { Reader } from './reader.js';
 import { TopicRegistry } from './topics.js';
@@ -36,6 +36,12 @@ const CONSOLE_DIR = fileURLToPath(new URL('../console', import.meta.url));
 
 export type { SubscriberConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';
+
+/** `from`/`epoch` for `/popmsg`: the first offset this node has not routed, once it has routed any. */
+function liveStart(live: LiveStream): Record<string, string> {
+  if (live.epoch === undefined || live.routedThrough === 0) return {};
+  return { from: String(live.routedThrough + 1), epoch: live.epoch };
+}
 
 /** Starts the subscriber: clients subscribe on `/subscribe`, messages come from the msgqueue. */
 export async function start(config: SubscriberConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
@@ -58,7 +64,13 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   const upstream = await createQueueUpstream(
     config,
     { ...config.queue, urls: popUrls },
-    { name: 'msgqueue /popmsg', logger: log },
+    {
+      name: 'msgqueue /popmsg',
+      logger: log,
+      // A cluster node tells each msgqueue node it dials what it has had, so one that does not
+      // know its group yet makes it there and not at the end of the log.
+      ...(config.nodeId !== undefined && { dialQuery: () => liveStart(delivery) }),
+    },
   );
   const metrics = new ServiceMetrics('subscriber');
   metrics.gauge({
@@ -194,7 +206,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   });
   // Listening first, so clients can subscribe before the first message is routed.
   upstream.start();
-  log.info({ port: server.port, host: config.host }, 'listening');
+  log.info({ port: server.port, host: config.host, group: config.group, nodeId: config.nodeId }, 'listening');
 
   const shutdown = async () => {
     log.info('draining');
