@@ -34,6 +34,8 @@ export const ERRORS = {
   SLOW_CONSUMER: { message: 'slow consumer: send buffer limit exceeded', http: 500, close: 4100 },
   CONSUMER_STALLED: { message: 'slow consumer: read nothing within the stall timeout', http: 500, close: 4100 },
   INTERNAL: { message: 'internal server error', http: 500, close: 1011 },
+  /** A stream deleted (or expired) while connected: like a removed consumer group, nothing more comes. */
+  STREAM_GONE: { message: 'this stream was deleted or expired', http: 410, close: 4410 },
 } as const satisfies Record<string, { message: string; http: number; close?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -55,6 +57,12 @@ export const HTTP_ERRORS = {
   },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'the request body is larger than this endpoint takes' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as Content-Type: application/json' },
+  STREAM_UNKNOWN: { status: 404, message: 'no such stream: the URL is wrong, or the stream never existed here' },
+  STREAM_FORBIDDEN: { status: 403, message: 'only the user who created a stream may delete it' },
+  TOO_MANY_STREAMS: {
+    status: 429,
+    message: 'this user has as many streams as it may (SUBSCRIBER_MAX_USER_STREAMS); delete one first',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

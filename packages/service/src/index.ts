@@ -4,6 +4,7 @@ export { errorBody, rejectUpgrade, sendRejection, type Rejection } from './rejec
 export { dial, Upstream, type DialOptions, type UpstreamOptions } from './upstream.js';
 export {
   startSecureWsServer,
+  type CapabilityEndpoint,
   type ConnectionHandler,
   type Readiness,
   type SecureWsServer,

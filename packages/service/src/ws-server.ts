@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { endpointRefusal, SERVICE_RIGHTS, type Right, type Users } from './access.js';
+import { endpointRefusal, SERVICE_RIGHTS, type Account, type Right, type Users } from './access.js';
 import type { AccessLimits } from './access-config.js';
 import { AuthGate } from './auth-gate.js';
 import { AddressLimit } from './address-limit.js';
@@ -20,6 +20,17 @@ import type { TokenKeys } from './token-config.js';
 import { tokenEndpoint } from './token-endpoint.js';
 
 export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
+
+/**
+ * A WebSocket endpoint whose URL is its own credential (a capability URL, `/streams/<id>`): the
+ * request needs no Basic Auth or token. `authorize` decides from the last path segment (and the
+ * query) before the upgrade, and names the account the connection runs as: its topic rights and
+ * its share of the connection limits.
+ */
+export interface CapabilityEndpoint {
+  authorize(capability: string, url: URL): { account: Account } | { rejection: Rejection };
+  handler: ConnectionHandler;
+}
 
 /** Answer of `GET /ready`: ready, or not with the reason. */
 export type Readiness = { ready: true } | { ready: false; reason: string };
@@ -45,6 +56,11 @@ export interface SecureWsServerOptions {
   limits: AccessLimits;
   /** WebSocket endpoints by exact path, e.g. `{ '/publish': onPublish }`. */
   endpoints: Record<string, ConnectionHandler>;
+  /**
+   * WebSocket endpoints at `<prefix>/<capability>`, by prefix (`{ '/streams': … }`). Log lines
+   * and metrics name the prefix only: the capability is a credential.
+   */
+  capabilityEndpoints?: Readonly<Record<string, CapabilityEndpoint>>;
   /**
    * Refusals an endpoint decides from the request's URL before the upgrade (an unknown group), so
    * the client gets an HTTP status and JSON instead of an opened and closed socket.
@@ -88,6 +104,13 @@ export interface SecureWsServer {
 }
 
 const TOKEN_ROUTE = 'POST /api/token';
+
+/** An upgrade request as the server's `upgrade` event hands it over. */
+interface UpgradeRequest {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+}
 
 // Slowloris guards: a client must send its headers and finish TLS within these.
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -152,7 +175,10 @@ function createHttpApp(
   { accepting, gate, limits, nextConnId }: Admission,
 ): express.Express {
   const { name } = options;
-  const paths = Object.keys(options.endpoints);
+  const paths = [
+    ...Object.keys(options.endpoints),
+    ...Object.keys(options.capabilityEndpoints ?? {}).map((prefix) => `${prefix}/:capability`),
+  ];
   const app = express();
   app.disable('x-powered-by');
   // Probes for orchestrators: no credentials needed, nothing revealed but the state.
@@ -313,34 +339,13 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     rejectUpgrade(socket, rejection);
   };
 
-  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    const url = urlOf(req);
-    const path = url?.pathname ?? '';
-    const handler = Object.hasOwn(options.endpoints, path) ? options.endpoints[path] : undefined;
-    const shuttingDown = () =>
-      accepting ? undefined : { status: 503, code: 'SHUTTING_DOWN', message: `${name} is shutting down` };
-    const stopping = shuttingDown();
-    if (stopping !== undefined) {
-      rejectUpgrade(socket, stopping);
-      return;
-    }
-    if (handler === undefined || url === undefined) {
-      rejectUpgrade(socket, { status: 404, code: 'NOT_FOUND', message: `no such endpoint on ${name}: ${path}` });
-      return;
-    }
-    const where = { path, remoteAddress: req.socket.remoteAddress };
-    const right = rightOf(options, path);
-    // Cheap refusals first: a foreign origin, a full service or a bad request costs no scrypt.
-    const early = originCheck(options, req, right) ?? limits.refusal() ?? options.upgradeChecks?.[path]?.(url);
-    if (early !== undefined) return refuse(socket, early, where);
-    const admission = await gate.admit(req);
-    if (!admission.ok) return refuse(socket, admission.rejection, { ...where, user: admission.user });
-    const { account } = admission;
+  /** Opens the WebSocket of an admitted request and hands it to its endpoint; `path` names it in logs and metrics. */
+  const accept = (
+    { req, socket, head }: UpgradeRequest,
+    admitted: { url: URL; account: Account; path: string; handler: ConnectionHandler },
+  ): void => {
+    const { url, account, path, handler } = admitted;
     const user = account.name;
-    // Checked again after the await, and nothing is awaited from here to the upgrade's callback.
-    const late = shuttingDown() ?? endpointRefusal(account, { path, right }) ?? limits.refusal(user);
-    if (late !== undefined) return refuse(socket, late, { ...where, user });
-    if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connId = nextConnId++;
       limits.opened(user);
@@ -368,6 +373,67 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       context.log.debug({ remoteAddress: context.remoteAddress }, 'connection opened');
       handler(ws, context);
     });
+  };
+
+  /** The capability endpoint a path is under, with the capability (its last segment). */
+  const capabilityTarget = (path: string) => {
+    const cut = path.lastIndexOf('/');
+    const prefix = path.slice(0, cut);
+    const endpoints = options.capabilityEndpoints ?? {};
+    const endpoint = cut > 0 && Object.hasOwn(endpoints, prefix) ? endpoints[prefix] : undefined;
+    const capability = path.slice(cut + 1);
+    return endpoint === undefined || capability === '' ? undefined : { prefix, capability, endpoint };
+  };
+
+  /** A capability URL: the endpoint's own check stands in for Basic Auth and the right. */
+  const upgradeCapability = (
+    upgrading: UpgradeRequest,
+    { url, target }: { url: URL; target: { prefix: string; capability: string; endpoint: CapabilityEndpoint } },
+  ): void => {
+    const { req, socket } = upgrading;
+    const where = { path: `${target.prefix}/…`, remoteAddress: req.socket.remoteAddress };
+    const early = originCheck(options, req, 'subscribe') ?? limits.refusal();
+    if (early !== undefined) return refuse(socket, early, where);
+    const decision = target.endpoint.authorize(target.capability, url);
+    if ('rejection' in decision) return refuse(socket, decision.rejection, where);
+    const { account } = decision;
+    const late = limits.refusal(account.name);
+    if (late !== undefined) return refuse(socket, late, { ...where, user: account.name });
+    if (socket.destroyed) return;
+    accept(upgrading, { url, account, path: where.path, handler: target.endpoint.handler });
+  };
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const url = urlOf(req);
+    const path = url?.pathname ?? '';
+    const handler = Object.hasOwn(options.endpoints, path) ? options.endpoints[path] : undefined;
+    const shuttingDown = () =>
+      accepting ? undefined : { status: 503, code: 'SHUTTING_DOWN', message: `${name} is shutting down` };
+    const stopping = shuttingDown();
+    if (stopping !== undefined) {
+      rejectUpgrade(socket, stopping);
+      return;
+    }
+    const target = handler === undefined ? capabilityTarget(path) : undefined;
+    if (url !== undefined && target !== undefined) return upgradeCapability({ req, socket, head }, { url, target });
+    if (handler === undefined || url === undefined) {
+      rejectUpgrade(socket, { status: 404, code: 'NOT_FOUND', message: `no such endpoint on ${name}: ${path}` });
+      return;
+    }
+    const where = { path, remoteAddress: req.socket.remoteAddress };
+    const right = rightOf(options, path);
+    // Cheap refusals first: a foreign origin, a full service or a bad request costs no scrypt.
+    const early = originCheck(options, req, right) ?? limits.refusal() ?? options.upgradeChecks?.[path]?.(url);
+    if (early !== undefined) return refuse(socket, early, where);
+    const admission = await gate.admit(req);
+    if (!admission.ok) return refuse(socket, admission.rejection, { ...where, user: admission.user });
+    const { account } = admission;
+    const user = account.name;
+    // Checked again after the await, and nothing is awaited from here to the upgrade's callback.
+    const late = shuttingDown() ?? endpointRefusal(account, { path, right }) ?? limits.refusal(user);
+    if (late !== undefined) return refuse(socket, late, { ...where, user });
+    if (socket.destroyed) return;
+    accept({ req, socket, head }, { url, account, path, handler });
   };
 
   // Without this a refused client certificate (mutual TLS) or a scanner leaves no trace here.

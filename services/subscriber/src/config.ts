@@ -45,6 +45,8 @@ const SubscriberEnv = z.object({
       `expected "auto" or 1-${MAX_NODE_ID_CHARS} characters of A-Z a-z 0-9 . _ -`,
     )
     .optional(),
+  SUBSCRIBER_STREAM_IDLE_TIMEOUT_MS: positiveInt(24 * 60 * 60 * 1000),
+  SUBSCRIBER_MAX_USER_STREAMS: positiveInt(100),
   SUBSCRIBER_DATA_DIR: z.string().trim().min(1, 'expected a directory path').default(DEFAULT_DATA_DIR),
 });
 
@@ -80,6 +82,10 @@ export interface SubscriberConfig extends CommonConfig {
   readonly group: string;
   /** This subscriber's name among a cluster's nodes (`SUBSCRIBER_NODE_ID`), when it is one. */
   readonly nodeId: string | undefined;
+  /** A stream (`POST /api/streams`) with no connection for this long is deleted. */
+  readonly streamIdleTimeoutMs: number;
+  /** Streams one user may have at once. */
+  readonly maxUserStreams: number;
   /** Where the subscriber keeps its own state (webhook subscriptions, streams); created at start. */
   readonly dataDir: string;
 }
@@ -119,6 +125,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     group,
     nodeId,
     dataDir: e.SUBSCRIBER_DATA_DIR,
+    streamIdleTimeoutMs: e.SUBSCRIBER_STREAM_IDLE_TIMEOUT_MS,
+    maxUserStreams: e.SUBSCRIBER_MAX_USER_STREAMS,
     // After the users, so a production start without users reports that first.
     tokens: tokenConfig(e, common.production),
   };

@@ -25,6 +25,9 @@ import { TopicRegistry } from './topics.js';
 import type { SseSink } from './sse-sink.js';
 import { handleEvents } from './sse-subscribe.js';
 import { statsEndpoint } from './stats.js';
+import { streamsApi } from './stream-api.js';
+import { streamEndpoint } from './stream-subscribe.js';
+import { StreamRegistry } from './streams.js';
 import type { UserReaders } from './subscribe-guard.js';
 import { TopicRates } from './topic-rates.js';
 import { handleSubscribe } from './ws-subscribe.js';
@@ -172,6 +175,11 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
   };
   const streams = new Set<SseSink>();
   const sseDeps = { ...sessionDeps, heartbeatIntervalMs: config.heartbeatIntervalMs, retryMs: SSE_RETRY_MS, streams };
+  const streamRegistry = await StreamRegistry.open({
+    dataDir: config.dataDir,
+    idleTimeoutMs: config.streamIdleTimeoutMs,
+    logger: log,
+  });
   const server = await startSecureWsServer({
     name: 'subscriber',
     host: config.host,
@@ -184,6 +192,9 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       'POST /api/token': 'subscribe',
       '/api/stats': 'subscribe',
       '/console': 'subscribe',
+      'POST /api/streams': 'subscribe',
+      'GET /api/streams': 'subscribe',
+      'DELETE /api/streams/:id': 'subscribe',
     },
     tokens: tokenKeys(config.tokens, log),
     limits: config.limits,
@@ -198,7 +209,18 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
         handleSubscribe(ws, context, { ...sessionDeps, outbox });
       },
     },
+    capabilityEndpoints: {
+      '/streams': streamEndpoint({ ...sessionDeps, outbox, streams: streamRegistry, users: config.users }),
+    },
     httpEndpoints: {
+      ...streamsApi({
+        streams: streamRegistry,
+        source,
+        queueConnected: () => upstream.connected,
+        maxTopics: config.maxSubscriptions,
+        maxUserStreams: config.maxUserStreams,
+        idleTimeoutMs: config.streamIdleTimeoutMs,
+      }),
       '/events': (req, res, context) => handleEvents(req, res, { context, deps: sseDeps }),
       '/api/stats': statsEndpoint({ topics, rates, catchUp, userReaders, source, startedAt, logger: log }),
     },
@@ -222,6 +244,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     for (const stream of streams) stream.close('SHUTTING_DOWN');
     await server.closeClients(1001, 'server shutting down', deadline.left());
     await server.close();
+    await streamRegistry.close();
     log.info('closed');
   };
   return serviceHandle(server.port, shutdown);

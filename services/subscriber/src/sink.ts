@@ -1,5 +1,6 @@
 /** Codes of the error table a sink is closed with. */
-export type SinkCloseCode = 'SLOW_CONSUMER' | 'CONSUMER_STALLED' | 'INTERNAL' | 'BINARY_UNSUPPORTED' | 'SHUTTING_DOWN';
+export type SinkCloseCode =
+  'SLOW_CONSUMER' | 'CONSUMER_STALLED' | 'INTERNAL' | 'BINARY_UNSUPPORTED' | 'SHUTTING_DOWN' | 'STREAM_GONE';
 
 /** One message as the log holds it, for a sink's framing. */
 export interface LogMessage {
