@@ -139,6 +139,10 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     // A node group's position outlives a restart, like its subscriber node; its clock starts now.
     for (const name of kept) this.#group(name, saved.get(name) as number, { node: true });
     const idleCheckMs = Math.min(options.limits.groupIdleMs, this.#nodeGroups?.expireMs ?? Infinity);
+    // Whatever becomes committed goes out: this node's appends, and another's on a shared store.
+    log.onCommitted(() => {
+      for (const group of this.#groups.values()) this.#dispatch(group);
+    });
     this.#timers = [
       setInterval(() => this.#expireLeases(), Math.max(10, options.limits.leaseMs / 4)),
       setInterval(() => this.#releaseIdleGroups(), Math.max(10, Math.min(10_000, idleCheckMs / 4))),
@@ -229,7 +233,6 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
       );
       this.emit('full');
     }
-    for (const group of this.#groups.values()) this.#dispatch(group);
     return results;
   }
 

@@ -33,7 +33,7 @@ export interface MsgqueueDeps {
 }
 
 function openLog(config: MsgqueueConfig, logger: Logger): Promise<MessageLog> {
-  if (config.store === 'memory') return Promise.resolve(createMemoryLog(config));
+  if (config.store === 'memory') return Promise.resolve(createMemoryLog({ ...config, logger }));
   return openFileLog({ ...config, dir: config.dataDir, logger });
 }
 

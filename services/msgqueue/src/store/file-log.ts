@@ -6,8 +6,9 @@ import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/pro
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { lockDataDir } from './dir-lock.js';
-import type { AppendResult, MessageLog } from './log.js';
-import { LogState, stateReads, type EntryHead } from './log-state.js';
+import type { MessageLog } from './log.js';
+import { createLog, type LogBackend } from './log-core.js';
+import { LogState, type EntryHead } from './log-state.js';
 
 export interface FileLogOptions {
   dir: string;
@@ -39,8 +40,6 @@ const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const SEGMENT_SUFFIX = '.seg';
 const GROUPS_FILE = 'groups.json';
 const META_FILE = 'meta.json';
-const GROUPS_FLUSH_MS = 1_000;
-const RETENTION_CHECK_MS = 10_000;
 // O_DSYNC makes each write return only once it is on disk: a group commit is one system call and
 // one thread-pool round trip instead of a write and an fdatasync (about a fifth less CPU here).
 // Windows has no O_DSYNC: there a commit is a write and an fdatasync.
@@ -152,13 +151,12 @@ async function writeAll(file: FileHandle, records: Buffer[]): Promise<void> {
 }
 
 /**
- * A durable log in append-only segment files. Appends are committed in groups: all appends that
- * arrive while one commit is on its way to disk share the next one, so durability costs one
- * synchronous write per batch, not per message. An append resolves only after its commit.
+ * A durable log in append-only segment files, under the log core (`createLog`), which commits
+ * appends in groups: one synchronous write per batch, not per message.
  */
 export async function openFileLog(options: FileLogOptions): Promise<MessageLog> {
   const { dir, logger: log } = options;
-  const commit = options.commit ?? writeAll;
+  const write = options.commit ?? writeAll;
   // Messages are the users' data: nobody but the service's own user reads them.
   await mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
   const lock = await lockDataDir(dir, log);
@@ -172,154 +170,51 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
   const segments = await recover(dir, state, log);
   await loadGroups(dir, state);
 
-  let current = segments.at(-1);
-  let file: FileHandle | undefined;
-  if (current === undefined) {
-    current = {
-      name: segmentName(state.nextOffset),
-      firstOffset: state.nextOffset,
-      endOffset: state.nextOffset,
-      size: 0,
-    };
-    segments.push(current);
-  }
-  file = await open(join(dir, current.name), SEGMENT_FLAGS, PRIVATE_FILE);
+  const newSegment = (firstOffset: number): Segment => {
+    const segment = { name: segmentName(firstOffset), firstOffset, endOffset: firstOffset, size: 0 };
+    segments.push(segment);
+    return segment;
+  };
+  let current = segments.at(-1) ?? newSegment(state.nextOffset);
+  let file: FileHandle | undefined = await open(join(dir, current.name), SEGMENT_FLAGS, PRIVATE_FILE);
   await syncDirectory(dir);
 
-  let pending: { records: Buffer | undefined; endOffset: number; done: () => void; fail: (err: Error) => void }[] = [];
-  let committedOffset = state.nextOffset;
-  let flushing = false;
-  let failure: Error | undefined;
-  let groupsDirty = false;
-  let closed = false;
-
-  const flush = async () => {
-    flushing = true;
-    while (pending.length > 0) {
-      const batch = pending;
-      pending = [];
-      try {
-        if (failure) throw failure;
-        const records = batch.flatMap((item) => item.records ?? []);
-        // Resends alone write nothing: what they duplicate is in this commit or an earlier one.
-        if (records.length > 0) await commit(file as FileHandle, records);
-        const written = records.reduce((sum, buffer) => sum + buffer.length, 0);
-        const segment = current as Segment;
-        segment.size += written;
-        segment.endOffset = batch.at(-1)?.endOffset ?? segment.endOffset;
-        committedOffset = Math.max(committedOffset, segment.endOffset);
-        batch.forEach((item) => item.done());
-        if (segment.size >= options.segmentBytes) await roll();
-      } catch (err) {
-        // A failed write leaves the file in an unknown state: refuse every later append rather
-        // than acknowledge anything that might not be on disk.
-        failure ??= err as Error;
-        log.error({ err: failure }, 'log write failed; refusing appends');
-        batch.forEach((item) => item.fail(failure as Error));
-      }
-    }
-    flushing = false;
-  };
-
   const roll = async () => {
-    // Named after the next offset written, not state.nextOffset: appends queued meanwhile
-    // already have offsets and will be written to the new segment.
-    const firstOffset = (current as Segment).endOffset;
     await file?.close();
-    current = { name: segmentName(firstOffset), firstOffset, endOffset: firstOffset, size: 0 };
-    segments.push(current);
+    file = undefined;
+    current = newSegment(current.endOffset);
     file = await open(join(dir, current.name), SEGMENT_FLAGS, PRIVATE_FILE);
     await syncDirectory(dir);
-    await applyRetention();
   };
 
-  const applyRetention = async () => {
-    const firstKept = state.retain(options);
-    // Whole segments only, never the one being written.
-    while (segments.length > 1 && (segments[0] as Segment).endOffset <= firstKept) {
-      const oldest = segments.shift() as Segment;
-      await rm(join(dir, oldest.name), { force: true });
-      log.info({ segment: oldest.name }, 'removed a segment past retention');
-    }
-  };
-
-  const flushGroups = async () => {
-    if (!groupsDirty) return;
-    groupsDirty = false;
-    await writeFileDurably(join(dir, GROUPS_FILE), JSON.stringify(Object.fromEntries(state.groups())));
-  };
-
-  const timers = [
-    setInterval(
-      () => void flushGroups().catch((err: unknown) => log.error({ err }, 'cannot save group positions')),
-      GROUPS_FLUSH_MS,
-    ),
-    setInterval(
-      () => void applyRetention().catch((err: unknown) => log.error({ err }, 'retention failed')),
-      RETENTION_CHECK_MS,
-    ),
-  ];
-  timers.forEach((timer) => timer.unref());
-
-  return {
-    epoch,
-    get firstOffset() {
-      return state.firstOffset;
-    },
-    get nextOffset() {
-      return state.nextOffset;
-    },
-    get committedOffset() {
-      return committedOffset;
-    },
-    get bytes() {
-      return state.bytes;
-    },
-    get failure() {
-      return failure;
-    },
-    append(inputs) {
-      if (closed) return Promise.reject(new Error('log is closed'));
-      if (failure) return Promise.reject(failure);
+  const backend: LogBackend = {
+    async commit(inputs) {
       const { results, added } = state.assign(inputs);
-      // Only resends: answered once what they duplicate is on disk too, which the next commit
-      // covers if some of it is not yet.
-      if (added.length === 0 && committedOffset === state.nextOffset) return Promise.resolve(results);
-      return new Promise<AppendResult[]>((resolveAppend, reject) => {
-        pending.push({
-          records: added.length === 0 ? undefined : encodeRecords(state, added),
-          endOffset: state.nextOffset,
-          done: () => resolveAppend(results),
-          fail: reject,
-        });
-        if (!flushing) void flush();
-      });
+      // Resends alone write nothing: what they duplicate is in an earlier commit.
+      if (added.length === 0) return results;
+      const records = encodeRecords(state, added);
+      await write(file as FileHandle, [records]);
+      current.size += records.length;
+      current.endOffset = state.nextOffset;
+      if (current.size >= options.segmentBytes) await roll();
+      return results;
     },
-    ...stateReads(state),
-    topicHistory: (topic, { afterSeq, limit }) =>
-      state.topicHistory(topic, { afterSeq, limit, beforeOffset: committedOffset }),
-    scan: (query) => state.scan({ ...query, beforeOffset: Math.min(query.beforeOffset ?? Infinity, committedOffset) }),
-    topicPosition: (topic, afterSeq) => state.topicPosition(topic, afterSeq, committedOffset),
-    setGroupFloor(group, floor) {
-      if (state.groups().get(group) !== floor) groupsDirty = true;
-      state.setGroupFloor(group, floor);
+    async trim(firstKept) {
+      // Whole segments only, never the one being written.
+      while (segments.length > 1 && (segments[0] as Segment).endOffset <= firstKept) {
+        const oldest = segments.shift() as Segment;
+        await rm(join(dir, oldest.name), { force: true });
+        log.info({ segment: oldest.name }, 'removed a segment past retention');
+      }
     },
-    releaseGroup: (group) => state.releaseGroup(group),
-    deleteGroup(group) {
-      if (state.groups().has(group)) groupsDirty = true;
-      state.deleteGroup(group);
-    },
+    saveGroups: (groups) => writeFileDurably(join(dir, GROUPS_FILE), JSON.stringify(Object.fromEntries(groups))),
     async close() {
-      if (closed) return;
-      closed = true;
-      timers.forEach((timer) => clearInterval(timer));
-      while (flushing || pending.length > 0) await new Promise((resolveTick) => setImmediate(resolveTick));
-      await flushGroups();
       await file?.close();
       file = undefined;
       await lock.release();
     },
   };
+  return createLog(state, backend, options);
 }
 
 async function loadOrCreateEpoch(dir: string): Promise<string> {

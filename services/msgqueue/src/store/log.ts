@@ -99,6 +99,11 @@ export interface MessageLog {
    * durable log). An id seen within the dedupe window resolves to the earlier entry's seq instead.
    */
   append(inputs: readonly AppendInput[]): Promise<AppendResult[]>;
+  /**
+   * Calls `listener` whenever `committedOffset` grows: after this process's appends, and for a
+   * store several msgqueue nodes share, after another node's.
+   */
+  onCommitted(listener: () => void): void;
   /** A copy of a retained entry, or undefined if it was never written or has been removed. */
   read(offset: number): LogEntry | undefined;
   /** Size of a retained entry's frame, or undefined if it is not retained; for `copyFrame`. */

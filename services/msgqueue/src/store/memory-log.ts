@@ -1,6 +1,8 @@
+import { silentLogger, type Logger } from '@pubsub/log';
 import { randomBytes } from 'node:crypto';
 import type { MessageLog } from './log.js';
-import { LogState, stateReads } from './log-state.js';
+import { createLog, type LogBackend } from './log-core.js';
+import { LogState } from './log-state.js';
 
 export interface MemoryLogOptions {
   dedupeWindowMs: number;
@@ -8,6 +10,10 @@ export interface MemoryLogOptions {
   /** Entries are dropped once they are older than this and no consumer group needs them. */
   retentionMs: number;
   retentionBytes: number;
+  /** Where retention's problems go; a memory log has no writes to fail. */
+  logger?: Logger;
+  /** The clock for message times (retention by age). */
+  now?: () => number;
 }
 
 /**
@@ -19,34 +25,12 @@ export function createMemoryLog(options: MemoryLogOptions): MessageLog {
     epoch: randomBytes(6).toString('hex'),
     dedupeWindowMs: options.dedupeWindowMs,
     dedupeMaxIds: options.dedupeMaxIds,
+    ...(options.now ? { now: options.now } : {}),
   });
-  return {
-    get epoch() {
-      return state.epoch;
-    },
-    get firstOffset() {
-      return state.firstOffset;
-    },
-    get nextOffset() {
-      return state.nextOffset;
-    },
-    // Kept as soon as appended.
-    get committedOffset() {
-      return state.nextOffset;
-    },
-    get bytes() {
-      return state.bytes;
-    },
-    failure: undefined,
-    append(inputs) {
-      const { results } = state.assign(inputs);
-      state.retain(options);
-      return Promise.resolve(results);
-    },
-    ...stateReads(state),
-    setGroupFloor: (group, floor) => state.setGroupFloor(group, floor),
-    releaseGroup: (group) => state.releaseGroup(group),
-    deleteGroup: (group) => state.deleteGroup(group),
+  // Kept as soon as numbered.
+  const backend: LogBackend = {
+    commit: (inputs) => Promise.resolve(state.assign(inputs).results),
     close: () => Promise.resolve(),
   };
+  return createLog(state, backend, { ...options, logger: options.logger ?? silentLogger() });
 }
