@@ -34,8 +34,16 @@ const MsgqueueEnv = z.object({
   MSGQUEUE_MAX_MESSAGES: positiveInt(100_000),
   MSGQUEUE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   MSGQUEUE_PREFETCH: positiveInt(1_000),
-  MSGQUEUE_STORE: z.enum(['file', 'memory']).default('file'),
+  MSGQUEUE_STORE: z.enum(['file', 'memory', 'redis']).default('file'),
   MSGQUEUE_DATA_DIR: z.string().default(DEFAULT_DATA_DIR),
+  MSGQUEUE_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  MSGQUEUE_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:._{}-]{1,100}$/, 'expected 1-100 of A-Z a-z 0-9 : . _ - { }')
+    .default('msgqueue:'),
   MSGQUEUE_GROUPS: groupList(),
   MSGQUEUE_MAX_GROUPS: positiveInt(32),
   MSGQUEUE_GROUP_IDLE_MS: positiveInt(10 * 60 * 1000),
@@ -62,9 +70,15 @@ export interface MsgqueueConfig extends CommonConfig {
   readonly maxBytes: number;
   readonly prefetch: number;
   readonly leaseMs: number;
-  /** `file`: the durable log in `dataDir`; `memory`: gone when the process stops. */
-  readonly store: 'file' | 'memory';
+  /**
+   * `file`: the durable log in `dataDir`; `memory`: gone when the process stops; `redis`: a
+   * stream in the Redis at `redisUrl`, shared by every msgqueue node using the same key prefix.
+   */
+  readonly store: 'file' | 'memory' | 'redis';
   readonly dataDir: string;
+  readonly redisUrl: string;
+  /** Before every key of the redis store. */
+  readonly redisPrefix: string;
   /**
    * The only groups consumers may use; each exists from the first start, so it receives messages
    * sent before it connects.
@@ -119,6 +133,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
     leaseMs: e.MSGQUEUE_LEASE_MS,
     store: e.MSGQUEUE_STORE,
     dataDir: e.MSGQUEUE_DATA_DIR,
+    redisUrl: e.MSGQUEUE_REDIS_URL,
+    redisPrefix: e.MSGQUEUE_REDIS_PREFIX,
     groups: e.MSGQUEUE_GROUPS,
     groupIdleMs: e.MSGQUEUE_GROUP_IDLE_MS,
     maxGroups: e.MSGQUEUE_MAX_GROUPS,

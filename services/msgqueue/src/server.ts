@@ -22,6 +22,7 @@ import { MessageQueue } from './queue.js';
 import { openFileLog } from './store/file-log.js';
 import type { MessageLog } from './store/log.js';
 import { createMemoryLog } from './store/memory-log.js';
+import { openRedisLog } from './store/redis-log.js';
 
 export type { MsgqueueConfig } from './config.js';
 export { ENV_VARIABLES, loadConfig } from './config.js';
@@ -33,8 +34,14 @@ export interface MsgqueueDeps {
 }
 
 function openLog(config: MsgqueueConfig, logger: Logger): Promise<MessageLog> {
-  if (config.store === 'memory') return Promise.resolve(createMemoryLog({ ...config, logger }));
-  return openFileLog({ ...config, dir: config.dataDir, logger });
+  switch (config.store) {
+    case 'memory':
+      return Promise.resolve(createMemoryLog({ ...config, logger }));
+    case 'redis':
+      return openRedisLog({ ...config, url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+    case 'file':
+      return openFileLog({ ...config, dir: config.dataDir, logger });
+  }
 }
 
 /** Starts the msgqueue: `/pushmsg` appends to the queue, `/popmsg` consumers drain it. */

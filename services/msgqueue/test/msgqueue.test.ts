@@ -175,17 +175,21 @@ describe('msgqueue', () => {
     expect(await popped(pop)).toMatchObject({ id: 'other', seq: 2 });
   });
 
-  test('remembers at most MSGQUEUE_DEDUPE_MAX_IDS ids: the oldest are forgotten before the window ends', async () => {
-    await using queue = await startMsgqueue({ MSGQUEUE_DEDUPE_MAX_IDS: '2' });
-    const push = await queue.client('/pushmsg');
-    const seqs: (number | null)[] = [];
-    for (const id of ['a', 'b', 'c', 'a', 'c']) {
-      push.send(frame(id));
-      seqs.push(...(await push.next<{ seq: (number | null)[] }>()).seq);
-    }
-    // 'a' was forgotten when 'c' came, so it is stored again; 'c' is still remembered.
-    expect(seqs).toEqual([1, 2, 3, 4, 3]);
-  });
+  // The Redis store keeps ids in Redis for the window, without this bound (docs/redis-store.md).
+  test.skipIf(process.env.TEST_MSGQUEUE_STORE === 'redis')(
+    'remembers at most MSGQUEUE_DEDUPE_MAX_IDS ids: the oldest are forgotten before the window ends',
+    async () => {
+      await using queue = await startMsgqueue({ MSGQUEUE_DEDUPE_MAX_IDS: '2' });
+      const push = await queue.client('/pushmsg');
+      const seqs: (number | null)[] = [];
+      for (const id of ['a', 'b', 'c', 'a', 'c']) {
+        push.send(frame(id));
+        seqs.push(...(await push.next<{ seq: (number | null)[] }>()).seq);
+      }
+      // 'a' was forgotten when 'c' came, so it is stored again; 'c' is still remembered.
+      expect(seqs).toEqual([1, 2, 3, 4, 3]);
+    },
+  );
 
   test('redelivers what a consumer did not acknowledge, in order, to the next consumer', async () => {
     await using queue = await startMsgqueue();

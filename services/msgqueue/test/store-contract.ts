@@ -82,7 +82,9 @@ export function describeMessageLog(name: string, makeStore: () => Promise<StoreF
       );
       const results = await Promise.all(batches.map((batch) => log.append(batch)));
       expect(results.flat().every((result) => !result.duplicate)).toBe(true);
-      const ids = scanAll(log).offsets.map((offset) => (JSON.parse(log.read(offset)?.frame ?? '{}') as { id: string }).id);
+      const ids = scanAll(log).offsets.map(
+        (offset) => (JSON.parse(log.read(offset)?.frame ?? '{}') as { id: string }).id,
+      );
       expect(ids).toEqual(batches.flat().map((item) => item.id));
       expect(scanAll(log).offsets).toEqual(Array.from({ length: 100 }, (_, i) => start + i));
       expect(seqs(log, 'even')).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));

@@ -84,9 +84,7 @@ export function createLog(state: LogState, backend: LogBackend, options: LogCore
     if (backend.trim === undefined || firstKept <= trimmedBelow) return;
     trimmedBelow = firstKept;
     const trim = backend.trim.bind(backend);
-    trimming = trimming
-      .then(() => trim(firstKept))
-      .catch((err: unknown) => log.error({ err }, 'retention failed'));
+    trimming = trimming.then(() => trim(firstKept)).catch((err: unknown) => log.error({ err }, 'retention failed'));
   };
 
   const flush = async () => {
@@ -171,7 +169,8 @@ export function createLog(state: LogState, backend: LogBackend, options: LogCore
       listeners.push(listener);
     },
     ...reads,
-    topicHistory: (topic, { afterSeq, limit }) => state.topicHistory(topic, { afterSeq, limit, beforeOffset: committed }),
+    topicHistory: (topic, { afterSeq, limit }) =>
+      state.topicHistory(topic, { afterSeq, limit, beforeOffset: committed }),
     scan: (query) => state.scan({ ...query, beforeOffset: Math.min(query.beforeOffset ?? Infinity, committed) }),
     topicPosition: (topic, afterSeq) => state.topicPosition(topic, afterSeq, committed),
     setGroupFloor(group, floor) {

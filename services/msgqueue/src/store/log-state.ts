@@ -139,6 +139,33 @@ export class LogState {
     if (id !== undefined) this.#dedupe.remember(id, head.seq, head.time);
   }
 
+  /**
+   * Adds a message numbered by a store other writers share, in offset order, stamping its frame.
+   * An offset past the next one means the ones between were removed before this process read
+   * them: what is retained here starts over there.
+   */
+  insert(head: EntryHead, frame: string): void {
+    if (head.offset > this.#nextOffset) this.dropBefore(head.offset);
+    const room = this.#frames.reserve(frame.length * 3 + this.#stampBytes);
+    const written = room.buffer.write(frame, room.start);
+    const length = stampFrame(room, written, stampOf(head.seq, this.epoch));
+    this.#frames.commit(length);
+    this.#addRow({ ...head, topic: this.#topic(head.topic) }, { chunk: room.chunk, start: room.start, length });
+  }
+
+  /**
+   * What a shared store knows beyond its retained messages, for an empty state: the next offset
+   * it will give, and each topic's last seq (so a topic whose messages are all gone still says
+   * where it ended).
+   */
+  resumeAt(nextOffset: number, lastSeqs: ReadonlyMap<string, number>): void {
+    if (this.#rows.length === 0) this.#nextOffset = Math.max(this.#nextOffset, nextOffset);
+    for (const [name, last] of lastSeqs) {
+      const topic = this.#topic(name);
+      topic.last = Math.max(topic.last, last);
+    }
+  }
+
   #addRow(
     { offset, topic, seq, time }: { offset: number; topic: TopicState; seq: number; time: number },
     span: FrameSpan,
