@@ -1,96 +1,17 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { TsProcess } from '@pubsub/testkit';
+import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export { parseLogLine, REPO_ROOT as ROOT } from '@pubsub/testkit';
 
-/** Children still running: whatever ends this process (an error, Ctrl-C) takes them along. */
-const running = new Set<ChildProcess>();
-process.on('exit', () => running.forEach((child) => child.kill('SIGKILL')));
-
-/** A TypeScript entry point of this repo run as its own Node process, stdout and stderr read as lines. */
-export class TsChild {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<number | null>;
-  readonly #waiters: {
-    stream: 'stdout' | 'stderr';
-    match: (line: string) => boolean;
-    resolve: (line: string) => void;
-  }[] = [];
-
+/** A bench child process: the test kit's, with the bench's argument shape (name first, then what to run). */
+export class TsChild extends TsProcess {
   constructor(
     name: string,
     args: { entry: string; nodeArgs?: readonly string[]; argv?: readonly string[] },
     env: Record<string, string>,
   ) {
-    this.name = name;
-    this.child = spawn(
-      process.execPath,
-      ['--import', 'tsx', ...(args.nodeArgs ?? []), args.entry, ...(args.argv ?? [])],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    running.add(this.child);
-    this.exited = once(this.child, 'exit').then(([code]) => {
-      running.delete(this.child);
-      return code as number | null;
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => this.#take('stdout', line));
-    createInterface({ input: this.child.stderr! }).on('line', (line) => this.#take('stderr', line));
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
-
-  /** The next line (on stdout, or stderr) that matches, from now on; rejects if the process exits first. */
-  nextLine(match: (line: string) => boolean, stream: 'stdout' | 'stderr' = 'stdout'): Promise<string> {
-    return Promise.race([
-      new Promise<string>((resolveLine) => this.#waiters.push({ stream, match, resolve: resolveLine })),
-      this.exited.then((code) => {
-        throw new Error(`${this.name} exited (${code}) first; stderr:\n${this.stderr.slice(-20).join('\n')}`);
-      }),
-    ]);
-  }
-
-  /** The first stdout line (seen or to come) that matches. */
-  waitForLine(match: (line: string) => boolean): Promise<string> {
-    const seen = this.lines.find(match);
-    return seen === undefined ? this.nextLine(match) : Promise.resolve(seen);
-  }
-
-  /** The first JSON log line whose `msg` is `msg`. */
-  async waitForLog(msg: string): Promise<Record<string, unknown>> {
-    const line = await this.waitForLine((text) => parseLogLine(text)?.msg === msg);
-    return JSON.parse(line) as Record<string, unknown>;
-  }
-
-  /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
-  }
-
-  #take(stream: 'stdout' | 'stderr', line: string): void {
-    (stream === 'stdout' ? this.lines : this.stderr).push(line);
-    for (const waiter of [...this.#waiters]) {
-      if (waiter.stream === stream && waiter.match(line)) {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
+    super(args.entry, env, { name, nodeArgs: args.nodeArgs, args: args.argv });
   }
 }
 
@@ -102,15 +23,6 @@ export async function failRun(label: string, children: readonly TsChild[], err: 
   await Promise.all(children.map((child) => child.stop('SIGKILL')));
   const stderr = children.flatMap((child) => child.stderr.slice(-10).map((text) => `${child.name}: ${text}`));
   throw new Error(`${label}: ${(err as Error).message}\n${stderr.join('\n')}`, { cause: err });
-}
-
-export function parseLogLine(text: string): { msg?: unknown; level?: unknown } | undefined {
-  if (!text.startsWith('{')) return undefined;
-  try {
-    return JSON.parse(text) as { msg?: unknown; level?: unknown };
-  } catch {
-    return undefined;
-  }
 }
 
 let clockTicks: number | undefined;

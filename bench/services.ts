@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
+import { within } from '@pubsub/testkit';
 import { parseLogLine, ROOT, TsChild } from './process.js';
 import { ROLES, type Role, type System } from './systems.js';
 import { FSYNC_PREFIX, type FsyncCounters } from './types.js';
@@ -138,19 +139,14 @@ export class Suite implements System {
   }
 }
 
-/** The port from the child's `listening` log line (rejects if it exits or stays silent). */
+/** The port of the child's `listening` log line; rejects if it exits or takes too long. */
 export async function listeningPort(child: TsChild): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${child.name}: no listening line within ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
-    );
-  });
   try {
-    return (await Promise.race([child.waitForLog('listening'), timeout])).port as number;
-  } finally {
-    clearTimeout(timer);
+    const line = await within(child.waitForLog('listening'), READY_TIMEOUT_MS, () => `${child.name} start`);
+    return line.port as number;
+  } catch (err) {
+    // A service that cannot start says why in its log, on stdout.
+    throw new Error(`${(err as Error).message}\n${child.lines.slice(-5).join('\n')}`, { cause: err });
   }
 }
 

@@ -11,7 +11,8 @@
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { monotonicMs, perSecond } from '../stats.js';
-import { Batch, completion, Publisher, Reader, within } from './clients.js';
+import { settlesWithin } from '@pubsub/testkit';
+import { Batch, completion, Publisher, Reader } from './clients.js';
 import { EVENT_PREFIX, RESULT_PREFIX, type BacklogConfig, type BurstResult, type CatchUpResult } from './types.js';
 
 /** Time after completion during which late duplicates are still counted. */
@@ -39,7 +40,9 @@ async function stall(
   const normal = readers.normal.expect(new Batch(label, count));
   const stalled = readers.stalled.expect(new Batch(label, count));
   if (config.pause) readers.stalled.ws.pause();
-  const published = within(publisher.burst(label, count, config.window), config.timeoutMs);
+  const published = settlesWithin(publisher.burst(label, count, config.window), config.timeoutMs).then(
+    (settled) => !settled,
+  );
   const delivered = filled(readers.normal, normal, config.timeoutMs);
   const timedOut = (await published) || (await delivered);
   return { normal, stalled, timedOut };

@@ -206,14 +206,3 @@ export function completion(batch: Batch, ms: number): Promise<boolean> {
     };
   });
 }
-
-/** Resolves with false once `promise` settles, or with true (timed out) after `ms`. */
-export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolveLate) => (timer = setTimeout(() => resolveLate(true), ms)));
-  try {
-    return await Promise.race([promise.then(() => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { latencySummary } from '../histogram.js';
 import { monotonicMs } from '../stats.js';
-import { Batch, completion, Publisher, Reader, within } from './clients.js';
+import { settlesWithin } from '@pubsub/testkit';
+import { Batch, completion, Publisher, Reader } from './clients.js';
 import { EVENT_PREFIX, RESULT_PREFIX, type SteadyConfig, type SteadyResult } from './types.js';
 
 const WARMUP = 500;
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
   const sent = await timetable(publisher, intended, stop);
   const windowMs = monotonicMs() - began;
   batch.expected = sent;
-  await within(Promise.race([completion(batch, DRAIN_MS), reader.closed]), DRAIN_MS);
+  await settlesWithin(Promise.race([completion(batch, DRAIN_MS), reader.closed]), DRAIN_MS);
   const at = batch.at as Float64Array;
   const latencies = function* () {
     for (let n = 0; n < sent; n++) if ((at[n] as number) > 0) yield (at[n] as number) - (intended[n] as number);

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, type TsChild } from '../process.js';
-import { withTimeout } from './time.js';
+import { within } from '@pubsub/testkit';
 import { MEMORY_PREFIX, type MemorySnapshot } from './types.js';
 
 const PROBE_TIMEOUT_MS = 10_000;
@@ -19,7 +19,7 @@ export const MEMORY_PROBE_ARGS = [
 export async function probeMemory(server: TsChild): Promise<MemorySnapshot> {
   const line = server.nextLine((text) => text.startsWith(MEMORY_PREFIX), 'stderr');
   server.child.kill('SIGWINCH');
-  const report = await withTimeout(line, { ms: PROBE_TIMEOUT_MS, what: `${server.name} memory probe` });
+  const report = await within(line, PROBE_TIMEOUT_MS, () => `${server.name} memory probe`);
   return JSON.parse(report.slice(MEMORY_PREFIX.length)) as MemorySnapshot;
 }
 

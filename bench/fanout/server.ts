@@ -4,7 +4,6 @@ import { get } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseLogLine, type TsChild } from '../process.js';
 import type { Publisher } from './publish.js';
-import { withTimeout } from './time.js';
 import { MEMORY_PREFIX, type System } from './types.js';
 
 export interface ServerUnderTest {
@@ -24,20 +23,6 @@ export interface ServerUnderTest {
 }
 
 const READY_TIMEOUT_MS = 30_000;
-
-/** Resolves with the port of the child's `listening` log line; rejects if it exits or takes too long. */
-export async function listeningPort(child: TsChild): Promise<number> {
-  try {
-    const line = await withTimeout(child.waitForLog('listening'), {
-      ms: READY_TIMEOUT_MS,
-      what: `${child.name} start`,
-    });
-    return line.port as number;
-  } catch (err) {
-    // A service that cannot start says why in its log, on stdout.
-    throw new Error(`${(err as Error).message}\n${child.lines.slice(-5).join('\n')}`, { cause: err });
-  }
-}
 
 /** Waits until GET /ready on the port answers 200 (the service reached its upstream hop). */
 export async function waitReady(port: number, ca: string): Promise<void> {

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ROOT } from '../process.js';
 import { track } from './children.js';
-import { withTimeout } from './time.js';
+import { within } from '@pubsub/testkit';
 import type { CountResult, OpenResult, SinkCommand, SinkReply, SinkTarget, System } from './types.js';
 
 const SINK_ENTRY = fileURLToPath(new URL('sink.ts', import.meta.url));
@@ -89,12 +89,10 @@ export class SinkGroup {
   static async start(processes: number): Promise<SinkGroup> {
     const group = new SinkGroup(Array.from({ length: processes }, (_v, index) => new SinkProcess(index)));
     const ready = Promise.all(group.#sinks.map((sink) => sink.ready));
-    const replies = await withTimeout(ready, { ms: START_TIMEOUT_MS, what: 'sink processes' }).catch(
-      async (err: unknown) => {
-        await group.stop();
-        throw err;
-      },
-    );
+    const replies = await within(ready, START_TIMEOUT_MS, () => 'sink processes').catch(async (err: unknown) => {
+      await group.stop();
+      throw err;
+    });
     const failed = replies.find((reply) => !reply.ok);
     if (failed !== undefined && !failed.ok) {
       await group.stop();

@@ -3,7 +3,8 @@ import { TsChild } from '../process.js';
 import { track } from './children.js';
 import { MEMORY_PROBE_ARGS } from './memory.js';
 import { openSocketIoPublisher } from './publish.js';
-import { listeningPort, unexpectedLines, type ServerUnderTest } from './server.js';
+import { listeningPort } from '../services.js';
+import { unexpectedLines, type ServerUnderTest } from './server.js';
 
 export async function startSocketIo(options: { certDir: string; ca: string }): Promise<ServerUnderTest> {
   const child = new TsChild(

@@ -8,7 +8,8 @@ import { TsChild } from '../process.js';
 import { track } from './children.js';
 import { MEMORY_PROBE_ARGS } from './memory.js';
 import { openSuitePublisher } from './publish.js';
-import { listeningPort, unexpectedLines, waitReady, type ServerUnderTest } from './server.js';
+import { listeningPort } from '../services.js';
+import { unexpectedLines, waitReady, type ServerUnderTest } from './server.js';
 
 /** Headroom over S in the subscriber's connection limits, so a limit is never what is measured. */
 const SPARE_CONNECTIONS = 100;

@@ -13,7 +13,8 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import { monotonicMs, perSecond } from '../stats.js';
 import { CONTENT } from '../types.js';
-import { Batch, completion, Reader, within } from '../burst/clients.js';
+import { settlesWithin } from '@pubsub/testkit';
+import { Batch, completion, Reader } from '../burst/clients.js';
 import {
   HTTP_RESULT_PREFIX,
   type DeliveryFigures,
@@ -109,7 +110,7 @@ async function wssPublish(ws: WebSocket, label: string, count: number): Promise<
     ws.on('message', onAnswer);
     topUp();
   });
-  const timedOut = await within(done, config.timeoutMs);
+  const timedOut = !(await settlesWithin(done, config.timeoutMs));
   const spanMs = lastAt - startedAt;
   return { sent, acked, refused, requests: sent, spanMs, perSec: perSecond(acked, spanMs), timedOut };
 }
@@ -161,7 +162,7 @@ async function httpPublish(
     }
   };
   const done = Promise.all(Array.from({ length: config.inFlight }, worker));
-  const timedOut = await within(done, config.timeoutMs);
+  const timedOut = !(await settlesWithin(done, config.timeoutMs));
   if (firstError !== undefined) process.stderr.write(`http client: ${label}: first refusal ${firstError}\n`);
   const spanMs = lastAt - startedAt;
   return { sent, acked, refused, requests, spanMs, perSec: perSecond(acked, spanMs), timedOut };

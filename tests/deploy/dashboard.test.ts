@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { startChain } from '../support/chain.js';
-import { get } from '../support/http.js';
-import { ROOT } from '../support/process.js';
+import { get, REPO_ROOT } from '@pubsub/testkit';
 
 interface Target {
   expr: string;
@@ -40,7 +39,9 @@ interface Dashboard {
   templating: { list: Variable[] };
 }
 
-const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/pubsub-dashboard.json'), 'utf8')) as Dashboard;
+const dashboard = JSON.parse(
+  readFileSync(join(REPO_ROOT, 'deploy/grafana/pubsub-dashboard.json'), 'utf8'),
+) as Dashboard;
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 /** PromQL functions, aggregations and keywords: words in an expression that are not metric names. */
@@ -180,7 +181,7 @@ describe('the Grafana dashboard', () => {
   });
 
   test('docs/operations.md names every metric the services export', () => {
-    const doc = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+    const doc = readFileSync(join(REPO_ROOT, 'docs/operations.md'), 'utf8');
     // prom-client's process and Node.js metrics are documented as a group.
     const own = [...families].filter((name) => !/^pubsub_(process|nodejs)_/.test(name));
     expect(own.length).toBeGreaterThan(10);

@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { ROOT } from '../support/process.js';
+import { REPO_ROOT } from '@pubsub/testkit';
 
 const services = { msgqueue, publisher, subscriber };
-const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8');
 
 interface ComposeService {
   build: { context: string; target: string };

@@ -1,8 +1,7 @@
 import { hashPassword } from '@pubsub/auth';
-import { connect, DEV_AUTH, writeUsersFile } from '@pubsub/testkit';
+import { connect, DEV_AUTH, writeUsersFile, get } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { startChain, subscribe, type Chain } from '../support/chain.js';
-import { get } from '../support/http.js';
 
 interface Stats {
   service: string;

@@ -2,14 +2,12 @@
  * `pnpm start` supervises its services: one that dies is restarted on its port while the others
  * keep running, and their clients carry on; Ctrl-C or SIGTERM stops all three with exit 0.
  */
-import { connect, DEV_AUTH, testCertificate } from '@pubsub/testkit';
+import { connect, DEV_AUTH, testCertificate, post, TsProcess } from '@pubsub/testkit';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { subscribe } from '../support/chain.js';
-import { post } from '../support/http.js';
-import { TsProcess } from '../support/process.js';
 
 const started: TsProcess[] = [];
 afterEach(async () => {
@@ -101,7 +99,7 @@ describe('pnpm start supervises the services', () => {
   test(
     '--check-config checks all three and starts nothing: 0 when valid, 2 naming the problem',
     async () => {
-      const ok = new TsProcess('scripts/start.ts', {}, ['--check-config']);
+      const ok = new TsProcess('scripts/start.ts', {}, { args: ['--check-config'] });
       started.push(ok);
       expect(await ok.exited).toBe(0);
       expect([...ok.lines].sort()).toEqual([
@@ -109,7 +107,11 @@ describe('pnpm start supervises the services', () => {
         'publisher: configuration ok',
         'subscriber: configuration ok',
       ]);
-      const bad = new TsProcess('scripts/start.ts', { SUBSCRIBER_MAX_BUFFERED_BYTES: '0' }, ['--check-config']);
+      const bad = new TsProcess(
+        'scripts/start.ts',
+        { SUBSCRIBER_MAX_BUFFERED_BYTES: '0' },
+        { args: ['--check-config'] },
+      );
       started.push(bad);
       expect(await bad.exited).toBe(2);
       expect(bad.lines.sort()).toEqual(['msgqueue: configuration ok', 'publisher: configuration ok']);

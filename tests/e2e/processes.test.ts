@@ -1,8 +1,7 @@
-import { testCertificate } from '@pubsub/testkit';
+import { testCertificate, TsProcess } from '@pubsub/testkit';
 import { connect } from '@pubsub/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
 import { subscribe } from '../support/chain.js';
-import { TsProcess } from '../support/process.js';
 
 const started: TsProcess[] = [];
 afterEach(async () => {
@@ -10,7 +9,7 @@ afterEach(async () => {
 });
 
 function run(entry: string, env: Record<string, string>, args: readonly string[] = []): TsProcess {
-  const proc = new TsProcess(entry, env, args);
+  const proc = new TsProcess(entry, env, { args });
   started.push(proc);
   return proc;
 }

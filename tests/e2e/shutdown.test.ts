@@ -3,11 +3,18 @@
  * refuses new connections, finishes or hands back what it holds, closes its clients with 1001 and
  * exits 0 within SHUTDOWN_TIMEOUT_MS, even when a client never answers its close.
  */
-import { connect, handshakeRejection, testCertificate, type TestClient } from '@pubsub/testkit';
+import {
+  connect,
+  handshakeRejection,
+  testCertificate,
+  type TestClient,
+  within,
+  get,
+  ready,
+  type TsProcess,
+} from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, listening, within, type Env, type ServiceName } from '../support/fault.js';
-import { get, ready } from '../support/http.js';
-import type { TsProcess } from '../support/process.js';
+import { childServices, listening, type Env, type ServiceName } from '../support/fault.js';
 
 const run = childServices();
 /** Each test starts one or two service processes, which takes seconds on a loaded machine. */

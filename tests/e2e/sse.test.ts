@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { startChain, type Chain } from '../support/chain.js';
-import { openEvents } from '../support/sse.js';
+import { openEvents } from '@pubsub/testkit';
 
 const open = (chain: Chain, query: string, options?: Parameters<typeof openEvents>[2]) =>
   openEvents({ port: chain.subscriber.port, ca: chain.ca }, query, options);

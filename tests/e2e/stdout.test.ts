@@ -9,10 +9,8 @@ import { closeSync, constants, mkdtempSync, openSync, writeSync } from 'node:fs'
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testCertificate } from '@pubsub/testkit';
+import { testCertificate, within, REPO_ROOT } from '@pubsub/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
-import { within } from '../support/fault.js';
-import { ROOT } from '../support/process.js';
 
 const SHUTDOWN_TIMEOUT_MS = 1_000;
 /** What operations.md promises: stopped by the deadline plus 2 s, whatever happens. */
@@ -26,7 +24,7 @@ afterEach(() => {
 async function msgqueue(stdout: 'pipe' | number): Promise<ChildProcess> {
   const { certDir } = await testCertificate();
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/msgqueue/src/main.ts'], {
-    cwd: ROOT,
+    cwd: REPO_ROOT,
     env: {
       ...process.env,
       WS_CERT_DIR: certDir,

@@ -9,7 +9,7 @@ import * as msgqueue from '@pubsub/msgqueue';
 import * as publisher from '@pubsub/publisher';
 import type { ServiceHandle } from '@pubsub/service';
 import * as subscriber from '@pubsub/subscriber';
-import { captureLogs, connect, testCertificate, testPki, thrown } from '@pubsub/testkit';
+import { captureLogs, connect, testCertificate, testPki, thrown, get, ready, TsProcess } from '@pubsub/testkit';
 import { TlsSetupError } from '@pubsub/tls';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +17,6 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { subscribe } from '../support/chain.js';
-import { get, ready } from '../support/http.js';
-import { TsProcess } from '../support/process.js';
 
 type Env = Record<string, string>;
 
@@ -257,7 +255,7 @@ describe('TLS configuration errors', () => {
           TLS_CLIENT_CERT_FILE: pki.client.certFile,
           TLS_CLIENT_KEY_FILE: pki.server.keyFile,
         },
-        args,
+        { args },
       );
       expect(await proc.exited).toBe(2);
       const report = proc.stderr.join('\n');

@@ -1,10 +1,8 @@
 import * as publisher from '@pubsub/publisher';
 import { signToken, TOKEN_COOKIE } from '@pubsub/service';
-import { captureLogs, connect, DEV_AUTH, handshakeRejection } from '@pubsub/testkit';
+import { captureLogs, connect, DEV_AUTH, handshakeRejection, post, openEvents } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { startChain, subscribe, type Chain } from '../support/chain.js';
-import { post } from '../support/http.js';
-import { openEvents } from '../support/sse.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters';
 

@@ -1,9 +1,8 @@
 import { hashPassword } from '@pubsub/auth';
-import { connect, handshakeRejection, writeUsersFile } from '@pubsub/testkit';
+import { connect, handshakeRejection, writeUsersFile, TsProcess } from '@pubsub/testkit';
 import { request } from 'node:https';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { startChain, subscribe } from '../support/chain.js';
-import { TsProcess } from '../support/process.js';
 
 function status(url: string, ca: string, auth: string): Promise<number> {
   return new Promise((resolveStatus, reject) => {
@@ -74,7 +73,7 @@ describe('one USERS_FILE for the whole chain', () => {
       { name: 'ok', password: await hashPassword('pw'), role: 'client' },
       { name: 'oops', password: 'plain-hunter2', role: 'client', publish: ['orders.>.eu'] },
     ]);
-    const proc = new TsProcess('services/publisher/src/main.ts', { USERS_FILE: broken }, ['--check-config']);
+    const proc = new TsProcess('services/publisher/src/main.ts', { USERS_FILE: broken }, { args: ['--check-config'] });
     expect(await proc.exited).toBe(2);
     const stderr = proc.stderr.join('\n');
     expect(stderr).toContain('invalid configuration');
@@ -86,7 +85,8 @@ describe('one USERS_FILE for the whole chain', () => {
   test('NODE_ENV=production: no service starts without configured users (exit 2), none enables hello/test', async () => {
     const services = ['msgqueue', 'publisher', 'subscriber'] as const;
     const procs = services.map(
-      (service) => new TsProcess(`services/${service}/src/main.ts`, { NODE_ENV: 'production' }, ['--check-config']),
+      (service) =>
+        new TsProcess(`services/${service}/src/main.ts`, { NODE_ENV: 'production' }, { args: ['--check-config'] }),
     );
     for (const [index, proc] of procs.entries()) {
       expect(await proc.exited, services[index]).toBe(2);
@@ -98,7 +98,7 @@ describe('one USERS_FILE for the whole chain', () => {
     const configured = new TsProcess(
       'services/msgqueue/src/main.ts',
       { NODE_ENV: 'production', USERS_FILE: usersFile },
-      ['--check-config'],
+      { args: ['--check-config'] },
     );
     expect(await configured.exited).toBe(0);
   });

@@ -3,16 +3,9 @@
  * port. The publishing clients resend what was never acknowledged, by id; the msgqueue's dedupe
  * window must keep the copies it already stored from reaching subscribers twice.
  */
-import { check, connect, formatReport, HistoryRecorder, type TestClient } from '@pubsub/testkit';
+import { check, connect, formatReport, HistoryRecorder, type TestClient, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import {
-  childServices,
-  deliveredAll,
-  listening,
-  recordedSubscribers,
-  startFaultChain,
-  within,
-} from '../support/fault.js';
+import { childServices, deliveredAll, listening, recordedSubscribers, startFaultChain } from '../support/fault.js';
 
 const run = childServices();
 

@@ -1,4 +1,4 @@
-import { check, connect, formatReport, HistoryRecorder, latch, type TestClient } from '@pubsub/testkit';
+import { check, connect, formatReport, HistoryRecorder, latch, type TestClient, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import {
   childServices,
@@ -6,7 +6,6 @@ import {
   expectNoAnomalies,
   listening,
   startFaultChain,
-  within,
   type Frame,
 } from '../support/fault.js';
 

@@ -6,7 +6,17 @@
  * id, when their publisher comes back; subscribing clients resume from their last seq when theirs
  * does. The checker must find nothing lost, duplicated or reordered.
  */
-import { check, connect, formatReport, HistoryRecorder, latch, type TestClient } from '@pubsub/testkit';
+import {
+  check,
+  connect,
+  formatReport,
+  HistoryRecorder,
+  latch,
+  type TestClient,
+  within,
+  ready,
+  type TsProcess,
+} from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import {
   childServices,
@@ -14,13 +24,10 @@ import {
   expectNoAnomalies,
   listening,
   startFaultChain,
-  within,
   type FaultChain,
   type ServiceName,
   type Frame,
 } from '../support/fault.js';
-import { ready } from '../support/http.js';
-import type { TsProcess } from '../support/process.js';
 
 const run = childServices();
 

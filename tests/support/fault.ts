@@ -1,10 +1,18 @@
-import { check, connect, formatReport, testCertificate, type HistoryRecorder, type TestClient } from '@pubsub/testkit';
+import {
+  check,
+  connect,
+  formatReport,
+  testCertificate,
+  TsProcess,
+  within,
+  type HistoryRecorder,
+  type TestClient,
+} from '@pubsub/testkit';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { subscribe } from './chain.js';
-import { TsProcess } from './process.js';
 
 /** Shared by the fault tests (reliability test plan F1–F4): the three services as child processes. */
 
@@ -45,19 +53,6 @@ export function childServices(): RunService {
 /** The port from the service's `listening` log line. */
 export async function listening(proc: TsProcess): Promise<number> {
   return (await proc.waitForLog('listening')).port as number;
-}
-
-/** Settles like `promise`, or rejects after `ms` with the message `describe()` gives then. */
-export async function within<T>(promise: Promise<T>, ms: number, describe: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${describe()}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The three services as child processes on free ports, the msgqueue with its durable file store. */

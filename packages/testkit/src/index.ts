@@ -40,3 +40,7 @@ export { thrown } from './thrown.js';
 export { writeUsersFile, type UsersFileEntry } from './users-file.js';
 export { serverAvailable, serverUrl, type ExternalServer } from './external-server.js';
 export { bareWssServer, type BareWssServer } from './wss-server.js';
+export { get, post, ready, type GetOptions, type HttpAnswer, type PostOptions } from './https.js';
+export { EventStream, openEvents, type SseEvent } from './sse.js';
+export { parseLogLine, REPO_ROOT, TsProcess, type TsProcessOptions } from './ts-process.js';
+export { settlesWithin, within } from './within.js';

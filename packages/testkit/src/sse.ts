@@ -1,4 +1,4 @@
-import { DEV_AUTH } from '@pubsub/testkit';
+import { DEV_AUTH } from './client.js';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 
