@@ -1,11 +1,10 @@
 import { hashPassword } from '@pubsub/auth';
-import { captureLogs, connect, DEV_AUTH, handshakeRejection, writeUsersFile, type TestClient } from '@pubsub/testkit';
+import { captureLogs, connect, DEV_AUTH, handshakeRejection, writeUsersFile, type TestClient, post } from '@pubsub/testkit';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { startChain, subscribe, type Chain } from '../../../tests/support/chain.js';
-import { post } from '../../../tests/support/http.js';
 
 interface Created {
   id: string;
