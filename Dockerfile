@@ -26,6 +26,7 @@ CMD ["node", "--import", "tsx", "src/main.ts"]
 
 FROM base AS subscriber
 WORKDIR /app/services/subscriber
-ENV SUBSCRIBER_HOST=0.0.0.0
+ENV SUBSCRIBER_HOST=0.0.0.0 \
+    SUBSCRIBER_DATA_DIR=/data
 EXPOSE 8082
 CMD ["node", "--import", "tsx", "src/main.ts"]

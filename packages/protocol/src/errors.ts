@@ -63,6 +63,23 @@ export const HTTP_ERRORS = {
     status: 429,
     message: 'this user has as many streams as it may (SUBSCRIBER_MAX_USER_STREAMS); delete one first',
   },
+  WEBHOOK_INVALID: {
+    status: 400,
+    message: 'expected a JSON object {"topic" or "pattern", "url", and optionally "secret" (16-256 characters)}',
+  },
+  WEBHOOK_URL_INVALID: {
+    status: 400,
+    message: 'url must be an absolute http:// or https:// URL without a user or password, at most 2048 characters',
+  },
+  WEBHOOK_TARGET_FORBIDDEN: {
+    status: 403,
+    message: 'the target does not resolve to public addresses only (see SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE)',
+  },
+  WEBHOOK_NOT_FOUND: { status: 404, message: 'no such webhook subscription of this user' },
+  TOO_MANY_WEBHOOKS: {
+    status: 409,
+    message: 'this user has as many webhook subscriptions as it may have (SUBSCRIBER_WEBHOOK_MAX_PER_USER)',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

@@ -252,7 +252,7 @@ export class CatchUp {
       const buffered = reader.sink.bufferedBytes;
       if (buffered === 0 || buffered < reader.lastBuffered) reader.lastProgress = now;
       reader.lastBuffered = buffered;
-      if (now - reader.lastProgress < this.#options.stallTimeoutMs) continue;
+      if (reader.sink.stalls === false || now - reader.lastProgress < this.#options.stallTimeoutMs) continue;
       this.forget(reader);
       this.#options.counters.stalled.inc();
       this.#options.logger.warn({ bufferedBytes: buffered }, 'closing a reader that stopped reading');

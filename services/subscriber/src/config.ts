@@ -1,7 +1,8 @@
 import { ConfigError, loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
-import { GROUP_NAME_PATTERN, MAX_NODE_ID_CHARS, NODE_GROUP_PREFIX } from '@pubsub/protocol';
+import { GROUP_NAME_PATTERN, MAX_NODE_ID_CHARS, NODE_GROUP_PREFIX, validateTopic } from '@pubsub/protocol';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseCidrList, type Cidr } from './target-guard.js';
 import {
   commonConfig,
   commonEnv,
@@ -18,6 +19,37 @@ import {
 
 /** `data/subscriber` at the repository root (git-ignored). */
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/subscriber', import.meta.url));
+
+/** `SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE`: CIDR ranges webhooks may call although they are not public. */
+const cidrList = () =>
+  z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      try {
+        return parseCidrList(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
+/** The dead-letter prefix, checked by the topic it makes. */
+const deadLetterPrefix = () =>
+  z
+    .string()
+    .default('deadletter.')
+    .refine(
+      (prefix) => {
+        try {
+          validateTopic(`${prefix}00000000-0000-0000-0000-000000000000`);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'with a subscription id after it, it must make a valid topic (no whitespace, "*" or ">")' },
+    );
 
 const SubscriberEnv = z.object({
   ...commonEnv,
@@ -48,6 +80,16 @@ const SubscriberEnv = z.object({
   SUBSCRIBER_STREAM_IDLE_TIMEOUT_MS: positiveInt(24 * 60 * 60 * 1000),
   SUBSCRIBER_MAX_USER_STREAMS: positiveInt(100),
   SUBSCRIBER_DATA_DIR: z.string().trim().min(1, 'expected a directory path').default(DEFAULT_DATA_DIR),
+  SUBSCRIBER_WEBHOOK_ATTEMPTS: positiveInt(8),
+  SUBSCRIBER_WEBHOOK_BACKOFF_BASE_MS: positiveInt(1_000),
+  SUBSCRIBER_WEBHOOK_BACKOFF_MAX_MS: positiveInt(60_000),
+  SUBSCRIBER_WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
+  SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE: cidrList(),
+  SUBSCRIBER_WEBHOOK_DEAD_LETTER_PREFIX: deadLetterPrefix(),
+  SUBSCRIBER_WEBHOOK_MAX_PER_USER: positiveInt(100),
+  // Unset: the hop account of SUBSCRIBER_QUEUE_USER, which the development user can push with.
+  SUBSCRIBER_PUSH_USER: z.string().optional(),
+  SUBSCRIBER_PUSH_PASSWORD: z.string().optional(),
 });
 
 /** Every environment variable this service reads. */
@@ -88,6 +130,25 @@ export interface SubscriberConfig extends CommonConfig {
   readonly maxUserStreams: number;
   /** Where the subscriber keeps its own state (webhook subscriptions, streams); created at start. */
   readonly dataDir: string;
+  readonly webhooks: WebhookConfig;
+}
+
+/** Webhook delivery (docs/configuration.md, docs/protocol.md#webhooks). */
+export interface WebhookConfig {
+  /** Requests per message, the first included, before it goes to the dead letter. */
+  readonly attempts: number;
+  readonly backoffBaseMs: number;
+  /** The longest wait between two requests, also for a receiver's `Retry-After`. */
+  readonly backoffMaxMs: number;
+  /** One request, from connecting to the end of the answer. */
+  readonly timeoutMs: number;
+  /** Ranges that may be called although they are loopback, private, link-local, … */
+  readonly allowPrivate: readonly Cidr[];
+  /** A subscription's dead letters go to this plus its id. */
+  readonly deadLetterPrefix: string;
+  readonly maxPerUser: number;
+  /** The msgqueue's `/pushmsg`, where dead letters are stored, and the account with the push right. */
+  readonly push: QueueHop;
 }
 
 /** Reads the subscriber's configuration from environment variables (docs/configuration.md). */
@@ -127,6 +188,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     dataDir: e.SUBSCRIBER_DATA_DIR,
     streamIdleTimeoutMs: e.SUBSCRIBER_STREAM_IDLE_TIMEOUT_MS,
     maxUserStreams: e.SUBSCRIBER_MAX_USER_STREAMS,
+    webhooks: {
+      attempts: e.SUBSCRIBER_WEBHOOK_ATTEMPTS,
+      backoffBaseMs: e.SUBSCRIBER_WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: e.SUBSCRIBER_WEBHOOK_BACKOFF_MAX_MS,
+      timeoutMs: e.SUBSCRIBER_WEBHOOK_TIMEOUT_MS,
+      allowPrivate: e.SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE,
+      deadLetterPrefix: e.SUBSCRIBER_WEBHOOK_DEAD_LETTER_PREFIX,
+      maxPerUser: e.SUBSCRIBER_WEBHOOK_MAX_PER_USER,
+      push: {
+        urls: (e.SUBSCRIBER_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/popmsg`]).map(pushUrlOf),
+        user: e.SUBSCRIBER_PUSH_USER ?? e.SUBSCRIBER_QUEUE_USER,
+        password: e.SUBSCRIBER_PUSH_PASSWORD ?? e.SUBSCRIBER_QUEUE_PASSWORD,
+      },
+    },
     // After the users, so a production start without users reports that first.
     tokens: tokenConfig(e, common.production),
   };
@@ -141,6 +216,14 @@ function autoNodeId(listenPort: number): string {
   const suffix = `-${listenPort}`;
   const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-') || 'host';
   return `${host.slice(0, MAX_NODE_ID_CHARS - suffix.length)}${suffix}`;
+}
+
+/** A msgqueue's `/pushmsg` next to its `/popmsg`. */
+function pushUrlOf(popUrl: string): string {
+  const url = new URL(popUrl);
+  url.pathname = '/pushmsg';
+  url.search = '';
+  return url.toString();
 }
 
 function withGroup(queueUrl: string, group: string): string {

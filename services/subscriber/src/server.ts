@@ -31,6 +31,7 @@ import { StreamRegistry } from './streams.js';
 import type { UserReaders } from './subscribe-guard.js';
 import { TopicRates } from './topic-rates.js';
 import { handleSubscribe } from './ws-subscribe.js';
+import { setUpWebhooks, WEBHOOK_ACCESS } from './webhook-setup.js';
 
 /** How long a browser waits before it reconnects a dropped event stream. */
 const SSE_RETRY_MS = 2_000;
@@ -173,6 +174,13 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     maxUserSubscriptions: config.maxUserSubscriptions,
     userReaders,
   };
+  const webhooks = await setUpWebhooks(config, {
+    session: sessionDeps,
+    stats: { topics, rates },
+    connected: () => upstream.connected,
+    metrics,
+    logger: log,
+  });
   const streams = new Set<SseSink>();
   const sseDeps = { ...sessionDeps, heartbeatIntervalMs: config.heartbeatIntervalMs, retryMs: SSE_RETRY_MS, streams };
   const streamRegistry = await StreamRegistry.open({
@@ -195,6 +203,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       'POST /api/streams': 'subscribe',
       'GET /api/streams': 'subscribe',
       'DELETE /api/streams/:id': 'subscribe',
+      ...WEBHOOK_ACCESS,
     },
     tokens: tokenKeys(config.tokens, log),
     limits: config.limits,
@@ -223,17 +232,21 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       }),
       '/events': (req, res, context) => handleEvents(req, res, { context, deps: sseDeps }),
       '/api/stats': statsEndpoint({ topics, rates, catchUp, userReaders, source, startedAt, logger: log }),
+      ...webhooks.endpoints,
     },
     staticDirs: { '/console': CONSOLE_DIR },
   });
   // Listening first, so clients can subscribe before the first message is routed.
   upstream.start();
+  webhooks.start();
   log.info({ port: server.port, host: config.host, group: config.group, nodeId: config.nodeId }, 'listening');
 
   const shutdown = async () => {
     log.info('draining');
     const deadline = drainDeadline(config.shutdownTimeoutMs);
     server.stopAccepting();
+    // Their positions are saved before the live stream stops acknowledging.
+    await webhooks.close();
     // Acknowledge what was routed; whatever the msgqueue sent after that it will send again.
     delivery.stop();
     catchUp.close();

@@ -28,6 +28,12 @@ export interface Sink {
   readonly open: boolean;
   /** Bytes written but not yet taken by the peer. */
   readonly bufferedBytes: number;
+  /**
+   * False for a sink that paces itself and always moves on (a webhook: each request ends within
+   * its timeout, a message that keeps failing goes to the dead letter), so taking nothing while
+   * it waits out a retry is no stalled peer and the stall timeout leaves it. Unset: true.
+   */
+  readonly stalls?: boolean;
   /** Queues a delivery framed by `framing`. */
   write(framed: Buffer): void;
   /** Queues a reply to a command (`subscribed`, `error`, …), framed by the sink itself. */
