@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { startChain, subscribe, type Chain, type Env } from '../support/chain.js';
-import { get } from '../support/http.js';
+import { get } from '@pubsub/testkit';
 import { startReceiver, subscriptionsApi, verifySignature } from '../support/webhook-receiver.js';
 
 /** Loopback receivers allowed, and retries quick: tests wait on requests, never on the clock. */

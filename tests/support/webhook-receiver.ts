@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { post, type HttpAnswer } from './http.js';
+import { post, type HttpAnswer } from '@pubsub/testkit';
 
 /** One request a receiver got. */
 export interface Received {
