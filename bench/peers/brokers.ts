@@ -176,8 +176,10 @@ export async function startNats(path: string, options: BrokerOptions): Promise<B
     configFile,
     [
       `listen: ${quote(`127.0.0.1:${port}`)}`,
-      `tls { cert_file: ${quote(options.certFile)}, key_file: ${quote(options.keyFile)} }`,
-      `authorization { user: ${quote(options.user)}, password: ${quote(options.password)} }`,
+      // Handshake and auth timeouts well above the defaults (0.5–2 s): on a loaded 2-core machine 16
+      // publishers' TLS handshakes at once took longer, and nats-server closed one mid-run.
+      `tls { cert_file: ${quote(options.certFile)}, key_file: ${quote(options.keyFile)}, timeout: 10 }`,
+      `authorization { user: ${quote(options.user)}, password: ${quote(options.password)}, timeout: 10 }`,
       `jetstream { store_dir: ${quote(storeDir)} }`,
       '',
     ].join('\n'),

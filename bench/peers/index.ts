@@ -12,6 +12,7 @@ import { cpuTimeOf, failRun, TsChild } from '../process.js';
 import type { Target } from '../report.js';
 import { Suite } from '../services.js';
 import { formatRate, formatRatio, median, perSecond, ratio } from '../stats.js';
+import type { FsyncCounters } from '../types.js';
 import { binaryFor, startNats, startRedis, type Broker, type BrokerId, type BrokerOptions } from './brokers.js';
 import {
   PEER_EVENT,
@@ -70,6 +71,8 @@ export interface PeerRun {
   /** The servers' part (ours: msgqueue + publisher + subscriber), µs per message, and per server process on the path. */
   readonly serverUsPerMessage: number;
   readonly serverUsPerMessagePerHop: number;
+  /** Ours: the msgqueue's group commits (one O_DSYNC writev each) per delivered message, from fsync-counter.ts. */
+  readonly commitsPerMessage?: number;
 }
 
 interface Target0 {
@@ -77,6 +80,8 @@ interface Target0 {
   readonly endpoint: PeerEndpoint;
   /** The server processes: name → pid. */
   readonly pids: () => Record<string, number>;
+  /** Ours only: the msgqueue's commit counters. */
+  readonly fsyncCounters?: () => Promise<FsyncCounters | undefined>;
   stop(): Promise<unknown>;
 }
 
@@ -101,6 +106,7 @@ async function startSystem(id: PeerId, options: PeersOptions): Promise<Target0> 
         topic: 'peers',
       },
       pids: () => Object.fromEntries(Object.entries(suite.children).map(([role, child]) => [role, child.pid])),
+      fsyncCounters: () => suite.fsyncCounters(),
       stop: () => suite.stop(),
     };
   }
@@ -175,7 +181,7 @@ async function runOnce(
     children.push(publisher);
     await publisher.waitForLine((line) => line === `${PEER_EVENT}start`);
     const pids = { 'publishing client': publisher.pid, ...target.pids(), 'subscribing client': subscriber.pid };
-    const before = await cpuOf(pids);
+    const [before, commits0] = await Promise.all([cpuOf(pids), target.fsyncCounters?.()]);
     const parse = <T>(child: TsChild) =>
       child
         .waitForLine((line) => line.startsWith(PEER_RESULT))
@@ -184,7 +190,7 @@ async function runOnce(
       parse<PublishResult>(publisher),
       parse<SubscribeResult>(subscriber),
     ]);
-    const after = await cpuOf(pids);
+    const [after, commits1] = await Promise.all([cpuOf(pids), target.fsyncCounters?.()]);
     const codes = await Promise.all(children.map((child) => child.stop('SIGTERM', 5_000)));
     if (codes.some((code) => code !== 0)) throw new Error(`a client exited ${codes.join(', ')}`);
     const cpuMs = Object.fromEntries(
@@ -206,6 +212,9 @@ async function runOnce(
       cpuSecondsPerMillion: (totalMs * 1000) / Math.max(1, subscribe.delivered),
       serverUsPerMessage,
       serverUsPerMessagePerHop: serverUsPerMessage / servers.length,
+      ...(commits0 === undefined || commits1 === undefined
+        ? {}
+        : { commitsPerMessage: (commits1.commits - commits0.commits) / Math.max(1, subscribe.delivered) }),
     };
   } catch (err) {
     return await failRun(`peers ${target.system} ${label}`, children, err);
@@ -232,6 +241,7 @@ interface Figures {
   readonly cpu: number;
   readonly serverUs: number;
   readonly perHopUs: number;
+  readonly messagesPerCommit: number | undefined;
 }
 
 function figuresOf(runs: readonly PeerRun[]): Figures | undefined {
@@ -243,6 +253,9 @@ function figuresOf(runs: readonly PeerRun[]): Figures | undefined {
     cpu: m((run) => run.cpuSecondsPerMillion),
     serverUs: m((run) => run.serverUsPerMessage),
     perHopUs: m((run) => run.serverUsPerMessagePerHop),
+    messagesPerCommit: runs.every((run) => run.commitsPerMessage !== undefined)
+      ? 1 / m((run) => run.commitsPerMessage ?? Number.NaN)
+      : undefined,
   };
 }
 
@@ -355,7 +368,7 @@ function tables(
         value:
           figures === undefined
             ? `not measured${notMeasured[id] === undefined ? '' : `: ${notMeasured[id]}`}`
-            : `acked ${formatRate(figures.acked)}/s, delivered ${formatRate(figures.delivered)}/s; ${figures.cpu.toFixed(1)} CPU-s per 1M delivered (all processes); servers ${us(figures.serverUs)}/msg, ${us(figures.perHopUs)} per server process`,
+            : `acked ${formatRate(figures.acked)}/s, delivered ${formatRate(figures.delivered)}/s; ${figures.cpu.toFixed(1)} CPU-s per 1M delivered (all processes); servers ${us(figures.serverUs)}/msg, ${us(figures.perHopUs)} per server process${figures.messagesPerCommit === undefined ? '' : `; ${figures.messagesPerCommit.toFixed(0)} messages per group commit`}`,
       });
     }
     for (const peer of ['jetstream', 'redis'] as const) {
