@@ -89,8 +89,8 @@ describe.runIf(available)('redis store', () => {
 
   test('says at start whether acks are fsync-backed, from the server’s own settings', async () => {
     const redis = new Redis(serverUrl('redis'));
-    const [, appendonly] = await redis.config('GET', 'appendonly');
-    const [, appendfsync] = await redis.config('GET', 'appendfsync');
+    const [, appendonly] = (await redis.config('GET', 'appendonly')) as string[];
+    const [, appendfsync] = (await redis.config('GET', 'appendfsync')) as string[];
     redis.disconnect();
     const logs = captureLogs('msgqueue');
     await open(newPrefix(), logs.logger);

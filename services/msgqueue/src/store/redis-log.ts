@@ -124,8 +124,8 @@ async function reportDurability(redis: Redis, log: Logger): Promise<void> {
   let appendonly: string | undefined;
   let appendfsync: string | undefined;
   try {
-    [, appendonly] = await redis.config('GET', 'appendonly');
-    [, appendfsync] = await redis.config('GET', 'appendfsync');
+    [, appendonly] = (await redis.config('GET', 'appendonly')) as string[];
+    [, appendfsync] = (await redis.config('GET', 'appendfsync')) as string[];
   } catch (err) {
     // Managed services often rename or forbid CONFIG.
     log.warn({ err }, 'cannot read Redis persistence settings (CONFIG GET); acks are only as durable as they are');
