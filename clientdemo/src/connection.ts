@@ -9,8 +9,8 @@ export interface Endpoint {
   readonly ca: string;
   /** Named in messages about certificate failures. */
   readonly caFile: string;
-  /** `user:password` for Basic Auth. */
-  readonly auth: string;
+  /** `user:password` for Basic Auth; none for a capability URL (a stream's), which is its own credential. */
+  readonly auth?: string;
 }
 
 /** How a connection ended. `requested` is true when this client asked for the close. */
@@ -36,7 +36,7 @@ export class ConnectError extends Error {
   }
 }
 
-const FINAL_STATUSES = new Set([400, 401, 403, 404]);
+const FINAL_STATUSES = new Set([400, 401, 403, 404, 410]);
 
 const CERTIFICATE_ERROR = /CERT|^UNABLE_TO_|SELF_SIGNED/;
 
@@ -87,6 +87,7 @@ function describeRefusal({ status, retryAfter }: Refusal): string {
   const retry = retryAfter === undefined ? 'retry later' : `retry in ${retryAfter} s (Retry-After)`;
   if (status === 401) return 'authentication failed (401): check --user/--password';
   if (status === 404) return 'the server has no WebSocket endpoint at this path (404): check the URL';
+  if (status === 410) return 'this stream was deleted or expired (410)';
   if (status === 403) return 'this user may not use this endpoint, or this origin may not connect (403)';
   if (status === 429) return `too many failed logins or connections for this user or address (429): ${retry}`;
   if (status === 503) return 'the service is shutting down or has too many connections (503)';
@@ -115,7 +116,10 @@ export class Connection {
   static async open(endpoint: Endpoint): Promise<Connection> {
     let ws: WebSocket;
     try {
-      ws = new WebSocket(endpoint.url, { ca: endpoint.ca, auth: endpoint.auth });
+      ws = new WebSocket(endpoint.url, {
+        ca: endpoint.ca,
+        ...(endpoint.auth !== undefined && { auth: endpoint.auth }),
+      });
     } catch (err) {
       // ws throws synchronously for a URL it cannot use; the option parser should have caught it first.
       throw new ConnectError(`cannot connect to ${endpoint.url}: ${(err as Error).message}`, { cause: err });

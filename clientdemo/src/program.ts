@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { ConnectError } from './connection.js';
 import { type Printer, stdioPrinter } from './format.js';
 import { runInteractive } from './interactive.js';
-import { addConnectionOptions, connectionSettings, parsePositiveInt, parseSeq } from './options.js';
+import { addConnectionOptions, connectionSettings, parsePositiveInt, parseSeq, parseWssUrl } from './options.js';
 import { runPublish } from './publish.js';
+import { runStreamCreate, runStreamDelete, runStreamFollow, runStreamList } from './stream.js';
 import { runSubscribe } from './subscribe.js';
 
 /** Exit code for a command line that could not be understood. */
@@ -21,6 +22,8 @@ Examples:
   clientdemo publish news hello there         publish the string "hello there"
   clientdemo publish --json news '{"n": 1}'   publish a JSON value
   date | clientdemo publish news -            publish what stdin holds
+  clientdemo stream create news 'orders.*'    create a stream; prints its URL (the URL is the credential)
+  clientdemo stream follow <url> --from 3     follow it with no credentials: what came after ordinal 3, then live
 
 Exit codes: 0 success, 1 error reply, connection failure or timeout, 2 usage error.`;
 
@@ -133,6 +136,8 @@ function buildProgram(printer: Printer, setExitCode: (code: number) => void): Co
     );
   });
 
+  addStreamCommands(program, printer, setExitCode);
+
   // Without a command: the interactive session. Any operand left here names no command.
   program.allowExcessArguments().action(async () => {
     const [unknown] = program.args;
@@ -142,6 +147,57 @@ function buildProgram(printer: Printer, setExitCode: (code: number) => void): Co
     await interactive(program);
   });
   return program;
+}
+
+/** `stream create|list|delete|follow`: streams with capability URLs (docs/protocol.md). */
+function addStreamCommands(program: Command, printer: Printer, setExitCode: (code: number) => void): void {
+  const stream = program
+    .command('stream')
+    .description('create, list, delete and follow streams: URLs that are their own credential');
+  const create = stream
+    .command('create')
+    .description('create a stream on topics or patterns and print its URL')
+    .argument('<topic...>', 'topics and patterns of the stream');
+  create.action(async (topics: string[]) => {
+    const context = { settings: connectionSettings(create), printer };
+    setExitCode(await guard(printer, () => runStreamCreate(topics, context)));
+  });
+  const list = stream.command('list').description("list this user's streams");
+  list.action(async () => {
+    setExitCode(await guard(printer, () => runStreamList({ settings: connectionSettings(list), printer })));
+  });
+  const remove = stream
+    .command('delete')
+    .description('delete a stream (its connections close, its URL answers 410)')
+    .argument('<url>', "the stream's URL or id");
+  remove.action(async (url: string) => {
+    setExitCode(await guard(printer, () => runStreamDelete(url, { settings: connectionSettings(remove), printer })));
+  });
+  const follow = stream
+    .command('follow')
+    .description('print the deliveries of a stream URL as "#<ordinal> <[topic #seq] content", with no credentials')
+    .argument('<url>', 'the wss:// URL `stream create` printed', parseWssUrl)
+    .addOption(
+      new Option('--from <ordinal>', 'first replay what came after this ordinal (exclusive), then go on').argParser(
+        parseSeq,
+      ),
+    )
+    .addOption(new Option('--count <n>', 'exit after n deliveries').argParser(parsePositiveInt))
+    .option('--json', 'print each delivery frame as received, one per line')
+    .option('--reconnect', 'when the connection drops, reconnect after the last ordinal received');
+  follow.action(async (url: string) => {
+    const opts = follow.opts<{ from?: number; count?: number; json?: true; reconnect?: true }>();
+    const request = {
+      url,
+      from: opts.from,
+      count: opts.count,
+      json: opts.json === true,
+      reconnect: opts.reconnect === true,
+    };
+    setExitCode(
+      await guard(printer, () => runStreamFollow(request, { settings: connectionSettings(follow), printer })),
+    );
+  });
 }
 
 /** Parses `argv` (as process.argv) and runs the command; resolves with the exit code. */
