@@ -31,7 +31,7 @@ describe('docker-compose.yml', () => {
   };
   const dockerfile = read('Dockerfile');
 
-  test('runs each service from its own Dockerfile target', () => {
+  test('runs each service from its own Dockerfile target, with no Redis: the single box needs none', () => {
     expect(Object.keys(compose.services).sort()).toEqual(Object.keys(services).sort());
     for (const [name, service] of Object.entries(compose.services)) {
       expect(service.build.target).toBe(name);
@@ -110,6 +110,102 @@ describe('docker-compose.yml', () => {
       const known = services[name as keyof typeof services].ENV_VARIABLES;
       for (const variable of Object.keys(service.environment))
         expect(known, `${name}: ${variable}`).toContain(variable);
+    }
+  });
+});
+
+describe('docker-compose.cluster.yml', () => {
+  const compose = parse(read('docker-compose.cluster.yml'), { merge: true }) as {
+    services: Record<string, ComposeService & { image?: string; command?: string[] }>;
+    volumes: Record<string, unknown>;
+  };
+  const nodes = (kind: string) =>
+    Object.entries(compose.services).filter(([name]) => name.startsWith(`${kind}-`)) as [string, ComposeService][];
+  const imageEnv: Record<string, string> = {};
+  for (const match of read('Dockerfile').matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$/gm)) {
+    imageEnv[match[1] as string] = match[2] as string;
+  }
+
+  test('runs one Redis, 2 msgqueue, 2 publisher and 3 subscriber nodes, each from its Dockerfile target', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(
+      [
+        'redis',
+        'msgqueue-1',
+        'msgqueue-2',
+        'publisher-1',
+        'publisher-2',
+        'subscriber-1',
+        'subscriber-2',
+        'subscriber-3',
+      ].sort(),
+    );
+    for (const kind of Object.keys(services)) {
+      for (const [, service] of nodes(kind)) expect(service.build.target).toBe(kind);
+    }
+  });
+
+  test('Redis runs with the settings of the no-loss promise and keeps its data in a volume', () => {
+    const { redis } = compose.services;
+    expect(redis?.command?.join(' ')).toContain('--appendonly yes --appendfsync always');
+    expect(redis?.volumes).toContain('redis-data:/data');
+    expect(compose.volumes).toHaveProperty('redis-data');
+  });
+
+  test('every msgqueue node shares one log in that Redis, with node groups on', () => {
+    const queues = nodes('msgqueue').map(([, service]) => service.environment);
+    expect(queues).toHaveLength(2);
+    for (const env of queues) {
+      expect(env).toMatchObject({
+        MSGQUEUE_STORE: 'redis',
+        MSGQUEUE_REDIS_URL: 'redis://redis:6379',
+        MSGQUEUE_NODE_GROUPS: 'true',
+      });
+      expect(env.MSGQUEUE_REDIS_PREFIX).toBe(queues[0]?.MSGQUEUE_REDIS_PREFIX);
+    }
+  });
+
+  test('every publisher and subscriber lists every msgqueue node, by service name and port, first ones spread', () => {
+    const queues = nodes('msgqueue').map(([name, service]) => `${name}:${service.environment.MSGQUEUE_PORT}`);
+    const firsts = new Set<string>();
+    for (const [kind, path] of [
+      ['publisher', 'pushmsg'],
+      ['subscriber', 'popmsg'],
+    ] as const) {
+      for (const [, service] of nodes(kind)) {
+        const urls = service.environment[`${kind.toUpperCase()}_QUEUE_URL`]?.split(',') ?? [];
+        expect(urls.map((url) => url.replace(/^wss:\/\/([^/]+)\/.*$/, '$1')).sort()).toEqual([...queues].sort());
+        for (const url of urls) expect(url).toMatch(new RegExp(`/${path}$`));
+        firsts.add(urls[0] ?? '');
+      }
+    }
+    expect(firsts.size).toBeGreaterThan(2);
+  });
+
+  test('each subscriber node has an id of its own, so each gets every message', () => {
+    const ids = nodes('subscriber').map(([, service]) => service.environment.SUBSCRIBER_NODE_ID);
+    expect(new Set(ids).size).toBe(3);
+    expect(ids.every((id) => id !== undefined && id !== 'auto')).toBe(true);
+  });
+
+  test('the certificate names every node, every node shares it, and each is health-checked on /ready', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (name === 'redis') continue;
+      expect(service.environment.TLS_DEV_CERT_HOSTS?.split(','), name).toEqual(
+        expect.arrayContaining(Object.keys(compose.services).filter((other) => other !== 'redis')),
+      );
+      expect(service.volumes).toContain('certs:/certs');
+      const kind = name.replace(/-\d+$/, '').toUpperCase();
+      expect(service.healthcheck.test.join(' ')).toContain(`port:${service.environment[`${kind}_PORT`]},path:'/ready'`);
+    }
+  });
+
+  test("each node's configuration, as the image and compose set it, is valid and uses only variables it reads", () => {
+    for (const kind of Object.keys(services) as (keyof typeof services)[]) {
+      for (const [name, service] of nodes(kind)) {
+        expect(() => services[kind].loadConfig({ ...imageEnv, ...service.environment }), name).not.toThrow();
+        for (const variable of Object.keys(service.environment))
+          expect(services[kind].ENV_VARIABLES, `${name}: ${variable}`).toContain(variable);
+      }
     }
   });
 });
