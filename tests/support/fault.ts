@@ -32,7 +32,8 @@ export interface Frame {
   replayed?: number;
 }
 export type ServiceName = 'msgqueue' | 'publisher' | 'subscriber';
-export type RunService = (service: ServiceName, env: Env) => TsProcess;
+/** The chain's three, or the bridge, which feeds it from PostgreSQL or RabbitMQ. */
+export type RunService = (service: ServiceName | 'bridge', env: Env) => TsProcess;
 
 /**
  * Returns a function that starts a service as a child process. Call it at the top of a test file:

@@ -1,6 +1,9 @@
 import type { ErrorCode } from '@pubsub/protocol';
 import { createRateLimit, type ConnectionContext, type RateLimitOptions } from '@pubsub/service';
 
+/** Whose rights a guard checks: a connection's user, or the identity a bridge publishes as. */
+export type Publisher = Pick<ConnectionContext, 'user' | 'account'>;
+
 /** Why a valid publish is refused before it is forwarded, or undefined to forward it. */
 export type PublishGuard = (topic: string) => { code: ErrorCode; message?: string } | undefined;
 
@@ -10,7 +13,7 @@ export type PublishGuard = (topic: string) => { code: ErrorCode; message?: strin
  * Messages refused for their topic take no token.
  */
 export function publishGuard(
-  context: ConnectionContext,
+  context: Publisher,
   rate: RateLimitOptions | undefined,
   scope: 'connection' | 'user' = 'connection',
 ): PublishGuard {

@@ -32,8 +32,13 @@ export interface CapabilityEndpoint {
   handler: ConnectionHandler;
 }
 
-/** Answer of `GET /ready`: ready, or not with the reason. */
-export type Readiness = { ready: true } | { ready: false; reason: string };
+/**
+ * Answer of `GET /ready`: ready, or not with the reason; `details` (a bridge's sources, their
+ * lag) are added to the JSON either way.
+ */
+export type Readiness = ({ ready: true } | { ready: false; reason: string }) & {
+  details?: Readonly<Record<string, unknown>>;
+};
 
 export interface SecureWsServerOptions {
   /** Service name: the Basic Auth realm and the `service` of log lines. */
@@ -187,8 +192,9 @@ function createHttpApp(
   });
   app.get('/ready', (_req, res) => {
     const readiness: Readiness = accepting() ? options.readiness() : { ready: false, reason: 'shutting down' };
-    if (readiness.ready) res.json({ status: 'ready', service: name });
-    else res.status(503).json({ status: 'not ready', service: name, reason: readiness.reason });
+    const { details } = readiness;
+    if (readiness.ready) res.json({ status: 'ready', service: name, ...details });
+    else res.status(503).json({ status: 'not ready', service: name, reason: readiness.reason, ...details });
   });
   const refuse = (
     req: express.Request,
