@@ -30,3 +30,9 @@ ENV SUBSCRIBER_HOST=0.0.0.0 \
     SUBSCRIBER_DATA_DIR=/data
 EXPOSE 8082
 CMD ["node", "--import", "tsx", "src/main.ts"]
+
+FROM base AS bridge
+WORKDIR /app/services/bridge
+ENV BRIDGE_HOST=0.0.0.0
+EXPOSE 8083
+CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -1,3 +1,4 @@
+import * as bridge from '@pubsub/bridge';
 import * as msgqueue from '@pubsub/msgqueue';
 import * as publisher from '@pubsub/publisher';
 import * as subscriber from '@pubsub/subscriber';
@@ -103,6 +104,25 @@ describe('docker-compose.yml', () => {
       const env = { ...imageEnv, ...service.environment };
       expect(() => services[name as keyof typeof services].loadConfig(env), name).not.toThrow();
     }
+  });
+
+  test('the bridge runs only with the bridge profile, from its own target, dialing the msgqueue by name', () => {
+    const service = parsed.services.bridge;
+    expect(service?.profiles).toEqual(['bridge']);
+    expect(service?.build.target).toBe('bridge');
+    expect(dockerfile).toContain('FROM base AS bridge');
+    expect(service?.environment.BRIDGE_QUEUE_URL).toBe(
+      `wss://msgqueue:${compose.services.msgqueue?.environment.MSGQUEUE_PORT}/pushmsg`,
+    );
+    expect(service?.healthcheck.test.join(' ')).toContain(`port:${service?.environment.BRIDGE_PORT},path:'/ready'`);
+    expect(service?.volumes).toContain('certs:/certs');
+    // Compose fills ${VAR:-default} from the host's environment; with a source set, the config is valid.
+    const env = Object.fromEntries(
+      Object.entries(service?.environment ?? {}).map(([key, value]) => [key, value.replace(/^\$\{\w+:-(.*)\}$/, '$1')]),
+    );
+    for (const key of Object.keys(env)) expect(bridge.ENV_VARIABLES, key).toContain(key);
+    expect(() => bridge.loadConfig({ ...env, BRIDGE_AMQP_URL: 'amqp://guest:guest@rabbitmq:5672' })).not.toThrow();
+    expect(() => bridge.loadConfig(env)).toThrow(/nothing to bridge/);
   });
 
   test('sets only variables the services read', () => {
@@ -213,7 +233,7 @@ describe('docker-compose.cluster.yml', () => {
 describe('docs/configuration.md', () => {
   const doc = read('docs/configuration.md');
 
-  test.each(Object.entries(services))('documents every variable %s reads', (_name, service) => {
+  test.each(Object.entries({ ...services, bridge }))('documents every variable %s reads', (_name, service) => {
     for (const variable of service.ENV_VARIABLES) expect(doc, variable).toContain(`\`${variable}\``);
   });
 });
