@@ -233,6 +233,8 @@ describe.runIf(ownRedisPossible() || (await serverAvailable('redis')))(
       } finally {
         await redis.stop();
       }
-    }, 240_000);
+      // About 65 CPU-seconds in all, most of it starting ten Node processes: well under a minute
+      // on an idle 2-core machine, minutes on a busy one, where restarts take tens of seconds.
+    }, 300_000);
   },
 );
