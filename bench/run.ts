@@ -113,9 +113,9 @@ async function fanout(
       goal: target.goal,
       measured: number(target.measured),
       pass: target.pass,
-      ...(target.unit === undefined
+      ...(target.ratio === undefined
         ? {}
-        : { ratio: target.measured, ours: target.ours, baseline: target.baseline, unit: target.unit }),
+        : { ratio: target.ratio, ours: target.ours, baseline: target.baseline, unit: target.unit }),
     })),
     json: report.json,
     error: undefined,

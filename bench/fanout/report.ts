@@ -15,7 +15,8 @@ export interface FanoutTarget {
   measured: number;
   goal: string;
   pass: boolean;
-  /** Ratio targets (issue #19): the figures behind `measured`, for bench/results/summary.json. */
+  /** For bench/results/summary.json: the figure checked against the goal (ours ÷ baseline), and both sides. */
+  ratio?: number;
   ours?: number;
   baseline?: number;
   unit?: string;
@@ -147,6 +148,10 @@ export function targetsOf(scales: readonly ScaleRecord[]): FanoutTarget[] {
         measured: ratio,
         goal: `≥ ${RATIO_GOAL}×`,
         pass: complete && allComplete(scale, socketIo) && ratio >= RATIO_GOAL,
+        ratio,
+        ours: medianRate(suite),
+        baseline: medianRate(socketIo),
+        unit: 'deliveries/s',
       });
     }
     if (socketIo !== undefined) targets.push(cpuTarget(scale, suite, socketIo));
@@ -158,12 +163,20 @@ export function targetsOf(scales: readonly ScaleRecord[]): FanoutTarget[] {
         measured: medianRate(suite),
         goal: `≥ ${count(DELIVERIES_GOAL)}/s, every socket gets every message`,
         pass: complete && medianRate(suite) >= DELIVERIES_GOAL,
+        ratio: medianRate(suite) / DELIVERIES_GOAL,
+        ours: medianRate(suite),
+        baseline: DELIVERIES_GOAL,
+        unit: 'deliveries/s',
       },
       {
         name: `memory per idle wss socket, suite, S=${count(scale.sockets)}`,
         measured: suite.memory.rssPerSocket / KB,
         goal: `≤ ${MEMORY_GOAL_KB} KB (RSS), all S sockets open`,
         pass: suite.connect.opened === scale.sockets && suite.memory.rssPerSocket / KB <= MEMORY_GOAL_KB,
+        ratio: suite.memory.rssPerSocket / KB / MEMORY_GOAL_KB,
+        ours: suite.memory.rssPerSocket / KB,
+        baseline: MEMORY_GOAL_KB,
+        unit: 'KB',
       },
     );
   }
@@ -180,6 +193,7 @@ function cpuTarget(scale: ScaleRecord, suite: SystemRecord, socketIo: SystemReco
     measured: ours / theirs,
     goal: '≤ 1×',
     pass: ours / theirs <= 1,
+    ratio: ours / theirs,
     ours,
     baseline: theirs,
     unit: 'CPU-s per 1M',
@@ -195,6 +209,7 @@ function issueTargets(scale: ScaleRecord, suite: SystemRecord, socketIo: SystemR
       measured: rate / rateIo,
       goal: `≥ ${ISSUE_RATIO_GOAL}×`,
       pass: allComplete(scale, suite) && allComplete(scale, socketIo) && rate / rateIo >= ISSUE_RATIO_GOAL,
+      ratio: rate / rateIo,
       ours: rate,
       baseline: rateIo,
       unit: 'deliveries/s',
@@ -204,6 +219,7 @@ function issueTargets(scale: ScaleRecord, suite: SystemRecord, socketIo: SystemR
       measured: memory / memoryIo,
       goal: `≤ ${ISSUE_MEMORY_RATIO_GOAL}×`,
       pass: suite.connect.opened === scale.sockets && memory / memoryIo <= ISSUE_MEMORY_RATIO_GOAL,
+      ratio: memory / memoryIo,
       ours: memory,
       baseline: memoryIo,
       unit: 'KB',
