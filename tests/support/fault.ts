@@ -78,7 +78,7 @@ export interface FaultChain {
  * Starts msgqueue (file store in a fresh temp MSGQUEUE_DATA_DIR; FAULT_STORE=memory swaps the store
  * to show what a fault test catches without durability), then publisher and subscriber pointed at it.
  */
-export async function startFaultChain(run: RunService): Promise<FaultChain> {
+export async function startFaultChain(run: RunService, extra: { subscriber?: Env } = {}): Promise<FaultChain> {
   const { certDir, ca } = await testCertificate();
   const dataDir = mkdtempSync(join(tmpdir(), 'pubsub-fault-'));
   const base = { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '200', LOG_LEVEL: 'info' };
@@ -98,6 +98,7 @@ export async function startFaultChain(run: RunService): Promise<FaultChain> {
     SUBSCRIBER_PORT: '0',
     SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
     SUBSCRIBER_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-fault-subscriber-')),
+    ...extra.subscriber,
   };
   const publisher = run('publisher', publisherEnv);
   const subscriber = run('subscriber', subscriberEnv);
