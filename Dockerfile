@@ -21,14 +21,14 @@ CMD ["node", "--import", "tsx", "src/main.ts"]
 FROM base AS publisher
 WORKDIR /app/services/publisher
 ENV PUBLISHER_HOST=0.0.0.0
-EXPOSE 8081
+EXPOSE 8081 8091
 CMD ["node", "--import", "tsx", "src/main.ts"]
 
 FROM base AS subscriber
 WORKDIR /app/services/subscriber
 ENV SUBSCRIBER_HOST=0.0.0.0 \
     SUBSCRIBER_DATA_DIR=/data
-EXPOSE 8082
+EXPOSE 8082 8092
 CMD ["node", "--import", "tsx", "src/main.ts"]
 
 FROM base AS bridge

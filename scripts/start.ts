@@ -65,6 +65,9 @@ const tokenSecret =
 /** The console's origins (the subscriber's, by either name of this machine), for the publisher's CORS. */
 const consoleOrigins = (port: number) => [`https://localhost:${port}`, `https://127.0.0.1:${port}`];
 
+/** The gRPC listeners are on by default here (the services alone have them off): `off` turns one off. */
+const DEFAULT_GRPC_PORTS = { publisher: 8091, subscriber: 8092 };
+
 let ports: { msgqueue: number; publisher: number; subscriber: number };
 try {
   const msgqueue = await supervise('msgqueue', {});
@@ -72,10 +75,12 @@ try {
   // the subscriber first, so the publisher can allow the console on the port it really got.
   const subscriber = await supervise('subscriber', {
     ...tokenSecret,
+    SUBSCRIBER_GRPC_PORT: env.SUBSCRIBER_GRPC_PORT ?? String(DEFAULT_GRPC_PORTS.subscriber),
     SUBSCRIBER_QUEUE_URL: env.SUBSCRIBER_QUEUE_URL ?? `wss://localhost:${msgqueue}/popmsg`,
   });
   const publisher = await supervise('publisher', {
     ...tokenSecret,
+    PUBLISHER_GRPC_PORT: env.PUBLISHER_GRPC_PORT ?? String(DEFAULT_GRPC_PORTS.publisher),
     ALLOWED_ORIGINS: [env.ALLOWED_ORIGINS ?? '', ...consoleOrigins(subscriber)].filter(Boolean).join(','),
     PUBLISHER_QUEUE_URL: env.PUBLISHER_QUEUE_URL ?? `wss://localhost:${msgqueue}/pushmsg`,
   });
@@ -87,6 +92,10 @@ try {
 }
 // The services' own default (docs/configuration.md): the served certificate trusts itself.
 const caFile = env.WS_CA_FILE ?? env.TLS_CERT_FILE ?? join(env.WS_CERT_DIR ?? DEFAULT_CERT_DIR, 'server.crt');
+const grpcPorts = {
+  publisher: supervisors.get('publisher')?.grpcPort,
+  subscriber: supervisors.get('subscriber')?.grpcPort,
+};
 const pids = Object.fromEntries([...supervisors].map(([name, supervisor]) => [name, supervisor.pid]));
 log.info(
   {
@@ -94,6 +103,8 @@ log.info(
     subscribeUrl: `wss://localhost:${ports.subscriber}/subscribe`,
     consoleUrl: `https://localhost:${ports.subscriber}/console/`,
     msgqueueUrl: `wss://localhost:${ports.msgqueue}`,
+    ...(grpcPorts.publisher !== undefined && { grpcPublisher: `localhost:${grpcPorts.publisher}` }),
+    ...(grpcPorts.subscriber !== undefined && { grpcSubscriber: `localhost:${grpcPorts.subscriber}` }),
     pids,
     caFile,
   },
@@ -104,6 +115,7 @@ output.write(
     root,
     cwd: env.INIT_CWD ?? process.cwd(),
     ports,
+    grpcPorts,
     caFile,
     defaultCaFile: join(root, 'certs', 'server.crt'),
     devUser: [env.PUBLISHER_USERS, env.SUBSCRIBER_USERS, env.USERS_FILE].every((users) => users === undefined),

@@ -87,3 +87,19 @@ export function connectionSettings(command: Command): ConnectionSettings {
     caFile: opts.ca,
   };
 }
+
+/** A gRPC target, `host:port` (`[::1]:8092` for an IPv6 address); TLS is always on. */
+export function parseGrpcTarget(value: string): string {
+  if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(value)) {
+    throw new InvalidArgumentError(`expected host:port, e.g. localhost:8092, got ${value}`);
+  }
+  return value;
+}
+
+/** `--grpc-subscriber` or `--grpc-publisher`, with its environment variable and default port. */
+export function grpcTargetOption(service: 'subscriber' | 'publisher', port: number): Option {
+  return new Option(`--grpc-${service} <host:port>`, `the ${service}'s gRPC service`)
+    .env(`CLIENTDEMO_GRPC_${service.toUpperCase()}`)
+    .default(`localhost:${port}`)
+    .argParser(parseGrpcTarget);
+}

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { ConnectError } from './connection.js';
 import { type Printer, stdioPrinter } from './format.js';
 import { runInteractive } from './interactive.js';
-import { addConnectionOptions, connectionSettings, parsePositiveInt, parseSeq, parseWssUrl } from './options.js';
+import {
+  addConnectionOptions,
+  connectionSettings,
+  grpcTargetOption,
+  parsePositiveInt,
+  parseSeq,
+  parseWssUrl,
+} from './options.js';
 import { runPublish } from './publish.js';
 import { runStreamCreate, runStreamDelete, runStreamFollow, runStreamList } from './stream.js';
 import { runSubscribe } from './subscribe.js';
@@ -24,6 +31,8 @@ Examples:
   date | clientdemo publish news -            publish what stdin holds
   clientdemo stream create news 'orders.*'    create a stream; prints its URL (the URL is the credential)
   clientdemo stream follow <url> --from 3     follow it with no credentials: what came after ordinal 3, then live
+  clientdemo grpc-subscribe news              the same over gRPC (the subscriber's SUBSCRIBER_GRPC_PORT)
+  clientdemo grpc-publish news hello          the same over gRPC (the publisher's PUBLISHER_GRPC_PORT)
 
 Exit codes: 0 success, 1 error reply, connection failure or timeout, 2 usage error.`;
 
@@ -137,6 +146,57 @@ function buildProgram(printer: Printer, setExitCode: (code: number) => void): Co
   });
 
   addStreamCommands(program, printer, setExitCode);
+
+  const grpcSubscribe = program
+    .command('grpc-subscribe')
+    .description('subscribe over gRPC (Subscriber.Subscribe) and print each delivery as "<[topic #seq] content"')
+    .argument('<topic...>', 'topics or patterns to subscribe to')
+    .addOption(grpcTargetOption('subscriber', 8092))
+    .addOption(new Option('--count <n>', 'exit after n deliveries').argParser(parsePositiveInt))
+    .option('--json', 'print each delivery as the JSON of its Message')
+    .addOption(
+      new Option('--from <seq>', 'first replay what came after this seq (exclusive), then go on').argParser(parseSeq),
+    )
+    .option('--epoch <epoch>', "with --from: the history that seq is from (a delivery's epoch)");
+  grpcSubscribe.action(async (topics: string[]) => {
+    const opts = grpcSubscribe.opts<{
+      grpcSubscriber: string;
+      count?: number;
+      json?: true;
+      from?: number;
+      epoch?: string;
+    }>();
+    if (opts.epoch !== undefined && opts.from === undefined) {
+      grpcSubscribe.error('error: --epoch needs --from', { code: 'clientdemo.epochWithoutFrom' });
+    }
+    const resume =
+      opts.from === undefined
+        ? undefined
+        : { from: opts.from, ...(opts.epoch === undefined ? {} : { epoch: opts.epoch }) };
+    const request = { topics, count: opts.count, json: opts.json === true, resume };
+    const settings = { target: opts.grpcSubscriber, connection: connectionSettings(grpcSubscribe) };
+    // grpc-js is loaded for the gRPC commands only: it would slow every other start.
+    const { runGrpcSubscribe } = await import('./grpc.js');
+    setExitCode(await guard(printer, () => runGrpcSubscribe(request, { settings, printer })));
+  });
+
+  const grpcPublish = program
+    .command('grpc-publish')
+    .description('publish one message over gRPC (Publisher.Publish); answered once it is stored')
+    .argument('<topic>', 'topic to publish to')
+    .argument('<message...>', 'the message; words are joined with spaces ("-": read it from stdin)')
+    .addOption(grpcTargetOption('publisher', 8091))
+    .option('--json', 'send the message as JSON content instead of a string')
+    .option('--id <id>', 'message id (default: one the publisher makes); a resend with the same id is stored once');
+  grpcPublish.action(async (topic: string, words: string[]) => {
+    const opts = grpcPublish.opts<{ grpcPublisher: string; json?: true; id?: string }>();
+    const message = words.length === 1 && words[0] === '-' ? await readStdin() : words.join(' ');
+    const content = opts.json ? parseJsonContent(message, grpcPublish) : JSON.stringify(message);
+    const request = { topic, content, ...(opts.id === undefined ? {} : { id: opts.id }) };
+    const settings = { target: opts.grpcPublisher, connection: connectionSettings(grpcPublish) };
+    const { runGrpcPublish } = await import('./grpc.js');
+    setExitCode(await guard(printer, () => runGrpcPublish(request, { settings, printer })));
+  });
 
   // Without a command: the interactive session. Any operand left here names no command.
   program.allowExcessArguments().action(async () => {

@@ -30,6 +30,7 @@ export class Supervisor {
   readonly #options: SupervisorOptions;
   #child: ChildProcess | undefined;
   #port: number | undefined;
+  #grpcPort: number | undefined;
   #stopping = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #failures = 0;
@@ -42,6 +43,11 @@ export class Supervisor {
 
   get pid(): number | undefined {
     return this.#child?.pid;
+  }
+
+  /** The gRPC port from the first run's `listening` line, when the service has gRPC enabled. */
+  get grpcPort(): number | undefined {
+    return this.#grpcPort;
   }
 
   /** Resolves with the port from the first run's `listening` line; rejects if it exits first. */
@@ -67,7 +73,11 @@ export class Supervisor {
 
   #run(first?: { listening: (port: number) => void; failed: (err: Error) => void }): void {
     const { name, root, env, log } = this.#options;
-    const portEnv = this.#port === undefined ? {} : { [`${name.toUpperCase()}_PORT`]: String(this.#port) };
+    const prefix = name.toUpperCase();
+    const portEnv = {
+      ...(this.#port !== undefined && { [`${prefix}_PORT`]: String(this.#port) }),
+      ...(this.#grpcPort !== undefined && { [`${prefix}_GRPC_PORT`]: String(this.#grpcPort) }),
+    };
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', name, 'src', 'main.ts')], {
       cwd: root,
       env: { ...process.env, ...env, ...portEnv },
@@ -80,9 +90,11 @@ export class Supervisor {
     log.debug({ child: name, pid: child.pid }, 'service started');
     createInterface({ input: child.stdout }).on('line', (line) => {
       this.#options.output(line);
-      const port = listeningPort(line);
-      if (port === undefined) return;
+      const ports = listeningPorts(line);
+      if (ports === undefined) return;
+      const { port } = ports;
       this.#port = port;
+      this.#grpcPort = ports.grpcPort;
       if (first !== undefined) first.listening(port);
       else log.info({ child: name, pid: child.pid, port, restarts: this.#restarts }, 'service restarted');
     });
@@ -103,10 +115,11 @@ export class Supervisor {
   }
 }
 
-function listeningPort(line: string): number | undefined {
+function listeningPorts(line: string): { port: number; grpcPort: number | undefined } | undefined {
   try {
-    const entry = JSON.parse(line) as { msg?: unknown; port?: unknown };
-    return entry.msg === 'listening' && typeof entry.port === 'number' ? entry.port : undefined;
+    const entry = JSON.parse(line) as { msg?: unknown; port?: unknown; grpcPort?: unknown };
+    if (entry.msg !== 'listening' || typeof entry.port !== 'number') return undefined;
+    return { port: entry.port, grpcPort: typeof entry.grpcPort === 'number' ? entry.grpcPort : undefined };
   } catch {
     return undefined;
   }

@@ -54,7 +54,12 @@ describe('docker-compose.yml', () => {
       const port = service.environment[`${prefix}_PORT`];
       // The host port is configurable; the msgqueue's hop port is published on loopback only.
       const host = name === 'msgqueue' ? '127.0.0.1:' : '';
-      expect(service.ports).toEqual([`${host}\${${prefix}_HOST_PORT:-${port}}:${port}`]);
+      const grpc = service.environment[`${prefix}_GRPC_PORT`];
+      expect(service.ports).toEqual([
+        `${host}\${${prefix}_HOST_PORT:-${port}}:${port}`,
+        // The gRPC services, where the service has one, on its own host port.
+        ...(grpc === undefined ? [] : [`\${${prefix}_GRPC_HOST_PORT:-${grpc}}:${grpc}`]),
+      ]);
       expect(service.volumes).toContain('certs:/certs');
       expect(service.environment.WS_CERT_DIR).toBe('/certs');
       // The generated certificate must name the host each hop dials.

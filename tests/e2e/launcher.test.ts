@@ -21,6 +21,8 @@ async function launch(extra: Record<string, string> = {}): Promise<{ launcher: T
     MSGQUEUE_PORT: '0',
     PUBLISHER_PORT: '0',
     SUBSCRIBER_PORT: '0',
+    PUBLISHER_GRPC_PORT: '0',
+    SUBSCRIBER_GRPC_PORT: '0',
     MSGQUEUE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-launcher-')),
     UPSTREAM_BACKOFF_MAX_MS: '200',
     ...extra,

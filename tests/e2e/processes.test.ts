@@ -1,3 +1,4 @@
+import { PubsubGrpcClient } from '@pubsub/grpc';
 import { testCertificate, TsProcess } from '@pubsub/testkit';
 import { connect } from '@pubsub/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -23,6 +24,8 @@ describe('as real processes', () => {
       MSGQUEUE_PORT: '0',
       PUBLISHER_PORT: '0',
       SUBSCRIBER_PORT: '0',
+      PUBLISHER_GRPC_PORT: '0',
+      SUBSCRIBER_GRPC_PORT: '0',
     });
     const ready = await launcher.waitForLog('suite ready');
     const sub = await connect(ready.subscribeUrl as string, { ca });
@@ -31,6 +34,12 @@ describe('as real processes', () => {
     pub.send({ topic: 'news', content: 'across processes', id: 'p1' });
     expect(await pub.next()).toMatchObject({ type: 'ack', id: 'p1' });
     expect(await sub.next()).toMatchObject({ topic: 'news', content: 'across processes', id: 'p1' });
+    // The gRPC listeners are on under the launcher, and said where.
+    const grpc = new PubsubGrpcClient(ready.grpcPublisher as string, { ca, auth: { user: 'hello', password: 'test' } });
+    expect(await grpc.publish({ topic: 'news', content: '"over gRPC"', id: 'g1' })).toMatchObject({ id: 'g1', seq: 2 });
+    grpc.close();
+    expect(await sub.next()).toMatchObject({ topic: 'news', content: 'over gRPC', id: 'g1' });
+    expect(ready.grpcSubscriber).toMatch(/^localhost:\d+$/);
     const subClosed = sub.closed();
     expect(await launcher.kill('SIGTERM')).toBe(0);
     expect((await subClosed).code).toBe(1001);

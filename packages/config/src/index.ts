@@ -38,6 +38,15 @@ const wholeNumber = () => z.string().regex(/^\d+$/, { message: 'expected a whole
 /** A TCP port; 0 asks the OS for a free one. */
 export const port = (fallback: number) => wholeNumber().pipe(z.number().max(65535)).default(fallback);
 
+/** The port of a listener that is off unless configured: unset or `off` for none, 0 for any free port. */
+export const optionalPort = () =>
+  z
+    .string()
+    .regex(/^(off|\d+)$/, { message: 'expected a port (0: any free one) or off' })
+    .transform((value) => (value === 'off' ? undefined : Number(value)))
+    .pipe(z.number().max(65535).optional())
+    .optional();
+
 /** A positive whole number with a default, e.g. a size or a duration in ms. */
 export const positiveInt = (fallback: number) =>
   wholeNumber().pipe(z.number().positive().max(Number.MAX_SAFE_INTEGER)).default(fallback);

@@ -11,7 +11,15 @@ export {
 } from './batch.js';
 export { CloseCode } from './close-codes.js';
 export { parseCommand, type Command, type CommandOp, type ResumePoint } from './command.js';
-export { ERRORS, HTTP_ERRORS, ProtocolError, type ErrorCode, type HttpErrorCode } from './errors.js';
+export {
+  ERRORS,
+  grpcStatusOf,
+  HTTP_ERRORS,
+  ProtocolError,
+  type ErrorCode,
+  type GrpcStatusName,
+  type HttpErrorCode,
+} from './errors.js';
 export {
   decodeServerFrame,
   encodeAck,
@@ -34,7 +42,17 @@ export {
   MAX_JSON_DEPTH,
   MAX_TOPIC_BYTES,
 } from './limits.js';
-export { parsePublish, readQueued, readRouting, validateId, type Publish, type QueuedMessage } from './publish.js';
+export {
+  parsePublish,
+  readDelivery,
+  readQueued,
+  readRouting,
+  validateId,
+  type DeliveryFields,
+  type Publish,
+  type QueuedMessage,
+} from './publish.js';
+export { GRPC_METHODS, PUBSUB_PROTO_FILE } from './proto-file.js';
 export {
   isPattern,
   matchTokens,

@@ -138,3 +138,32 @@ export function readQueued(frame: string): QueuedMessage | undefined {
     return undefined;
   }
 }
+
+/** A delivery frame's fields, its content as the JSON text it is, byte for byte (for transports that do not send the frame itself). */
+export interface DeliveryFields extends QueuedMessage {
+  readonly id: string | undefined;
+  readonly content: string;
+}
+
+const DELIVERY_MEMBERS = ['topic', 'seq', 'epoch', 'time', 'id', 'content'];
+
+/** Reads a delivery frame without parsing its content; undefined without a valid topic or any content. */
+export function readDelivery(frame: string): DeliveryFields | undefined {
+  const picked = pickMembers(frame, DELIVERY_MEMBERS);
+  const content = picked?.spans[5];
+  if (picked === undefined || content === undefined) return undefined;
+  try {
+    const topic = validateTopic(pickedValue(frame, picked, 0));
+    const [seq, epoch, time, id] = [1, 2, 3, 4].map((index) => pickedValue(frame, picked, index));
+    return {
+      topic,
+      time: typeof time === 'number' && Number.isSafeInteger(time) ? time : undefined,
+      seq: typeof seq === 'number' && Number.isSafeInteger(seq) ? seq : undefined,
+      epoch: typeof epoch === 'string' ? epoch : undefined,
+      id: typeof id === 'string' ? id : undefined,
+      content: frame.slice(content[0], content[1]),
+    };
+  } catch {
+    return undefined;
+  }
+}

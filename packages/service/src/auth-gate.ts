@@ -13,6 +13,11 @@ import { presentedToken, verifyToken } from './token.js';
 /** Who a request authenticates as, or the answer it gets instead (with the name tried, for logs). */
 export type Admission = { ok: true; account: Account } | { ok: false; rejection: Rejection; user: string | undefined };
 
+/** What the gate reads of a request: an HTTP request, or a call of another transport (gRPC) shaped like one. */
+export type AdmissionRequest = Pick<IncomingMessage, 'headers' | 'url'> & {
+  readonly socket: { readonly remoteAddress?: string | undefined };
+};
+
 /** What a throttle counts failures of: an address, a name from one address, or a name. */
 type Scope = 'address' | 'pair' | 'user';
 
@@ -124,7 +129,7 @@ export class AuthGate {
   }
 
   /** `tokens: false` takes Basic Auth only: where tokens are issued, so one cannot renew itself forever. */
-  async admit(req: IncomingMessage, { tokens = true }: { tokens?: boolean } = {}): Promise<Admission> {
+  async admit(req: AdmissionRequest, { tokens = true }: { tokens?: boolean } = {}): Promise<Admission> {
     const credentials = credentialsOf(req);
     if (credentials === undefined) {
       const token = tokens && this.#tokens !== undefined ? presentedToken(req) : undefined;

@@ -4,6 +4,8 @@ export { errorBody, rejectUpgrade, sendRejection, type Rejection } from './rejec
 export { dial, Upstream, type DialOptions, type UpstreamOptions } from './upstream.js';
 export {
   startSecureWsServer,
+  type CallAdmission,
+  type CallRequest,
   type CapabilityEndpoint,
   type ConnectionHandler,
   type Readiness,

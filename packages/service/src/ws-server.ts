@@ -96,9 +96,28 @@ export interface SecureWsServerOptions {
   logger: Logger;
 }
 
+/** A call of another transport (gRPC) to admit through the server's gate. */
+export interface CallRequest {
+  /** Its key in `access`, e.g. `/pubsub.v1.Subscriber/Subscribe` (also its log `path`). */
+  readonly key: string;
+  /** The call's `authorization` (Basic Auth only: tokens are for browsers). */
+  readonly authorization: string | undefined;
+  readonly remoteAddress: string | undefined;
+}
+
+/** An admitted call counts as a connection of its user until `done()`. */
+export type CallAdmission =
+  | { readonly ok: true; readonly context: ConnectionContext; readonly done: () => void }
+  | { readonly ok: false; readonly rejection: Rejection };
+
 /** An HTTPS server that authenticates before upgrading, with a tracked set of WebSocket clients. */
 export interface SecureWsServer {
   readonly port: number;
+  /**
+   * Admits a call of another transport as an HTTP request is admitted: limits, Basic Auth with
+   * the same throttling, the right `access` gives its key. Refusals are logged and counted here.
+   */
+  admitCall(request: CallRequest): Promise<CallAdmission>;
   readonly clients: ReadonlySet<WebSocket>;
   /** Turns away new connections (503) from now on. */
   stopAccepting(): void;
@@ -470,8 +489,39 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   }
   const serverClosed = new Promise<void>((resolveClosed) => server.once('close', () => resolveClosed()));
 
+  const admitCall = async ({ key, authorization, remoteAddress }: CallRequest): Promise<CallAdmission> => {
+    const right = rightOf(options, key);
+    const refuse = (rejection: Rejection, user?: string): CallAdmission => {
+      logRefusal(options, rejection, { path: key, method: 'gRPC', remoteAddress, user });
+      return { ok: false, rejection };
+    };
+    const stopping = (): Rejection | undefined =>
+      accepting ? undefined : { status: 503, code: 'SHUTTING_DOWN', message: `${name} is shutting down` };
+    const early = stopping() ?? limits.refusal();
+    if (early !== undefined) return refuse(early);
+    const headers = authorization === undefined ? {} : { authorization };
+    const admission = await gate.admit({ headers, url: key, socket: { remoteAddress } }, { tokens: false });
+    if (!admission.ok) return refuse(admission.rejection, admission.user);
+    const { account } = admission;
+    const user = account.name;
+    const late = stopping() ?? endpointRefusal(account, { path: key, right }) ?? limits.refusal(user);
+    if (late !== undefined) return refuse(late, user);
+    limits.opened(user);
+    const connId = nextConnId++;
+    const log = options.logger.child({ connId, path: key, user });
+    const url = new URL(key, 'https://localhost');
+    const context = { connId, user, account, remoteAddress, url, log, metrics: options.metrics };
+    let open = true;
+    const done = () => {
+      if (open) limits.closed(user);
+      open = false;
+    };
+    return { ok: true, context, done };
+  };
+
   return {
     port: (server.address() as AddressInfo).port,
+    admitCall,
     clients,
     stopAccepting() {
       accepting = false;

@@ -1,4 +1,4 @@
-import { loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
+import { loadEnv, optionalPort, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
@@ -30,6 +30,7 @@ const PublisherEnv = z.object({
   ...tokenEnv,
   PUBLISHER_HOST: z.string().default('127.0.0.1'),
   PUBLISHER_PORT: port(8081),
+  PUBLISHER_GRPC_PORT: optionalPort(),
   PUBLISHER_USERS: usersList(),
   // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it. A
   // list: the msgqueue nodes of a cluster, failed over in turn.
@@ -58,6 +59,8 @@ export interface PublisherConfig extends CommonConfig {
   readonly tokens: TokenConfig;
   readonly host: string;
   readonly port: number;
+  /** The gRPC `Publisher` service's port (0: any free one); undefined: no gRPC listener. */
+  readonly grpcPort: number | undefined;
   /** Client users of `/publish`. */
   readonly users: Users;
   readonly queue: QueueHop;
@@ -79,6 +82,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
     ...common,
     host: e.PUBLISHER_HOST,
     port: e.PUBLISHER_PORT,
+    grpcPort: e.PUBLISHER_GRPC_PORT,
     users: resolveUsers({
       lists: [{ variable: 'PUBLISHER_USERS', role: 'client', entries: e.PUBLISHER_USERS }],
       file: e.USERS_FILE,

@@ -1,6 +1,6 @@
 import { Forwarder, Ingress, userGuards } from '@pubsub/ingress';
 import { createLogger, type Logger } from '@pubsub/log';
-import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
+import { GRPC_METHODS, HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
   closeSlowClient,
   createQueueUpstream,
@@ -15,6 +15,7 @@ import {
   warnOnDevUsers,
   type ServiceHandle,
 } from '@pubsub/service';
+import type { GrpcServer } from '@pubsub/grpc/server';
 import type { WebSocket } from 'ws';
 import type { PublisherConfig } from './config.js';
 import { httpPublish } from './http-publish.js';
@@ -81,9 +82,11 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
   let closing = false;
   const ingress = new Ingress({ forwarder, closing: () => closing, acked, rejected: metrics.rejected });
   const { rateLimit } = config;
+  // Per user over HTTP and gRPC together: calls come and go, as requests do.
+  const guardOf = userGuards(rateLimit);
   const apiMessages = httpPublish({
     ingress,
-    guardOf: userGuards(rateLimit),
+    guardOf,
     maxPayloadBytes: config.maxPayloadBytes,
     maxBatch: config.http.maxBatch,
     maxBodyBytes: config.http.maxBodyBytes,
@@ -105,7 +108,12 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     port: config.port,
     tls,
     users: config.users,
-    access: { '/publish': 'publish', 'POST /api/messages': 'publish', 'POST /api/token': 'publish' },
+    access: {
+      '/publish': 'publish',
+      'POST /api/messages': 'publish',
+      'POST /api/token': 'publish',
+      [GRPC_METHODS.publish]: 'publish',
+    },
     tokens: tokenKeys(config.tokens, log),
     limits: config.limits,
     maxPayloadBytes: config.maxPayloadBytes,
@@ -122,8 +130,20 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     },
     httpEndpoints: { 'POST /api/messages': apiMessages },
   });
+  let grpc: GrpcServer | undefined;
+  try {
+    const { grpcPort } = config;
+    if (grpcPort !== undefined) {
+      const { startPublisherGrpc } = await import('./grpc-listener.js');
+      const deps = { ingress, guardOf, gate: server, maxPayloadBytes: config.maxPayloadBytes, logger: log };
+      grpc = await startPublisherGrpc({ ...config, grpcPort }, { tls, deps });
+    }
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
   upstream.start();
-  log.info({ port: server.port, host: config.host }, 'listening');
+  log.info({ port: server.port, host: config.host, grpcPort: grpc?.port }, 'listening');
 
   const shutdown = async () => {
     log.info('draining');
@@ -147,10 +167,11 @@ export async function start(config: PublisherConfig, deps: { logger?: Logger } =
     // Nothing is left for the msgqueue hop: it closes while the clients do.
     await Promise.all([
       server.closeClients(1001, 'server shutting down', deadline.left()),
+      grpc?.stop(deadline.left()),
       upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left())),
     ]);
     await server.close();
     log.info('closed');
   };
-  return serviceHandle(server.port, shutdown);
+  return serviceHandle(server.port, shutdown, { grpcPort: grpc?.port });
 }

@@ -1,4 +1,4 @@
-import { ConfigError, loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
+import { ConfigError, loadEnv, optionalPort, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
 import { GROUP_NAME_PATTERN, MAX_NODE_ID_CHARS, NODE_GROUP_PREFIX, validateTopic } from '@pubsub/protocol';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,7 @@ const SubscriberEnv = z.object({
   ...tokenEnv,
   SUBSCRIBER_HOST: z.string().default('127.0.0.1'),
   SUBSCRIBER_PORT: port(8082),
+  SUBSCRIBER_GRPC_PORT: optionalPort(),
   SUBSCRIBER_USERS: usersList(),
   // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it. A
   // list: the msgqueue nodes of a cluster, failed over in turn.
@@ -100,6 +101,8 @@ export interface SubscriberConfig extends CommonConfig {
   readonly tokens: TokenConfig;
   readonly host: string;
   readonly port: number;
+  /** The gRPC `Subscriber` service's port (0: any free one); undefined: no gRPC listener. */
+  readonly grpcPort: number | undefined;
   /** Client users of `/subscribe`. */
   readonly users: Users;
   readonly queue: QueueHop;
@@ -166,6 +169,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
     ...common,
     host: e.SUBSCRIBER_HOST,
     port: e.SUBSCRIBER_PORT,
+    grpcPort: e.SUBSCRIBER_GRPC_PORT,
     users: resolveUsers({
       lists: [{ variable: 'SUBSCRIBER_USERS', role: 'client', entries: e.SUBSCRIBER_USERS }],
       file: e.USERS_FILE,

@@ -14,11 +14,14 @@ import {
   type ServiceHandle,
 } from '@pubsub/service';
 import { mkdir } from 'node:fs/promises';
+import type { GrpcServer } from '@pubsub/grpc/server';
+import { GRPC_METHODS } from '@pubsub/protocol';
 import { fileURLToPath } from 'node:url';
 import type { WebSocket } from 'ws';
 import { CatchUp } from './catch-up.js';
 import type { SubscriberConfig } from './config.js';
 import { Delivery, type LiveStream } from './delivery.js';
+import type { GrpcSink } from './grpc-sink.js';
 import { LogSource } from './log-source.js';
 import type { Reader } from './reader.js';
 import { TopicRegistry } from './topics.js';
@@ -204,6 +207,7 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       'GET /api/streams': 'subscribe',
       'DELETE /api/streams/:id': 'subscribe',
       ...WEBHOOK_ACCESS,
+      [GRPC_METHODS.subscribe]: 'subscribe',
     },
     tokens: tokenKeys(config.tokens, log),
     limits: config.limits,
@@ -236,10 +240,26 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     },
     staticDirs: { '/console': CONSOLE_DIR },
   });
+  const grpcSinks = new Set<GrpcSink>();
+  let grpc: GrpcServer | undefined;
+  try {
+    const { grpcPort } = config;
+    if (grpcPort !== undefined) {
+      const { startSubscriberGrpc } = await import('./grpc-listener.js');
+      const deps = { ...sessionDeps, gate: server, sinks: grpcSinks, logger: log };
+      grpc = await startSubscriberGrpc({ ...config, grpcPort }, { tls, deps });
+    }
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
   // Listening first, so clients can subscribe before the first message is routed.
   upstream.start();
   webhooks.start();
-  log.info({ port: server.port, host: config.host, group: config.group, nodeId: config.nodeId }, 'listening');
+  log.info(
+    { port: server.port, host: config.host, group: config.group, nodeId: config.nodeId, grpcPort: grpc?.port },
+    'listening',
+  );
 
   const shutdown = async () => {
     log.info('draining');
@@ -255,10 +275,14 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     // What was routed reaches the clients before their close frames.
     outbox.flush();
     for (const stream of streams) stream.close('SHUTTING_DOWN');
-    await server.closeClients(1001, 'server shutting down', deadline.left());
+    for (const sink of grpcSinks) sink.close('SHUTTING_DOWN');
+    await Promise.all([
+      server.closeClients(1001, 'server shutting down', deadline.left()),
+      grpc?.stop(deadline.left()),
+    ]);
     await server.close();
     await streamRegistry.close();
     log.info('closed');
   };
-  return serviceHandle(server.port, shutdown);
+  return serviceHandle(server.port, shutdown, { grpcPort: grpc?.port });
 }
