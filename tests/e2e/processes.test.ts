@@ -45,7 +45,7 @@ describe('as real processes', () => {
     expect((await subClosed).code).toBe(1001);
     await pub.close();
     expect(launcher.lines.filter((line) => line.includes('"msg":"closed"'))).toHaveLength(3);
-  });
+  }, 60_000);
 
   test.each(['msgqueue', 'publisher', 'subscriber'])('%s exits 0 on SIGTERM', async (service) => {
     const { certDir } = await testCertificate();
