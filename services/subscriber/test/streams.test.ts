@@ -1,13 +1,5 @@
 import { hashPassword } from '@pubsub/auth';
-import {
-  captureLogs,
-  connect,
-  DEV_AUTH,
-  handshakeRejection,
-  writeUsersFile,
-  type TestClient,
-  post,
-} from '@pubsub/testkit';
+import { captureLogs, connect, DEV_AUTH, handshakeRejection, writeUsersFile, type TestClient, post } from '@pubsub/testkit';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
