@@ -87,6 +87,20 @@ describe.runIf(available)('redis store', () => {
     expect(c.groups().get('g')).toBe(3);
   });
 
+  test('refuses to append once Redis lost the log, rather than give its offsets and seqs again', async () => {
+    const prefix = newPrefix();
+    const log = await open(prefix);
+    await log.append([{ topic: 't', id: 'kept', frame: frame('t', 'kept') }]);
+    // What a Redis without persistence looks like after a restart.
+    await removeRedisKeys(prefix);
+    await expect(log.append([{ topic: 't', id: 'lost', frame: frame('t', 'lost') }])).rejects.toThrow(
+      /Redis no longer holds this log/,
+    );
+    expect(log.failure?.message).toMatch(/restart the msgqueue/);
+    const fresh = await open(prefix);
+    expect(fresh.epoch).not.toBe(log.epoch);
+  });
+
   test('says at start whether acks are fsync-backed, from the server’s own settings', async () => {
     const redis = new Redis(serverUrl('redis'));
     const [, appendonly] = (await redis.config('GET', 'appendonly')) as string[];

@@ -30,16 +30,19 @@ const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(l
 // Numbers and stores one group commit, atomically, whichever node sends it: the offset comes
 // from one counter and each topic's seq from one hash, so offsets and seqs mean the same on every
 // node. An id seen within the dedupe window answers with its seq, negated, and adds nothing.
-// KEYS: the stream, the offset counter, the seq hash, then one dedupe key per input with an id.
-// ARGV: time, dedupe window (ms), then per input: topic, has an id ('1'/'0'), frame.
-// Returns the first offset this commit gives, then a seq per input.
+// A Redis that lost the log (no persistence and a restart, or a flush) no longer has this
+// node's epoch: nothing is stored then, since its offsets and seqs would be given a second time.
+// KEYS: the stream, the offset counter, the seq hash, the epoch, then one dedupe key per input
+// with an id. ARGV: epoch, time, dedupe window (ms), then per input: topic, has an id ('1'/'0'),
+// frame. Returns the first offset this commit gives, then a seq per input.
 const APPEND = script(`
-local time, window = ARGV[1], ARGV[2]
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return redis.error_reply('EPOCH this log is gone from Redis') end
+local time, window = ARGV[2], ARGV[3]
 local first = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 local offset = first - 1
 local out = { first }
-local key = 4
-for i = 3, #ARGV, 3 do
+local key = 5
+for i = 4, #ARGV, 3 do
   local topic, frame = ARGV[i], ARGV[i + 2]
   local idKey, earlier
   if ARGV[i + 1] == '1' then
@@ -265,15 +268,26 @@ export async function openRedisLog(options: RedisLogOptions): Promise<MessageLog
   const backend: LogBackend = {
     async commit(inputs) {
       const idKeys: string[] = [];
-      const args: (string | number)[] = [now(), options.dedupeWindowMs];
+      const time = now();
+      const args: (string | number)[] = [epoch, time, options.dedupeWindowMs];
       for (const input of inputs) {
         if (input.id !== undefined) idKeys.push(keys.id(input.id));
         args.push(input.topic, input.id === undefined ? '0' : '1', input.frame);
       }
       let reply: number[];
       try {
-        reply = (await run(redis, APPEND, { keys: [keys.stream, keys.next, keys.seqs, ...idKeys], args })) as number[];
+        reply = (await run(redis, APPEND, {
+          keys: [keys.stream, keys.next, keys.seqs, keys.epoch, ...idKeys],
+          args,
+        })) as number[];
       } catch (err) {
+        if (err instanceof Error && err.message.startsWith('EPOCH')) {
+          // Fails the log: a restart starts a new epoch, which subscribers then see.
+          throw new Error(
+            `Redis no longer holds this log (epoch ${epoch} is gone: it lost its data or was flushed); restart the msgqueue to start a new history`,
+            { cause: err },
+          );
+        }
         throw new StoreUnavailableError(`Redis did not take the append: ${(err as Error).message}`, { cause: err });
       }
       const first = reply[0] as number;
@@ -287,7 +301,6 @@ export async function openRedisLog(options: RedisLogOptions): Promise<MessageLog
       const after = first + added.length;
       if (state.nextOffset === first) {
         // Nothing from another node came between: no need to read back what was just written.
-        const time = Number(args[0]);
         added.forEach((index, k) => {
           const input = inputs[index] as (typeof inputs)[number];
           const seq = reply[index + 1] as number;
