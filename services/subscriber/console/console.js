@@ -30,12 +30,28 @@ function render(stats) {
   );
 }
 
+/** The user's streams (`GET /api/streams`): an idle one shows when it expires. */
+async function renderStreams() {
+  const res = await fetch('/api/streams', { cache: 'no-store' });
+  if (!res.ok) throw new Error(`/api/streams answered ${res.status}`);
+  const { streams } = await res.json();
+  $('#streams tbody').replaceChildren(
+    ...streams.map((s) =>
+      row([s.url, s.topics.join(' '), s.ordinal, s.connections > 0 ? s.connections : `0 (expires ${s.expiresAt})`], {
+        stream: s.id,
+      }),
+    ),
+  );
+}
+
 /** Polls /api/stats; the next poll waits for the previous answer, so a slow service is not piled on. */
 async function refresh() {
   try {
     const res = await fetch('/api/stats', { cache: 'no-store' });
     if (!res.ok) throw new Error(`/api/stats answered ${res.status}`);
     render(await res.json());
+    // Its own failure, not the stats': the tables above stay as they are.
+    await renderStreams().catch((err) => $('#streams tbody').replaceChildren(row([`unavailable: ${err.message}`])));
   } catch (err) {
     $('#summary').textContent = `stats unavailable: ${err.message}`;
   } finally {
