@@ -106,7 +106,7 @@ export const HTTP_ERRORS = {
   STREAM_FORBIDDEN: {
     status: 403,
     grpc: 'PERMISSION_DENIED',
-    message: 'only the user who created a stream may delete it',
+    message: 'only the user who created a stream, or an admin user, may delete it',
   },
   TOO_MANY_STREAMS: {
     status: 429,

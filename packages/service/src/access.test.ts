@@ -133,5 +133,11 @@ describe('endpointRefusal', () => {
     );
     expect(endpointRefusal(mon, { path: '/metrics', right: 'metrics' })).toBeUndefined();
     expect(endpointRefusal(app, { path: '/metrics', right: 'metrics' })).toMatchObject({ status: 403 });
+    // A list: any one of its rights will do.
+    expect(endpointRefusal(app, { path: '/x', right: ['publish', 'pop'] })).toBeUndefined();
+    expect(endpointRefusal(sub, { path: '/x', right: ['publish', 'pop'] })).toBeUndefined();
+    expect(endpointRefusal(mon, { path: '/x', right: ['publish', 'pop'] })?.message).toBe(
+      '/x is for client users with a publish right or popper users (the subscriber service); "mon" is a monitor user without that right',
+    );
   });
 });

@@ -135,12 +135,17 @@ const WHO: Record<Right, string> = {
   metrics: 'monitor, pusher, popper and admin users',
 };
 
-/** Why `account` may not use an endpoint that needs `right`, if it may not. */
-export function endpointRefusal(account: Account, need: { path: string; right: Right }): Rejection | undefined {
-  if (account.rights.has(need.right)) return undefined;
+/** Why `account` may not use an endpoint that needs `right` (or any one of a list), if it may not. */
+export function endpointRefusal(
+  account: Account,
+  need: { path: string; right: Right | readonly Right[] },
+): Rejection | undefined {
+  const rights = typeof need.right === 'string' ? [need.right] : need.right;
+  if (rights.some((right) => account.rights.has(right))) return undefined;
+  const who = rights.map((right) => WHO[right]).join(' or ');
   return {
     status: 403,
     code: 'FORBIDDEN',
-    message: `${need.path} is for ${WHO[need.right]}; "${account.name}" is a ${account.role} user without that right`,
+    message: `${need.path} is for ${who}; "${account.name}" is a ${account.role} user without that right`,
   };
 }

@@ -53,10 +53,10 @@ export interface SecureWsServerOptions {
   users: Users;
   /**
    * The right a user needs for each of `endpoints` and `httpEndpoints`, by the same key
-   * (`/metrics` needs `metrics`). Endpoints needing a service right (push, pop, admin) refuse
-   * every browser `Origin`.
+   * (`/metrics` needs `metrics`), or a list of rights any one of which will do. Endpoints needing
+   * only service rights (push, pop, admin) refuse every browser `Origin`.
    */
-  access: Readonly<Record<string, Right>>;
+  access: Readonly<Record<string, Right | readonly Right[]>>;
   /** Connection limits, allowed origins and auth-failure throttling. */
   limits: AccessLimits;
   /** WebSocket endpoints by exact path, e.g. `{ '/publish': onPublish }`. */
@@ -169,20 +169,24 @@ function logRefusal(
 /** The request's path, also under a mount (where `req.path` is relative to it). */
 const fullPath = (req: express.Request) => req.baseUrl + req.path;
 
-/** The right `key` needs; a missing entry is a programming error, caught at start. */
-function rightOf(options: SecureWsServerOptions, key: string): Right {
-  if (key === '/metrics') return 'metrics';
+/** The rights `key` takes (any one will do); a missing entry is a programming error, caught at start. */
+function rightOf(options: SecureWsServerOptions, key: string): readonly Right[] {
+  if (key === '/metrics') return ['metrics'];
   const right = options.access[key];
   if (right === undefined) throw new TypeError(`no access right given for the endpoint ${key}`);
-  return right;
+  return typeof right === 'string' ? [right] : right;
 }
 
-/** Why a request's `Origin` is refused on an endpoint needing `right`, if it is. */
-function originCheck(options: SecureWsServerOptions, req: IncomingMessage, right: Right): Rejection | undefined {
+/** Why a request's `Origin` is refused on an endpoint taking `rights`, if it is. */
+function originCheck(
+  options: SecureWsServerOptions,
+  req: IncomingMessage,
+  rights: readonly Right[],
+): Rejection | undefined {
   return originRefusal(req.headers.origin, {
     host: req.headers.host,
     allowed: options.limits.allowedOrigins,
-    browsers: !SERVICE_RIGHTS.has(right),
+    browsers: rights.some((right) => !SERVICE_RIGHTS.has(right)),
   });
 }
 
@@ -238,10 +242,10 @@ function createHttpApp(
    * would last forever.
    */
   const admit =
-    (right: Right, { tokens }: { tokens: boolean }): express.RequestHandler =>
+    (right: readonly Right[], { tokens }: { tokens: boolean }): express.RequestHandler =>
     (req, res, next) => {
       // Scrapes must get through to a full service: that is when they matter most.
-      const limited = right !== 'metrics';
+      const limited = right.some((each) => each !== 'metrics');
       const early = originCheck(options, req, right) ?? (limited ? limits.refusal() : undefined);
       if (early !== undefined) return refuse(req, res, { rejection: early });
       gate.admit(req, { tokens }).then((admission) => {
@@ -417,7 +421,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   ): void => {
     const { req, socket } = upgrading;
     const where = { path: `${target.prefix}/…`, remoteAddress: req.socket.remoteAddress };
-    const early = originCheck(options, req, 'subscribe') ?? limits.refusal();
+    const early = originCheck(options, req, ['subscribe']) ?? limits.refusal();
     if (early !== undefined) return refuse(socket, early, where);
     const decision = target.endpoint.authorize(target.capability, url);
     if ('rejection' in decision) return refuse(socket, decision.rejection, where);

@@ -205,7 +205,8 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       '/console': 'subscribe',
       'POST /api/streams': 'subscribe',
       'GET /api/streams': 'subscribe',
-      'DELETE /api/streams/:id': 'subscribe',
+      // Its creator, or an admin user (operators end streams they did not make).
+      'DELETE /api/streams/:id': ['subscribe', 'admin'],
       ...WEBHOOK_ACCESS,
       [GRPC_METHODS.subscribe]: 'subscribe',
     },

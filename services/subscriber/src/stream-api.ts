@@ -122,7 +122,8 @@ export function streamsApi(deps: StreamApiDeps): Record<string, HttpHandler> {
     if (!(found instanceof Stream)) {
       return sendRejection(res, { status: 410, code: 'STREAM_GONE', message: `this stream was ${found.gone} already` });
     }
-    if (found.owner !== context.user) return sendRejection(res, refusal('STREAM_FORBIDDEN'));
+    if (found.owner !== context.user && !context.account.rights.has('admin'))
+      return sendRejection(res, refusal('STREAM_FORBIDDEN'));
     streams.delete(found).then(
       () => res.status(204).end(),
       (err: unknown) => {

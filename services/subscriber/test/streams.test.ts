@@ -1,5 +1,13 @@
 import { hashPassword } from '@pubsub/auth';
-import { captureLogs, connect, DEV_AUTH, handshakeRejection, writeUsersFile, type TestClient, post } from '@pubsub/testkit';
+import {
+  captureLogs,
+  connect,
+  DEV_AUTH,
+  handshakeRejection,
+  writeUsersFile,
+  type TestClient,
+  post,
+} from '@pubsub/testkit';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -288,9 +296,12 @@ describe('streams with capability URLs', () => {
     expect(mine.json).toEqual({ streams: [] });
   });
 
-  test('DELETE ends the stream for its creator only: open connections close with 4410, its URL answers 410', async () => {
+  test('DELETE ends the stream, for its creator or an admin: open connections close with 4410, its URL answers 410', async () => {
     const password = await hashPassword('pw');
-    const usersFile = writeUsersFile([{ name: 'other', password, role: 'client', subscribe: ['>'] }]);
+    const usersFile = writeUsersFile([
+      { name: 'other', password, role: 'client', subscribe: ['>'] },
+      { name: 'ops', password, role: 'admin' },
+    ]);
     await using chain = await startChain({
       env: { USERS_FILE: usersFile, SUBSCRIBER_USERS: DEV_AUTH, MSGQUEUE_USERS: DEV_AUTH, PUBLISHER_USERS: DEV_AUTH },
     });
@@ -315,6 +326,18 @@ describe('streams with capability URLs', () => {
     const body = JSON.parse(refused.body) as { code: string; message: string };
     expect(body.code).toBe('STREAM_GONE');
     expect(body.message).toMatch(/deleted/);
+    // An admin user may end anyone's stream, but has none of its own.
+    const second = await createStream(chain, ['news']);
+    expect((await api(chain, { method: 'DELETE', path: `/api/streams/${second.id}`, auth: 'ops:pw' })).status).toBe(
+      204,
+    );
+    const byAdmin = await api(chain, {
+      method: 'POST',
+      path: '/api/streams',
+      body: { topics: ['news'] },
+      auth: 'ops:pw',
+    });
+    expect(byAdmin).toMatchObject({ status: 403, json: { code: 'FORBIDDEN' } });
     // Gone across a restart too.
     await chain.restartSubscriber();
     expect((await handshakeRejection(stream.url, { ca: chain.ca, auth: null })).status).toBe(410);
