@@ -1,7 +1,16 @@
 import type { SystemId } from './systems.js';
 
 /** Parts of the benchmark `--only` can pick, besides scenario and system names. */
-export const SECTIONS = ['throughput', 'latency', 'optimisations', 'fanout', 'burst', 'http', 'peers'] as const;
+export const SECTIONS = [
+  'throughput',
+  'latency',
+  'optimisations',
+  'fanout',
+  'burst',
+  'http',
+  'bridge',
+  'peers',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const SCENARIO_NAMES = ['tp1x1', 'tp4x1', 'tp1x100', 'tp4x100', 'lat1k', 'lat5k', 'lat20k'] as const;
@@ -12,7 +21,7 @@ export const SYSTEM_IDS: readonly SystemId[] = ['file', 'memory', 'ceiling', 'me
 /**
  * `--only a,b,…`: names of sections, scenarios and systems. A run is selected when it matches one
  * of the names given of each kind; kinds without a name match everything. The fan-out and burst
- * modules run when there is no `--only` or it names `fanout` / `burst`; the HTTP section likewise with `http`.
+ * modules run when there is no `--only` or it names `fanout` / `burst`; the HTTP and bridge sections likewise with `http` / `bridge`.
  */
 export interface Selection {
   /** As given, for the report. */
@@ -23,6 +32,8 @@ export interface Selection {
   readonly fanout: boolean;
   readonly burst: boolean;
   readonly http: boolean;
+  /** PostgreSQL and RabbitMQ through the bridge, against wss publish. */
+  readonly bridge: boolean;
   /** NATS JetStream and Redis Streams beside our chain: not in --quick unless named. */
   readonly peers: boolean;
 }
@@ -57,6 +68,7 @@ function selection(list: string | undefined): Selection {
       fanout: true,
       burst: true,
       http: true,
+      bridge: true,
       peers: true,
     };
   }
@@ -77,6 +89,7 @@ function selection(list: string | undefined): Selection {
     fanout: sections?.has('fanout') ?? false,
     burst: sections?.has('burst') ?? false,
     http: sections?.has('http') ?? false,
+    bridge: sections?.has('bridge') ?? false,
     peers: sections?.has('peers') ?? false,
   };
 }

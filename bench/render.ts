@@ -175,10 +175,17 @@ export function renderTables(
     readonly fanout: readonly ExtraRow[];
     readonly burst: readonly ExtraRow[];
     readonly http?: readonly ExtraRow[];
+    readonly bridge?: readonly ExtraRow[];
     readonly peers?: readonly ExtraRow[];
   },
 ): string {
-  const { fanout: fanoutRows, burst: burstRows, http: httpRows = [], peers: peerRows = [] } = modules;
+  const {
+    fanout: fanoutRows,
+    burst: burstRows,
+    http: httpRows = [],
+    bridge: bridgeRows = [],
+    peers: peerRows = [],
+  } = modules;
   const has = (plan: Plan, id: SystemId) => plan.systems.includes(id);
   const compared: SystemId[] = ['file', 'memory', 'ceiling'];
   const throughput = list.filter((plan) => plan.spec.kind === 'throughput' && compared.some((id) => has(plan, id)));
@@ -211,6 +218,12 @@ export function renderTables(
       httpRows.length === 0
         ? undefined
         : markdown([['figure', 'value'], ...httpRows.map((row) => [row.label, row.value])]),
+    ],
+    [
+      'Bridges (bench/bridge): PostgreSQL outbox and RabbitMQ queue into a wss subscriber, ratios to wss publish of the same run',
+      bridgeRows.length === 0
+        ? undefined
+        : markdown([['figure', 'value'], ...bridgeRows.map((row) => [row.label, row.value])]),
     ],
     [
       'Peers (bench/peers): durable acked publishes, same client concurrency, CPU of every process from /proc',
@@ -248,10 +261,16 @@ export function renderFooter(
   moduleErrors: {
     readonly burst?: readonly string[];
     readonly http?: readonly string[];
+    readonly bridge?: readonly string[];
     readonly peers?: readonly string[];
   } = {},
 ): string {
-  const { burst: burstErrors = [], http: httpErrors = [], peers: peerErrors = [] } = moduleErrors;
+  const {
+    burst: burstErrors = [],
+    http: httpErrors = [],
+    bridge: bridgeErrors = [],
+    peers: peerErrors = [],
+  } = moduleErrors;
   const lines: string[] = [];
   const paired = Object.entries(report.summary.ratios).filter(
     ([key]) => key.endsWith('.paired') && key.includes('.deliveredPerSec.'),
@@ -266,6 +285,7 @@ export function renderFooter(
   if (fanoutError !== undefined) lines.push(`fan-out module FAILED: ${fanoutError}`);
   for (const error of burstErrors) lines.push(`burst FAILED: ${error}`);
   for (const error of httpErrors) lines.push(`http FAILED: ${error}`);
+  for (const error of bridgeErrors) lines.push(`bridge FAILED: ${error}`);
   for (const error of peerErrors) lines.push(`peers FAILED: ${error}`);
   for (const system of report.systems) {
     for (const error of system.errors) lines.push(`${system.id}: FAILED: ${error}`);

@@ -136,6 +136,8 @@ export interface BenchReport {
   readonly burst: unknown;
   /** The HTTP section's run (bench/http): its figures, the ratios to wss, or why it could not run. */
   readonly http: unknown;
+  /** The bridge section's run (bench/bridge): each source's msg/s into a subscriber, the ratios to wss, what was skipped. */
+  readonly bridge: unknown;
   /** The peers section (bench/peers): JetStream and Redis Streams beside our chain, or why not. */
   readonly peers?: unknown;
   readonly durationS: number;

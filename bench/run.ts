@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs, USAGE, type Options } from './args.js';
 import { CHAIN_MESSAGE_BUDGET, SystemRunner, type ChainContext } from './chains.js';
 import { runBurstModule } from './burst/index.js';
+import { runBridgeModule } from './bridge/index.js';
 import { runHttpModule } from './http/index.js';
 import { runPeersModule } from './peers/index.js';
 import { runFanout, type FanoutReport } from './fanout/index.js';
@@ -136,6 +137,13 @@ async function http(options: Options, context: { work: string; certDir: string; 
   return runHttpModule({ quick: options.quick, ...context }, progress);
 }
 
+/** The bridge section's figures (bench/bridge), or nothing when `--only` leaves it out. */
+async function bridges(options: Options, context: { work: string; certDir: string; ca: string }) {
+  if (!options.only.bridge) return { rows: [], json: undefined, errors: [] };
+  progress('bridge section…');
+  return runBridgeModule({ quick: options.quick, ...context }, progress);
+}
+
 /**
  * The peers section (bench/peers): NATS JetStream and Redis Streams beside our chain. Too slow for
  * CI: in --quick only when `--only` names it.
@@ -150,7 +158,14 @@ async function peers(options: Options, context: { work: string; certDir: string;
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const list = plans(options);
-  if (list.length === 0 && !options.only.fanout && !options.only.burst && !options.only.http && !options.only.peers) {
+  if (
+    list.length === 0 &&
+    !options.only.fanout &&
+    !options.only.burst &&
+    !options.only.http &&
+    !options.only.bridge &&
+    !options.only.peers
+  ) {
     process.stderr.write(`--only ${options.only.names?.join(',')} selects nothing in this mode\n${USAGE}\n`);
     process.exit(2);
   }
@@ -199,6 +214,7 @@ async function main(): Promise<void> {
     const extra = await fanout(options, { resultsDir, certDir, ca: cert });
     const bursts = await burst(options, { work, certDir, ca: cert, caFile: certFile });
     const https = await http(options, { work, certDir, ca: cert, caFile: certFile });
+    const bridgeReport = await bridges(options, { work, certDir, ca: cert });
     const peerReport = await peers(options, { work, certDir, ca: cert, caFile: certFile });
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({
@@ -234,6 +250,7 @@ async function main(): Promise<void> {
       fanout: extra.json,
       burst: bursts.json,
       http: https.json,
+      bridge: bridgeReport.json,
       peers: peerReport.json,
       durationS: (performance.now() - started) / 1000,
     };
@@ -243,12 +260,19 @@ async function main(): Promise<void> {
     say(renderHeader(report));
     say('');
     say(
-      renderTables(report, list, { fanout: extra.rows, burst: bursts.rows, http: https.rows, peers: peerReport.rows }),
+      renderTables(report, list, {
+        fanout: extra.rows,
+        burst: bursts.rows,
+        http: https.rows,
+        bridge: bridgeReport.rows,
+        peers: peerReport.rows,
+      }),
     );
     say('');
     const footer = renderFooter(report, extra.error, {
       burst: bursts.errors,
       http: https.errors,
+      bridge: bridgeReport.errors,
       peers: peerReport.errors,
     });
     if (footer !== '') say(`${footer}\n`);
@@ -258,7 +282,8 @@ async function main(): Promise<void> {
     say(`total ${report.durationS.toFixed(1)} s; results: ${file}`);
     // A module or scenario that could not run fails the bench; missed targets and losses are reported.
     const failed = systems.some((system) => system.errors.length > 0) || extra.error !== undefined;
-    const moduleErrors = bursts.errors.length + https.errors.length + peerReport.errors.length;
+    const moduleErrors =
+      bursts.errors.length + https.errors.length + bridgeReport.errors.length + peerReport.errors.length;
     if (failed || moduleErrors > 0) process.exitCode = 1;
   } finally {
     cleanup();

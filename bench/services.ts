@@ -42,16 +42,19 @@ export class Suite implements System {
   readonly children: Record<Role, TsChild>;
   readonly publishPort: number;
   readonly subscribePort: number;
+  /** The msgqueue's, for another pusher (the bridge section's bridge). */
+  readonly queuePort: number;
 
   private constructor(
     options: SuiteOptions,
     children: Record<Role, TsChild>,
-    ports: { publish: number; subscribe: number },
+    ports: { publish: number; subscribe: number; queue: number },
   ) {
     this.options = options;
     this.children = children;
     this.publishPort = ports.publish;
     this.subscribePort = ports.subscribe;
+    this.queuePort = ports.queue;
   }
 
   /**
@@ -97,7 +100,7 @@ export class Suite implements System {
         ready(publisher, fixed?.[1], options.ca),
         ready(subscriber, fixed?.[2], options.ca),
       ]);
-      return new Suite(options, { msgqueue, publisher, subscriber }, { publish, subscribe });
+      return new Suite(options, { msgqueue, publisher, subscriber }, { publish, subscribe, queue: queuePort });
     } catch (err) {
       await Promise.all(started.map((child) => child.stop('SIGKILL')));
       throw err;
