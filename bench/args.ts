@@ -8,6 +8,7 @@ export const SECTIONS = [
   'fanout',
   'burst',
   'http',
+  'grpc',
   'bridge',
   'peers',
 ] as const;
@@ -88,7 +89,8 @@ function selection(list: string | undefined): Selection {
     systems: pick(SYSTEM_IDS),
     fanout: sections?.has('fanout') ?? false,
     burst: sections?.has('burst') ?? false,
-    http: sections?.has('http') ?? false,
+    // gRPC deliveries are measured in the HTTP section's run, against the same wss stream.
+    http: (sections?.has('http') ?? false) || (sections?.has('grpc') ?? false),
     bridge: sections?.has('bridge') ?? false,
     peers: sections?.has('peers') ?? false,
   };

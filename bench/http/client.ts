@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { PubsubGrpcClient, type SubscribeEvent } from '@pubsub/grpc';
 import { WebSocket, type RawData } from 'ws';
 import { monotonicMs, perSecond } from '../stats.js';
 import { CONTENT } from '../types.js';
@@ -83,6 +84,42 @@ class SseReader {
       const dash = id.lastIndexOf('-');
       this.batches.get(id.slice(0, dash))?.take(Number(id.slice(dash + 1)));
     }
+  }
+}
+
+/** A `Subscriber.Subscribe` stream; messages go to the batch whose label their id carries. */
+class GrpcReader {
+  readonly batches = new Map<string, Batch>();
+  readonly #client: PubsubGrpcClient;
+
+  private constructor(client: PubsubGrpcClient) {
+    this.#client = client;
+  }
+
+  static async open(): Promise<GrpcReader> {
+    const [user = '', password = ''] = config.auth.split(':');
+    const reader = new GrpcReader(new PubsubGrpcClient(config.grpcTarget, { ca, auth: { user, password } }));
+    const call = reader.#client.subscribe({ topics: [config.topic] });
+    await new Promise<void>((resolveSub, reject) => {
+      call.once('error', reject);
+      call.on('data', (event: SubscribeEvent) => {
+        if (event.event === 'subscribed') resolveSub();
+        if (event.event !== 'message') return;
+        const { id } = event.message;
+        const dash = id.lastIndexOf('-');
+        reader.batches.get(id.slice(0, dash))?.take(Number(id.slice(dash + 1)));
+      });
+    });
+    return reader;
+  }
+
+  expect(batch: Batch): Batch {
+    this.batches.set(batch.label, batch);
+    return batch;
+  }
+
+  close(): void {
+    this.#client.close();
   }
 }
 
@@ -188,30 +225,31 @@ function delivery(
 /** Publishes on the socket while both readers take the same stream. */
 async function wssPhase(
   ws: WebSocket,
-  readers: { wss: Reader; sse: SseReader },
+  readers: { wss: Reader; sse: SseReader; grpc: GrpcReader },
   { label, count }: { label: string; count: number },
 ) {
   const wssBatch = readers.wss.expect(new Batch(label, count));
   const sseBatch = readers.sse.expect(new Batch(label, count));
-  const wssDone = completion(wssBatch, config.timeoutMs);
-  const sseDone = completion(sseBatch, config.timeoutMs);
+  const grpcBatch = readers.grpc.expect(new Batch(label, count));
+  const done = [wssBatch, sseBatch, grpcBatch].map((batch) => completion(batch, config.timeoutMs));
   const startedAt = monotonicMs();
   const publish = await wssPublish(ws, label, count);
-  const [wssLate, sseLate] = await Promise.all([wssDone, sseDone]);
+  const [wssLate, sseLate, grpcLate] = await Promise.all(done);
   return {
     publish,
-    wss: delivery(wssBatch, { acked: publish.acked, startedAt, timedOut: wssLate }),
-    sse: delivery(sseBatch, { acked: publish.acked, startedAt, timedOut: sseLate }),
+    wss: delivery(wssBatch, { acked: publish.acked, startedAt, timedOut: wssLate === true }),
+    sse: delivery(sseBatch, { acked: publish.acked, startedAt, timedOut: sseLate === true }),
+    grpc: delivery(grpcBatch, { acked: publish.acked, startedAt, timedOut: grpcLate === true }),
   };
 }
 
 async function main(): Promise<void> {
-  const [wss, sse] = await Promise.all([Reader.open(config, config.topic), SseReader.open()]);
+  const [wss, sse, grpc] = await Promise.all([Reader.open(config, config.topic), SseReader.open(), GrpcReader.open()]);
   note('readers open');
   const ws = new WebSocket(config.publishUrl, { ca, auth: config.auth, perMessageDeflate: false });
   await once(ws, 'open');
   const agent = new Agent({ keepAlive: true, maxSockets: config.inFlight, ca });
-  const readers = { wss, sse };
+  const readers = { wss, sse, grpc };
   const { label, count, batch } = config;
 
   // Warm-up of every path (JIT, TLS sessions, the agent's sockets); nothing of it is counted.
@@ -231,9 +269,11 @@ async function main(): Promise<void> {
     httpBatch,
     wssDelivery: measured.wss,
     sseDelivery: measured.sse,
+    grpcDelivery: measured.grpc,
   };
   process.stdout.write(`${HTTP_RESULT_PREFIX}${JSON.stringify(result)}\n`);
   agent.destroy();
+  grpc.close();
   ws.close();
   await wss.close();
   process.exit(0);

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TsChild } from '../process.js';
-import { Suite } from '../services.js';
+import { freePorts, Suite } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
 import { HTTP_RESULT_PREFIX, type HttpConfig, type HttpResult, type PublishFigures } from './types.js';
 
@@ -69,6 +69,11 @@ export function httpRows(result: HttpResult): { label: string; value: string }[]
       result.sseDelivery,
       `${formatRate(result.sseDelivery.perSec)}/s (${formatRatio(ratio(result.sseDelivery.perSec, wssDelivery))} of wss)`,
     ),
+    delivered(
+      'gRPC Subscribe deliveries, same stream',
+      result.grpcDelivery,
+      `${formatRate(result.grpcDelivery.perSec)}/s (${formatRatio(ratio(result.grpcDelivery.perSec, wssDelivery))} of wss)`,
+    ),
   ];
 }
 
@@ -82,19 +87,21 @@ export async function runHttpModule(options: HttpOptions, progress: (text: strin
   let guard: NodeJS.Timeout | undefined;
   try {
     mkdirSync(dataDir);
+    const [grpcPort] = await freePorts(1);
     suite = await Suite.start({
       store: 'file',
       certDir: options.certDir,
       ca: options.ca,
       dataDir,
       logLevel: 'warn',
-      env: HTTP_ENV,
+      env: { ...HTTP_ENV, SUBSCRIBER_GRPC_PORT: String(grpcPort) },
     });
     const config: HttpConfig = {
       publishUrl: `wss://127.0.0.1:${suite.publishPort}/publish`,
       subscribeUrl: `wss://127.0.0.1:${suite.subscribePort}/subscribe`,
       publishBase: `https://127.0.0.1:${suite.publishPort}`,
       subscribeBase: `https://127.0.0.1:${suite.subscribePort}`,
+      grpcTarget: `localhost:${grpcPort}`,
       caFile: options.caFile,
       auth: AUTH,
       label,
@@ -117,9 +124,10 @@ export async function runHttpModule(options: HttpOptions, progress: (text: strin
       httpSingleOverWss: ratio(result.httpSingle.perSec, result.wss.perSec),
       httpBatchOverWss: ratio(result.httpBatch.perSec, result.wss.perSec),
       sseOverWssDelivery: ratio(result.sseDelivery.perSec, result.wssDelivery.perSec),
+      grpcOverWssDelivery: ratio(result.grpcDelivery.perSec, result.wssDelivery.perSec),
     };
     progress(
-      `[http] wss ${formatRate(result.wss.perSec)}/s; POST ×1 ${formatRatio(ratios.httpSingleOverWss)}, ×100 ${formatRatio(ratios.httpBatchOverWss)}; SSE ${formatRatio(ratios.sseOverWssDelivery)} of wss delivery (${((performance.now() - began) / 1000).toFixed(1)} s)`,
+      `[http] wss ${formatRate(result.wss.perSec)}/s; POST ×1 ${formatRatio(ratios.httpSingleOverWss)}, ×100 ${formatRatio(ratios.httpBatchOverWss)}; SSE ${formatRatio(ratios.sseOverWssDelivery)}, gRPC ${formatRatio(ratios.grpcOverWssDelivery)} of wss delivery (${((performance.now() - began) / 1000).toFixed(1)} s)`,
     );
     const errors = code === 0 ? [] : [`http client exited ${code}`];
     return {

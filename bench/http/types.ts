@@ -4,6 +4,8 @@ import type { Endpoints } from '../burst/types.js';
 export interface HttpConfig extends Endpoints {
   /** `https://127.0.0.1:<publisher port>` (POST /api/messages). */
   readonly publishBase: string;
+  /** `127.0.0.1:<subscriber's gRPC port>` (Subscriber.Subscribe). */
+  readonly grpcTarget: string;
   /** `https://127.0.0.1:<subscriber port>` (GET /events). */
   readonly subscribeBase: string;
   /** Unique per chain (ids are deduplicated for minutes): no `-` in it. */
@@ -52,6 +54,7 @@ export interface HttpResult {
   readonly httpBatch: PublishFigures;
   readonly wssDelivery: DeliveryFigures;
   readonly sseDelivery: DeliveryFigures;
+  readonly grpcDelivery: DeliveryFigures;
 }
 
 export const HTTP_RESULT_PREFIX = 'HTTP_RESULT ';
