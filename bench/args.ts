@@ -10,6 +10,7 @@ export const SECTIONS = [
   'http',
   'grpc',
   'bridge',
+  'webhook',
   'peers',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -35,6 +36,8 @@ export interface Selection {
   readonly http: boolean;
   /** PostgreSQL and RabbitMQ through the bridge, against wss publish. */
   readonly bridge: boolean;
+  /** The webhook section (bench/webhook). */
+  readonly webhook: boolean;
   /** NATS JetStream and Redis Streams beside our chain: not in --quick unless named. */
   readonly peers: boolean;
 }
@@ -70,6 +73,7 @@ function selection(list: string | undefined): Selection {
       burst: true,
       http: true,
       bridge: true,
+      webhook: true,
       peers: true,
     };
   }
@@ -92,6 +96,7 @@ function selection(list: string | undefined): Selection {
     // gRPC deliveries are measured in the HTTP section's run, against the same wss stream.
     http: (sections?.has('http') ?? false) || (sections?.has('grpc') ?? false),
     bridge: sections?.has('bridge') ?? false,
+    webhook: sections?.has('webhook') ?? false,
     peers: sections?.has('peers') ?? false,
   };
 }

@@ -176,6 +176,7 @@ export function renderTables(
     readonly burst: readonly ExtraRow[];
     readonly http?: readonly ExtraRow[];
     readonly bridge?: readonly ExtraRow[];
+    readonly webhook?: readonly ExtraRow[];
     readonly peers?: readonly ExtraRow[];
   },
 ): string {
@@ -184,6 +185,7 @@ export function renderTables(
     burst: burstRows,
     http: httpRows = [],
     bridge: bridgeRows = [],
+    webhook: webhookRows = [],
     peers: peerRows = [],
   } = modules;
   const has = (plan: Plan, id: SystemId) => plan.systems.includes(id);
@@ -226,6 +228,12 @@ export function renderTables(
         : markdown([['figure', 'value'], ...bridgeRows.map((row) => [row.label, row.value])]),
     ],
     [
+      'Webhooks (bench/webhook): one durable chain, a local receiver, ratio to wss delivery of the same run',
+      webhookRows.length === 0
+        ? undefined
+        : markdown([['figure', 'value'], ...webhookRows.map((row) => [row.label, row.value])]),
+    ],
+    [
       'Peers (bench/peers): durable acked publishes, same client concurrency, CPU of every process from /proc',
       peerRows.length === 0
         ? undefined
@@ -262,6 +270,7 @@ export function renderFooter(
     readonly burst?: readonly string[];
     readonly http?: readonly string[];
     readonly bridge?: readonly string[];
+    readonly webhook?: readonly string[];
     readonly peers?: readonly string[];
   } = {},
 ): string {
@@ -269,6 +278,7 @@ export function renderFooter(
     burst: burstErrors = [],
     http: httpErrors = [],
     bridge: bridgeErrors = [],
+    webhook: webhookErrors = [],
     peers: peerErrors = [],
   } = moduleErrors;
   const lines: string[] = [];
@@ -286,6 +296,7 @@ export function renderFooter(
   for (const error of burstErrors) lines.push(`burst FAILED: ${error}`);
   for (const error of httpErrors) lines.push(`http FAILED: ${error}`);
   for (const error of bridgeErrors) lines.push(`bridge FAILED: ${error}`);
+  for (const error of webhookErrors) lines.push(`webhook FAILED: ${error}`);
   for (const error of peerErrors) lines.push(`peers FAILED: ${error}`);
   for (const system of report.systems) {
     for (const error of system.errors) lines.push(`${system.id}: FAILED: ${error}`);

@@ -138,6 +138,8 @@ export interface BenchReport {
   readonly http: unknown;
   /** The bridge section's run (bench/bridge): each source's msg/s into a subscriber, the ratios to wss, what was skipped. */
   readonly bridge: unknown;
+  /** The webhook section's run (bench/webhook): webhook and wss deliveries/s and their ratio. */
+  readonly webhook: unknown;
   /** The peers section (bench/peers): JetStream and Redis Streams beside our chain, or why not. */
   readonly peers?: unknown;
   readonly durationS: number;

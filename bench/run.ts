@@ -16,6 +16,7 @@ import { CHAIN_MESSAGE_BUDGET, SystemRunner, type ChainContext } from './chains.
 import { runBurstModule } from './burst/index.js';
 import { runBridgeModule } from './bridge/index.js';
 import { runHttpModule } from './http/index.js';
+import { runWebhookModule } from './webhook/index.js';
 import { runPeersModule } from './peers/index.js';
 import { runFanout, type FanoutReport } from './fanout/index.js';
 import { plans, type Plan } from './plan.js';
@@ -144,6 +145,13 @@ async function bridges(options: Options, context: { work: string; certDir: strin
   return runBridgeModule({ quick: options.quick, ...context }, progress);
 }
 
+/** The webhook section's figures (bench/webhook), or nothing when `--only` leaves it out. */
+async function webhook(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
+  if (!options.only.webhook) return { rows: [], json: undefined, errors: [] };
+  progress('webhook section…');
+  return runWebhookModule({ quick: options.quick, ...context }, progress);
+}
+
 /**
  * The peers section (bench/peers): NATS JetStream and Redis Streams beside our chain. Too slow for
  * CI: in --quick only when `--only` names it.
@@ -164,6 +172,7 @@ async function main(): Promise<void> {
     !options.only.burst &&
     !options.only.http &&
     !options.only.bridge &&
+    !options.only.webhook &&
     !options.only.peers
   ) {
     process.stderr.write(`--only ${options.only.names?.join(',')} selects nothing in this mode\n${USAGE}\n`);
@@ -215,6 +224,7 @@ async function main(): Promise<void> {
     const bursts = await burst(options, { work, certDir, ca: cert, caFile: certFile });
     const https = await http(options, { work, certDir, ca: cert, caFile: certFile });
     const bridgeReport = await bridges(options, { work, certDir, ca: cert });
+    const webhooks = await webhook(options, { work, certDir, ca: cert, caFile: certFile });
     const peerReport = await peers(options, { work, certDir, ca: cert, caFile: certFile });
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({
@@ -251,6 +261,7 @@ async function main(): Promise<void> {
       burst: bursts.json,
       http: https.json,
       bridge: bridgeReport.json,
+      webhook: webhooks.json,
       peers: peerReport.json,
       durationS: (performance.now() - started) / 1000,
     };
@@ -265,6 +276,7 @@ async function main(): Promise<void> {
         burst: bursts.rows,
         http: https.rows,
         bridge: bridgeReport.rows,
+        webhook: webhooks.rows,
         peers: peerReport.rows,
       }),
     );
@@ -273,6 +285,7 @@ async function main(): Promise<void> {
       burst: bursts.errors,
       http: https.errors,
       bridge: bridgeReport.errors,
+      webhook: webhooks.errors,
       peers: peerReport.errors,
     });
     if (footer !== '') say(`${footer}\n`);
@@ -283,7 +296,11 @@ async function main(): Promise<void> {
     // A module or scenario that could not run fails the bench; missed targets and losses are reported.
     const failed = systems.some((system) => system.errors.length > 0) || extra.error !== undefined;
     const moduleErrors =
-      bursts.errors.length + https.errors.length + bridgeReport.errors.length + peerReport.errors.length;
+      bursts.errors.length +
+      https.errors.length +
+      bridgeReport.errors.length +
+      webhooks.errors.length +
+      peerReport.errors.length;
     if (failed || moduleErrors > 0) process.exitCode = 1;
   } finally {
     cleanup();
