@@ -24,7 +24,12 @@ export function serverUrl(kind: ExternalServer): string {
 
 /** The servers that must answer (`PUBSUB_TEST_SERVERS=redis,postgres`): `.ci/run` sets it for those it made sure of. */
 function required(): Set<string> {
-  return new Set((process.env.PUBSUB_TEST_SERVERS ?? '').split(',').map((name) => name.trim()).filter(Boolean));
+  return new Set(
+    (process.env.PUBSUB_TEST_SERVERS ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
 }
 
 const answers = new Map<ExternalServer, Promise<boolean>>();
