@@ -169,6 +169,13 @@ function logRefusal(
 /** The request's path, also under a mount (where `req.path` is relative to it). */
 const fullPath = (req: express.Request) => req.baseUrl + req.path;
 
+/**
+ * What a log line names a request by: its route's pattern once one matched (`/api/streams/:id`),
+ * because a path parameter can be a credential (a stream's capability id) and is never logged.
+ */
+const loggedPath = (req: express.Request) =>
+  req.route === undefined ? fullPath(req) : req.baseUrl + String((req.route as { path: unknown }).path);
+
 /** The rights `key` takes (any one will do); a missing entry is a programming error, caught at start. */
 function rightOf(options: SecureWsServerOptions, key: string): readonly Right[] {
   if (key === '/metrics') return ['metrics'];
@@ -226,7 +233,7 @@ function createHttpApp(
   ) => {
     const { rejection, user } = refusal;
     logRefusal(options, rejection, {
-      path: fullPath(req),
+      path: loggedPath(req),
       method: req.method,
       remoteAddress: req.socket.remoteAddress,
       user,

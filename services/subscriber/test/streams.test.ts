@@ -342,4 +342,15 @@ describe('streams with capability URLs', () => {
     await chain.restartSubscriber();
     expect((await handshakeRejection(stream.url, { ca: chain.ca, auth: null })).status).toBe(410);
   });
+
+  test('a refused request on a stream is logged by its route, never with the id (the credential)', async () => {
+    const logs = captureLogs('subscriber');
+    await using chain = await startChain({ logger: logs.logger });
+    const stream = await createStream(chain, ['news']);
+    const answer = await api(chain, { method: 'DELETE', path: `/api/streams/${stream.id}`, auth: 'hello:wrong' });
+    expect(answer).toMatchObject({ status: 401, json: { code: 'AUTH_FAILED' } });
+    const line = await logs.waitFor((entry) => entry.msg === 'authentication failed');
+    expect(line.path).toBe('/api/streams/:id');
+    expect(logs.lines.filter((entry) => JSON.stringify(entry).includes(stream.id))).toEqual([]);
+  });
 });
