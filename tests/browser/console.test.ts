@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { DEV_AUTH, post } from '@pubsub/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startChain, type Chain } from '../support/chain.js';
 
@@ -25,7 +26,10 @@ describe.skipIf(!available)(title, () => {
   beforeAll(async () => {
     [chain, browser] = await Promise.all([
       startChain({
-        env: { AUTH_TOKEN_SECRET: 'a-console-test-secret-of-32-characters-at-least' },
+        env: {
+          AUTH_TOKEN_SECRET: 'a-console-test-secret-of-32-characters-at-least',
+          SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE: '127.0.0.0/8',
+        },
         publisherEnv: ({ subscriber }) => ({ ALLOWED_ORIGINS: `https://localhost:${subscriber}` }),
       }),
       chromium.launch({
@@ -112,6 +116,30 @@ describe.skipIf(!available)(title, () => {
     expect(await page.textContent('#publish-status')).toMatch(/\(news #4\)$/);
     expect(signIns).toEqual(['POST']);
     await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT ?? join(tmpdir(), 'pubsub-console.png') });
+    await context.close();
+  }, 60_000);
+
+  test("lists the user's streams and webhook subscriptions", async () => {
+    const create = async (path: string, body: unknown) => {
+      const answer = await post(chain.subscriber.port, path, {
+        ca: chain.ca,
+        auth: DEV_AUTH,
+        body: JSON.stringify(body),
+      });
+      expect(answer.status, answer.body).toBe(201);
+      return JSON.parse(answer.body) as { id: string };
+    };
+    const stream = await create('/api/streams', { topics: ['news'] });
+    // Nothing listens there: the row is enough, whatever its state.
+    const webhook = await create('/api/subscriptions', { topic: 'news', url: 'http://127.0.0.1:9/hook' });
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      httpCredentials: { username: 'hello', password: 'test' },
+    });
+    const page = await context.newPage();
+    await page.goto(`https://localhost:${chain.subscriber.port}/console/`);
+    await page.locator(`#streams tr[data-stream="${stream.id}"]`, { hasText: 'news' }).waitFor();
+    await page.locator(`#webhooks tr[data-webhook="${webhook.id}"]`, { hasText: 'http://127.0.0.1:9/hook' }).waitFor();
     await context.close();
   }, 60_000);
 });

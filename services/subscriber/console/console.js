@@ -30,18 +30,48 @@ function render(stats) {
   );
 }
 
-/** The user's streams (`GET /api/streams`): an idle one shows when it expires. */
-async function renderStreams() {
-  const res = await fetch('/api/streams', { cache: 'no-store' });
-  if (!res.ok) throw new Error(`/api/streams answered ${res.status}`);
-  const { streams } = await res.json();
-  $('#streams tbody').replaceChildren(
-    ...streams.map((s) =>
-      row([s.url, s.topics.join(' '), s.ordinal, s.connections > 0 ? s.connections : `0 (expires ${s.expiresAt})`], {
-        stream: s.id,
-      }),
-    ),
-  );
+/**
+ * The user's own resources, each from its API: streams (an idle one shows when it expires) and
+ * webhook subscriptions (where each stands and why it waits). A table fails alone: the others and
+ * the stats stay as they are.
+ */
+const OWN_LISTS = [
+  {
+    path: '/api/streams',
+    key: 'streams',
+    table: '#streams',
+    cells: (s) => [
+      s.url,
+      s.topics.join(' '),
+      s.ordinal,
+      s.connections > 0 ? s.connections : `0 (expires ${s.expiresAt})`,
+    ],
+    attributes: (s) => ({ stream: s.id }),
+  },
+  {
+    path: '/api/subscriptions',
+    key: 'subscriptions',
+    table: '#webhooks',
+    cells: (w) => [
+      w.url,
+      w.topic ?? w.pattern,
+      w.state,
+      w.lag ?? '?',
+      w.lastError === null ? '' : `${w.lastError.reason} (next ${w.nextAttemptAt ?? 'none'})`,
+    ],
+    attributes: (w) => ({ webhook: w.id }),
+  },
+];
+
+async function renderOwnList(list) {
+  try {
+    const res = await fetch(list.path, { cache: 'no-store' });
+    if (!res.ok) throw new Error(`${list.path} answered ${res.status}`);
+    const items = (await res.json())[list.key];
+    $(`${list.table} tbody`).replaceChildren(...items.map((item) => row(list.cells(item), list.attributes(item))));
+  } catch (err) {
+    $(`${list.table} tbody`).replaceChildren(row([`unavailable: ${err.message}`]));
+  }
 }
 
 /** Polls /api/stats; the next poll waits for the previous answer, so a slow service is not piled on. */
@@ -50,8 +80,7 @@ async function refresh() {
     const res = await fetch('/api/stats', { cache: 'no-store' });
     if (!res.ok) throw new Error(`/api/stats answered ${res.status}`);
     render(await res.json());
-    // Its own failure, not the stats': the tables above stay as they are.
-    await renderStreams().catch((err) => $('#streams tbody').replaceChildren(row([`unavailable: ${err.message}`])));
+    await Promise.all(OWN_LISTS.map(renderOwnList));
   } catch (err) {
     $('#summary').textContent = `stats unavailable: ${err.message}`;
   } finally {
