@@ -40,7 +40,7 @@ start_redis() {
   ensure_package redis-server redis-server || { echo "ci: cannot install redis-server" >&2; return 1; }
   local port; port=$(free_port)
   mkdir -p "$CI_SERVERS_DIR/redis"
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$CI_SERVERS_DIR/redis" --save '' --appendonly no \
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$CI_SERVERS_DIR/redis" --save '' --appendonly yes --appendfsync always \
     >"$CI_SERVERS_DIR/redis.log" 2>&1 &
   CI_SERVER_PIDS+=($!)
   wait_for_port "$port" redis
