@@ -122,6 +122,10 @@ describe.runIf(available)('RabbitMQ bridge', () => {
       routingKey: 'good',
       reason: expect.stringContaining('deeper than 64') as unknown,
     });
+    // Counted when RabbitMQ confirms the dead letter, just before the original is acknowledged.
+    await expect
+      .poll(async () => (await rig.bridgeGet('/metrics')).body, { timeout: 10_000 })
+      .toMatch(/pubsub_bridge_dead_letters_total\{source="rabbitmq",code="TOO_DEEP",service="bridge"\} 1/);
     await rig.bridge.close();
     // In the order refused, which need not be the queue's: a body that is no UTF-8 is refused before the ingress sees it.
     const dead = new Map(

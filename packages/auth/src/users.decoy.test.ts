@@ -46,7 +46,8 @@ describe('an unknown user name costs what a known one costs (no enumeration by t
     // N=1024 costs a sixteenth of the default: a decoy with the default cost would be 16x slower.
     const users = parseUsers(`carol:${scryptSecret('right', 1024)},dave:${scryptSecret('other', 1024)}`);
     const ratio = await unknownOverKnown(users, 'carol', 25);
-    expect(ratio).toBeGreaterThan(1 / 1.5);
-    expect(ratio).toBeLessThan(1.5);
+    // At about 1 ms a hash, a busy machine's noise reaches 1.5x; the fault this guards against is 16x.
+    expect(ratio).toBeGreaterThan(1 / 3);
+    expect(ratio).toBeLessThan(3);
   });
 });
