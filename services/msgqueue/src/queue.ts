@@ -365,9 +365,10 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
 
   /**
    * A node group without a consumer here for `expireMs` is removed, as `DELETE /groups` would:
-   * a subscriber node gone for good leaves nothing behind. On a cluster, a live node's group is
-   * removed only on the msgqueue nodes it does not use; its consumer's start puts it back where
-   * it was if it comes to one of them.
+   * a subscriber node gone for good leaves nothing behind. On a cluster's shared store this node
+   * only forgets it: its position stays for a msgqueue node that still serves it, and the store
+   * forgets it once no node has held it for as long; a consumer's start puts it back where it was
+   * if it comes here again.
    */
   #expireNodeGroups(now: number): void {
     const expireMs = this.#nodeGroups?.expireMs;
@@ -375,7 +376,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     for (const group of [...this.#groups.values()]) {
       if (!group.node || group.idleSince === undefined || now - group.idleSince < expireMs) continue;
       this.#groups.delete(group.name);
-      this.#log.deleteGroup(group.name);
+      this.#log.deleteGroup(group.name, 'here');
       this.logger.warn(
         { group: group.name, idleMs: now - group.idleSince, backlog: this.#log.nextOffset - group.floor },
         'removed a node group without consumers for MSGQUEUE_GROUP_EXPIRE_MS',

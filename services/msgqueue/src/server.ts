@@ -38,7 +38,13 @@ function openLog(config: MsgqueueConfig, logger: Logger): Promise<MessageLog> {
     case 'memory':
       return Promise.resolve(createMemoryLog({ ...config, logger }));
     case 'redis':
-      return openRedisLog({ ...config, url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+      return openRedisLog({
+        ...config,
+        url: config.redisUrl,
+        keyPrefix: config.redisPrefix,
+        nodeGroupExpireMs: config.nodeGroups?.expireMs,
+        logger,
+      });
     case 'file':
       return openFileLog({ ...config, dir: config.dataDir, logger });
   }

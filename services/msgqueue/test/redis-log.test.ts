@@ -5,7 +5,7 @@ import { encodeDelivery } from '@pubsub/protocol';
 import { captureLogs } from '@pubsub/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { MessageLog } from '../src/store/log.js';
-import { openRedisLog } from '../src/store/redis-log.js';
+import { openRedisLog, type RedisLogOptions } from '../src/store/redis-log.js';
 import { removeRedisKeys, redisTestPrefix, startMsgqueue } from './helpers.js';
 import { describeMessageLog, type StoreOptions } from './store-contract.js';
 
@@ -16,14 +16,15 @@ const frame = (topic: string, id: string) => encodeDelivery({ topic, id, content
 describe.runIf(available)('redis store', () => {
   const prefixes: string[] = [];
   const logs: MessageLog[] = [];
-  const open = async (prefix: string, logger = silentLogger()) => {
+  const open = async (prefix: string, options: Partial<RedisLogOptions> = {}) => {
     const log = await openRedisLog({
       url: serverUrl('redis'),
       keyPrefix: prefix,
       dedupeWindowMs: 120_000,
       retentionMs: 3_600_000,
       retentionBytes: 1024 * 1024 * 1024,
-      logger,
+      logger: silentLogger(),
+      ...options,
     });
     logs.push(log);
     return log;
@@ -87,6 +88,56 @@ describe.runIf(available)('redis store', () => {
     expect(c.groups().get('g')).toBe(3);
   });
 
+  const appendThree = (log: MessageLog) =>
+    log.append(['m1', 'm2', 'm3'].map((id) => ({ topic: 't', id, frame: frame('t', id) })));
+  const firstInRedis = async (prefix: string) => {
+    const redis = new Redis(serverUrl('redis'));
+    try {
+      const [[id] = []] = (await redis.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string][];
+      return { id, floors: await redis.hgetall(`${prefix}groups`) };
+    } finally {
+      redis.disconnect();
+    }
+  };
+
+  test('a node that expires a group another node holds forgets it itself only: its floor still holds retention in Redis back', async () => {
+    const prefix = newPrefix();
+    const serving = await open(prefix);
+    serving.setGroupFloor('node.a', 1);
+    await appendThree(serving);
+    await serving.close();
+    // Retention on the other node would drop everything it does not need itself.
+    const other = await open(prefix, { retentionBytes: 1, nodeGroupExpireMs: 0 });
+    expect(other.groups().get('node.a')).toBe(1);
+    other.deleteGroup('node.a', 'here');
+    await other.append([{ topic: 't', id: 'm4', frame: frame('t', 'm4') }]);
+    await other.close();
+    expect(await firstInRedis(prefix)).toEqual({ id: '1-0', floors: { 'node.a': '1' } });
+  });
+
+  test('a group no node holds any more stops holding retention back, and a node group is forgotten after its expiry', async () => {
+    const prefix = newPrefix();
+    const before = await open(prefix);
+    before.setGroupFloor('node.gone', 1);
+    before.setGroupFloor('declared', 1);
+    await appendThree(before);
+    await before.close();
+    // The stamps as they are long after the nodes that held these groups stopped.
+    const redis = new Redis(serverUrl('redis'));
+    await redis.hset(`${prefix}held`, 'node.gone', 0, 'declared', 0);
+    redis.disconnect();
+    const log = await open(prefix, { retentionBytes: 1, nodeGroupExpireMs: 60_000 });
+    log.releaseGroup('declared');
+    log.deleteGroup('node.gone', 'here');
+    await log.append([{ topic: 't', id: 'm4', frame: frame('t', 'm4') }]);
+    await log.close();
+    // Retention on this node (one byte) dropped all four, and nothing held them in Redis.
+    const { id, floors } = await firstInRedis(prefix);
+    expect(id).toBeUndefined();
+    // A declared group keeps its position for its next consumer; only node groups expire.
+    expect(floors).toEqual({ declared: '1' });
+  });
+
   test('refuses to append once Redis lost the log, rather than give its offsets and seqs again', async () => {
     const prefix = newPrefix();
     const log = await open(prefix);
@@ -107,7 +158,7 @@ describe.runIf(available)('redis store', () => {
     const [, appendfsync] = (await redis.config('GET', 'appendfsync')) as string[];
     redis.disconnect();
     const logs = captureLogs('msgqueue');
-    await open(newPrefix(), logs.logger);
+    await open(newPrefix(), { logger: logs.logger });
     const line = logs.lines.find((entry) => entry.appendonly !== undefined);
     expect(line).toMatchObject({ appendonly, appendfsync });
     if (appendonly === 'yes' && appendfsync === 'always') expect(line?.msg).toMatch(/acks are fsync-backed/);

@@ -207,7 +207,7 @@ export async function openFileLog(options: FileLogOptions): Promise<MessageLog> 
         log.info({ segment: oldest.name }, 'removed a segment past retention');
       }
     },
-    saveGroups: (groups) => writeFileDurably(join(dir, GROUPS_FILE), JSON.stringify(Object.fromEntries(groups))),
+    saveGroups: ({ floors }) => writeFileDurably(join(dir, GROUPS_FILE), JSON.stringify(Object.fromEntries(floors))),
     async close() {
       await file?.close();
       file = undefined;

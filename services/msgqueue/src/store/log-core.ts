@@ -22,13 +22,26 @@ export interface LogBackend {
    * arrive and calls `advanced` after each addition (everything in the state is then durable).
    */
   follow?(advanced: () => void): void;
-  /** Persists the group positions and forgets the `removed` groups; absent for a store that keeps none. */
-  saveGroups?(groups: ReadonlyMap<string, number>, removed: ReadonlySet<string>): Promise<void>;
+  /** Persists the group positions; absent for a store that keeps none. */
+  saveGroups?(save: GroupsSave): Promise<void>;
+  /**
+   * Set by a store several nodes share: the core then calls saveGroups every second, changed or
+   * not, so the groups held here stay marked in use for the other nodes.
+   */
+  readonly sharesGroups?: boolean;
   /** Retention dropped everything below `firstKept` from the state: remove it from the store too. */
   trim?(firstKept: number): Promise<void>;
   /** Set while the store cannot take appends for now (a lost connection): readiness reports it. */
   readonly unavailable?: Error | undefined;
   close(): Promise<void>;
+}
+
+export interface GroupsSave {
+  readonly floors: ReadonlyMap<string, number>;
+  /** Groups deleted everywhere since the last save. */
+  readonly removed: ReadonlySet<string>;
+  /** Groups that hold retention back on this node (not released). */
+  readonly held: readonly string[];
 }
 
 /** A commit refused for now (the store is unreachable): only its appends fail; the pusher resends them. */
@@ -122,11 +135,11 @@ export function createLog(state: LogState, backend: LogBackend, options: LogCore
   };
 
   const saveGroups = async () => {
-    if (!groupsDirty || backend.saveGroups === undefined) return;
+    if (backend.saveGroups === undefined || !(groupsDirty || backend.sharesGroups)) return;
     groupsDirty = false;
     const removed = new Set(removedGroups);
     removedGroups.clear();
-    await backend.saveGroups(state.groups(), removed);
+    await backend.saveGroups({ floors: state.groups(), removed, held: state.heldGroups() });
   };
 
   const timers = [
@@ -179,8 +192,8 @@ export function createLog(state: LogState, backend: LogBackend, options: LogCore
       state.setGroupFloor(group, floor);
     },
     releaseGroup: (group) => state.releaseGroup(group),
-    deleteGroup(group) {
-      if (state.groups().has(group)) {
+    deleteGroup(group, scope = 'everywhere') {
+      if ((scope === 'everywhere' || !backend.sharesGroups) && state.groups().has(group)) {
         groupsDirty = true;
         removedGroups.add(group);
       }

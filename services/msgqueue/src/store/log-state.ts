@@ -330,6 +330,11 @@ export class LogState {
     if (this.#groups.has(group)) this.#released.add(group);
   }
 
+  /** The groups that hold retention back here (not released). */
+  heldGroups(): string[] {
+    return [...this.#groups.keys()].filter((group) => !this.#released.has(group));
+  }
+
   deleteGroup(group: string): void {
     this.#groups.delete(group);
     this.#released.delete(group);

@@ -127,7 +127,10 @@ export interface MessageLog {
    * and its next setGroupFloor holds retention back again.
    */
   releaseGroup(group: string): void;
-  /** Forgets a group and its position (persisted like setGroupFloor). */
-  deleteGroup(group: string): void;
+  /**
+   * Forgets a group and its position (persisted like setGroupFloor). With `here`, only this
+   * node forgets it: a store several nodes share keeps its position while another node holds it.
+   */
+  deleteGroup(group: string, scope?: 'everywhere' | 'here'): void;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '@pubsub/log';
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import { NODE_GROUP_PREFIX } from '@pubsub/protocol';
 import { Redis } from 'ioredis';
 import type { AppendResult, MessageLog } from './log.js';
 import { createLog, StoreUnavailableError, type LogBackend } from './log-core.js';
@@ -15,6 +16,8 @@ export interface RedisLogOptions {
   retentionMs: number;
   retentionBytes: number;
   logger: Logger;
+  /** How long a node group no node holds lives on (MSGQUEUE_GROUP_EXPIRE_MS); undefined: node groups off. */
+  nodeGroupExpireMs?: number | undefined;
   /** The clock for message times (retention by age). */
   now?: () => number;
 }
@@ -64,25 +67,47 @@ if offset >= first then redis.call('SET', KEYS[2], string.format('%d', offset)) 
 return out
 `);
 
+// Which node holds which group is not a node's own business on a shared log: a group one node
+// expired or released may be another's live one. So every node stamps the groups it holds
+// (`<prefix>held`, group → Redis' clock, once a second), and a floor counts for retention only
+// while its stamp is fresh; a group no node holds any more is forgotten by the cluster, not by
+// whichever node last saw a consumer of it.
+const CLOCK = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
 // Group positions only move forward: a node with an older view cannot move one back.
-// KEYS: the groups hash. ARGV: how many groups to forget, their names, then group, floor pairs.
-const SAVE_GROUPS = script(`
-local removed = tonumber(ARGV[1])
-for i = 2, removed + 1 do redis.call('HDEL', KEYS[1], ARGV[i]) end
-for i = removed + 2, #ARGV, 2 do
-  local floor = tonumber(ARGV[i + 1])
-  local saved = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
-  if floor > saved then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+// KEYS: the groups hash, the held hash. ARGV: how many groups this node holds, their names, how
+// many groups to forget, their names, then group, floor pairs.
+const SAVE_GROUPS = script(`${CLOCK}
+local i = 2
+for _ = 1, tonumber(ARGV[1]) do redis.call('HSET', KEYS[2], ARGV[i], now) i = i + 1 end
+local removed = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, removed do redis.call('HDEL', KEYS[1], ARGV[i]) redis.call('HDEL', KEYS[2], ARGV[i]) i = i + 1 end
+for k = i, #ARGV, 2 do
+  local floor = tonumber(ARGV[k + 1])
+  local saved = tonumber(redis.call('HGET', KEYS[1], ARGV[k]) or '0')
+  if floor > saved then redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
 end
 return 0
 `);
 
-// Retention: never below the lowest position any node saved for any group.
-// KEYS: the stream, the groups hash. ARGV: the first offset this node would keep.
-const TRIM = script(`
-local cut = tonumber(ARGV[1])
-for _, floor in ipairs(redis.call('HVALS', KEYS[2])) do
-  cut = math.min(cut, tonumber(floor))
+// Retention: never below the lowest floor of a group some node holds. A node group no node has
+// held for its expiry time is removed (a subscriber node gone for good).
+// KEYS: the stream, the groups hash, the held hash. ARGV: the first offset this node would keep,
+// how old a stamp may be and still hold, how long a node group lives unheld (-1: never expires),
+// the node groups' name prefix.
+const TRIM = script(`${CLOCK}
+local cut, fresh, expire, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local floors = redis.call('HGETALL', KEYS[2])
+for i = 1, #floors, 2 do
+  local group, floor = floors[i], tonumber(floors[i + 1])
+  local age = now - tonumber(redis.call('HGET', KEYS[3], group) or '0')
+  if age <= fresh then
+    cut = math.min(cut, floor)
+  elseif expire >= 0 and age > expire and string.sub(group, 1, #prefix) == prefix then
+    redis.call('HDEL', KEYS[2], group)
+    redis.call('HDEL', KEYS[3], group)
+  end
 end
 redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-0', cut))
 return cut
@@ -91,6 +116,9 @@ return cut
 const REPLAY_PAGE = 1_000;
 const FOLLOW_PAGE = 1_000;
 const TRIM_EVERY_MS = 1_000;
+// A node stamps the groups it holds every second (the core's group save): three missed stamps
+// and the cluster takes it that no node holds the group.
+const HELD_FRESH_MS = 10_000;
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -102,6 +130,7 @@ function keysOf(prefix: string) {
     seqs: `${prefix}seqs`,
     epoch: `${prefix}epoch`,
     groups: `${prefix}groups`,
+    held: `${prefix}held`,
     id: (id: string) => `${prefix}id:${id}`,
   };
 }
@@ -262,7 +291,10 @@ export async function openRedisLog(options: RedisLogOptions): Promise<MessageLog
   const trimNow = async () => {
     trimTimer = undefined;
     lastTrim = Date.now();
-    await run(redis, TRIM, { keys: [keys.stream, keys.groups], args: [wantedCut] });
+    await run(redis, TRIM, {
+      keys: [keys.stream, keys.groups, keys.held],
+      args: [wantedCut, HELD_FRESH_MS, options.nodeGroupExpireMs ?? -1, NODE_GROUP_PREFIX],
+    });
   };
 
   const backend: LogBackend = {
@@ -340,10 +372,11 @@ export async function openRedisLog(options: RedisLogOptions): Promise<MessageLog
         }
       })();
     },
-    async saveGroups(saved, removed) {
-      const args: (string | number)[] = [removed.size, ...removed];
-      for (const [group, floor] of saved) args.push(group, floor);
-      await run(redis, SAVE_GROUPS, { keys: [keys.groups], args });
+    sharesGroups: true,
+    async saveGroups({ floors, removed, held }) {
+      const args: (string | number)[] = [held.length, ...held, removed.size, ...removed];
+      for (const [group, floor] of floors) args.push(group, floor);
+      await run(redis, SAVE_GROUPS, { keys: [keys.groups, keys.held], args });
     },
     trim(firstKept) {
       wantedCut = Math.max(wantedCut, firstKept);
