@@ -4,14 +4,13 @@ export { errorBody, rejectUpgrade, sendRejection, type Rejection } from './rejec
 export { dial, Upstream, type DialOptions, type UpstreamOptions } from './upstream.js';
 export {
   startSecureWsServer,
-  type CallAdmission,
-  type CallRequest,
   type CapabilityEndpoint,
   type ConnectionHandler,
-  type Readiness,
   type SecureWsServer,
   type SecureWsServerOptions,
 } from './ws-server.js';
+export type { CallAdmission, CallRequest } from './admission.js';
+export type { Readiness } from './http-app.js';
 export {
   commonConfig,
   commonEnv,
