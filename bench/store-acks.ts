@@ -14,15 +14,13 @@ import { silentLogger } from '@pubsub/log';
 import { loadConfig, start } from '@pubsub/msgqueue';
 import { decodeHopAck, encodeDelivery, packBatches } from '@pubsub/protocol';
 import { loadServerCertificate } from '@pubsub/tls';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
-import { freePorts } from './services.js';
+import { startBenchRedis } from './redis-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,36 +46,6 @@ const SETUPS: readonly Setup[] = [
   { name: 'redis, appendfsync everysec', redis: ['--appendonly', 'yes', '--appendfsync', 'everysec'] },
   { name: 'redis, appendonly no', redis: ['--appendonly', 'no'] },
 ];
-
-async function startRedis(dir: string, settings: readonly string[]) {
-  const [port] = await freePorts(1);
-  const child = spawn('redis-server', [
-    '--bind',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--dir',
-    dir,
-    '--save',
-    '',
-    ...settings,
-  ]);
-  const ready = new Promise<void>((resolveReady, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.includes('Ready to accept connections')) resolveReady();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) while starting`)));
-  });
-  await ready;
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      const exited = once(child, 'exit');
-      process.kill(child.pid as number, 'SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /** One pusher: batch, ack, batch … until `until`; resolves with the messages acknowledged. */
 async function push({ url, ca, id, until }: { url: string; ca: string; id: number; until: number }): Promise<number> {
@@ -110,7 +78,7 @@ async function push({ url, ca, id, until }: { url: string; ca: string; id: numbe
 
 async function measure(setup: Setup, context: { work: string; certDir: string; ca: string }): Promise<number> {
   const dir = mkdtempSync(join(context.work, 'store-'));
-  const redis = setup.redis === undefined ? undefined : await startRedis(dir, setup.redis);
+  const redis = setup.redis === undefined ? undefined : await startBenchRedis(dir, setup.redis);
   const queue = await start(
     loadConfig({
       WS_CERT_DIR: context.certDir,

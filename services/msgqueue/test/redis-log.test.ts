@@ -93,7 +93,7 @@ describe.runIf(available)('redis store', () => {
   const firstInRedis = async (prefix: string) => {
     const redis = new Redis(serverUrl('redis'));
     try {
-      const [[id] = []] = (await redis.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string][];
+      const [[id] = []] = (await redis.xrange(`${prefix}log`, '-', '+', 'COUNT', 1)) as [string, string[]][];
       return { id, floors: await redis.hgetall(`${prefix}groups`) };
     } finally {
       redis.disconnect();
