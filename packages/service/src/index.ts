@@ -45,3 +45,4 @@ export { readJsonText } from './json-body.js';
 export { signToken, TOKEN_COOKIE, TOKEN_PARAMETER, verifyToken, type TokenClaims } from './token.js';
 export { tokenConfig, tokenEnv, tokenKeys, type TokenConfig, type TokenKeys } from './token-config.js';
 export { syncDirectory, writeFileDurably } from './durable-file.js';
+export { queueHop, queueHopEnv, serviceConfig, serviceEnv } from './service-env.js';

@@ -1,10 +1,12 @@
-import { ConfigError, loadEnv, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
+import { ConfigError, loadEnv, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
   DEV_USER,
-  resolveUsers,
-  usersList,
+  queueHop,
+  queueHopEnv,
+  serviceConfig,
+  serviceEnv,
   type CommonConfig,
   type QueueHop,
   type Users,
@@ -31,14 +33,9 @@ const connectionUrl = (schemes: readonly string[]) =>
 
 const BridgeEnv = z.object({
   ...commonEnv,
-  BRIDGE_HOST: z.string().default('127.0.0.1'),
-  BRIDGE_PORT: port(8083),
-  BRIDGE_USERS: usersList(),
+  ...serviceEnv('BRIDGE', { port: 8083 }),
   BRIDGE_PUBLISH_AS: z.string().optional(),
-  BRIDGE_QUEUE_URL: optionalWssUrls(),
-  MSGQUEUE_PORT: port(8080),
-  BRIDGE_QUEUE_USER: z.string().default(DEV_USER.user),
-  BRIDGE_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
+  ...queueHopEnv('BRIDGE'),
   BRIDGE_BUFFER_MESSAGES: positiveInt(10_000),
   BRIDGE_PG_URL: connectionUrl(['postgres:', 'postgresql:']),
   BRIDGE_PG_CHANNELS: nameTopicList(),
@@ -176,11 +173,7 @@ function rabbitmqConfig(e: Env, problems: string[]): RabbitmqConfig | undefined 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): BridgeConfig {
   const e = loadEnv(BridgeEnv, env);
   const common = commonConfig(e);
-  const users = resolveUsers({
-    lists: [{ variable: 'BRIDGE_USERS', role: 'client', entries: e.BRIDGE_USERS }],
-    file: e.USERS_FILE,
-    production: common.production,
-  });
+  const { host, port, users } = serviceConfig('BRIDGE', e, common);
   const problems: string[] = [];
   const postgres = postgresConfig(e, problems);
   const rabbitmq = rabbitmqConfig(e, problems);
@@ -197,15 +190,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
   if (problems.length > 0 || account === undefined) throw new ConfigError(problems);
   return {
     ...common,
-    host: e.BRIDGE_HOST,
-    port: e.BRIDGE_PORT,
+    host,
+    port,
     users,
     publishAs: { user, account },
-    queue: {
-      urls: e.BRIDGE_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/pushmsg`],
-      user: e.BRIDGE_QUEUE_USER,
-      password: e.BRIDGE_QUEUE_PASSWORD,
-    },
+    queue: queueHop('BRIDGE', e, '/pushmsg'),
     bufferMessages: e.BRIDGE_BUFFER_MESSAGES,
     postgres,
     rabbitmq,

@@ -1,7 +1,15 @@
-import { ConfigError, flag, loadEnv, port, positiveInt, readableFile, z } from '@pubsub/config';
+import { ConfigError, flag, loadEnv, positiveInt, readableFile, z } from '@pubsub/config';
 import { GROUP_NAME_PATTERN } from '@pubsub/protocol';
 import { fileURLToPath } from 'node:url';
-import { commonConfig, commonEnv, resolveUsers, usersList, type CommonConfig, type Users } from '@pubsub/service';
+import {
+  commonConfig,
+  commonEnv,
+  serviceConfig,
+  serviceEnv,
+  usersList,
+  type CommonConfig,
+  type Users,
+} from '@pubsub/service';
 
 /** `MSGQUEUE_GROUPS`: distinct group names, separated by commas. */
 const groupList = () =>
@@ -26,9 +34,7 @@ const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/msgqueue', import.
 
 const MsgqueueEnv = z.object({
   ...commonEnv,
-  MSGQUEUE_HOST: z.string().default('127.0.0.1'),
-  MSGQUEUE_PORT: port(8080),
-  MSGQUEUE_USERS: usersList(),
+  ...serviceEnv('MSGQUEUE', { port: 8080 }),
   MSGQUEUE_PUSH_USERS: usersList(),
   MSGQUEUE_POP_USERS: usersList(),
   MSGQUEUE_MAX_MESSAGES: positiveInt(100_000),
@@ -114,18 +120,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): M
   const common = commonConfig(e);
   return {
     ...common,
-    host: e.MSGQUEUE_HOST,
-    port: e.MSGQUEUE_PORT,
-    users: resolveUsers({
-      // MSGQUEUE_USERS push and pop (one account for both hops, as in development); the split
-      // lists keep a leaked publisher account from reading and a subscriber's from forging.
+    // MSGQUEUE_USERS push and pop (one account for both hops, as in development); the split
+    // lists keep a leaked publisher account from reading and a subscriber's from forging.
+    ...serviceConfig('MSGQUEUE', e, {
+      production: common.production,
+      role: 'hop',
       lists: [
-        { variable: 'MSGQUEUE_USERS', role: 'hop', entries: e.MSGQUEUE_USERS },
         { variable: 'MSGQUEUE_PUSH_USERS', role: 'pusher', entries: e.MSGQUEUE_PUSH_USERS },
         { variable: 'MSGQUEUE_POP_USERS', role: 'popper', entries: e.MSGQUEUE_POP_USERS },
       ],
-      file: e.USERS_FILE,
-      production: common.production,
     }),
     maxMessages: e.MSGQUEUE_MAX_MESSAGES,
     maxBytes: e.MSGQUEUE_MAX_BYTES,

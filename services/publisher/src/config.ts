@@ -1,12 +1,13 @@
-import { loadEnv, optionalPort, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
+import { loadEnv, optionalPort, positiveInt, z } from '@pubsub/config';
 import {
   commonConfig,
   commonEnv,
+  queueHop,
+  queueHopEnv,
+  serviceConfig,
+  serviceEnv,
   tokenConfig,
   tokenEnv,
-  DEV_USER,
-  resolveUsers,
-  usersList,
   type CommonConfig,
   type TokenConfig,
   type QueueHop,
@@ -28,16 +29,9 @@ const DEFAULT_RATE_LIMIT = 1_000;
 const PublisherEnv = z.object({
   ...commonEnv,
   ...tokenEnv,
-  PUBLISHER_HOST: z.string().default('127.0.0.1'),
-  PUBLISHER_PORT: port(8081),
+  ...serviceEnv('PUBLISHER', { port: 8081 }),
   PUBLISHER_GRPC_PORT: optionalPort(),
-  PUBLISHER_USERS: usersList(),
-  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it. A
-  // list: the msgqueue nodes of a cluster, failed over in turn.
-  PUBLISHER_QUEUE_URL: optionalWssUrls(),
-  MSGQUEUE_PORT: port(8080),
-  PUBLISHER_QUEUE_USER: z.string().default(DEV_USER.user),
-  PUBLISHER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
+  ...queueHopEnv('PUBLISHER'),
   PUBLISHER_BUFFER_MESSAGES: positiveInt(10_000),
   PUBLISHER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
   PUBLISHER_RATE_LIMIT: messageRate(DEFAULT_RATE_LIMIT),
@@ -80,19 +74,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): P
   const common = commonConfig(e);
   return {
     ...common,
-    host: e.PUBLISHER_HOST,
-    port: e.PUBLISHER_PORT,
+    ...serviceConfig('PUBLISHER', e, common),
     grpcPort: e.PUBLISHER_GRPC_PORT,
-    users: resolveUsers({
-      lists: [{ variable: 'PUBLISHER_USERS', role: 'client', entries: e.PUBLISHER_USERS }],
-      file: e.USERS_FILE,
-      production: common.production,
-    }),
-    queue: {
-      urls: e.PUBLISHER_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/pushmsg`],
-      user: e.PUBLISHER_QUEUE_USER,
-      password: e.PUBLISHER_QUEUE_PASSWORD,
-    },
+    queue: queueHop('PUBLISHER', e, '/pushmsg'),
     bufferMessages: e.PUBLISHER_BUFFER_MESSAGES,
     maxBufferedBytes: e.PUBLISHER_MAX_BUFFERED_BYTES,
     http: { maxBatch: e.PUBLISHER_HTTP_MAX_BATCH, maxBodyBytes: e.PUBLISHER_HTTP_MAX_BODY_BYTES },

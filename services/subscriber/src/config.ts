@@ -1,4 +1,4 @@
-import { ConfigError, loadEnv, optionalPort, optionalWssUrls, port, positiveInt, z } from '@pubsub/config';
+import { ConfigError, loadEnv, optionalPort, positiveInt, z } from '@pubsub/config';
 import { GROUP_NAME_PATTERN, MAX_NODE_ID_CHARS, NODE_GROUP_PREFIX, validateTopic } from '@pubsub/protocol';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -6,11 +6,12 @@ import { parseCidrList, type Cidr } from './target-guard.js';
 import {
   commonConfig,
   commonEnv,
+  queueHop,
+  queueHopEnv,
+  serviceConfig,
+  serviceEnv,
   tokenConfig,
   tokenEnv,
-  DEV_USER,
-  resolveUsers,
-  usersList,
   type CommonConfig,
   type TokenConfig,
   type QueueHop,
@@ -54,16 +55,9 @@ const deadLetterPrefix = () =>
 const SubscriberEnv = z.object({
   ...commonEnv,
   ...tokenEnv,
-  SUBSCRIBER_HOST: z.string().default('127.0.0.1'),
-  SUBSCRIBER_PORT: port(8082),
+  ...serviceEnv('SUBSCRIBER', { port: 8082 }),
   SUBSCRIBER_GRPC_PORT: optionalPort(),
-  SUBSCRIBER_USERS: usersList(),
-  // Unset: the msgqueue on this machine at MSGQUEUE_PORT, as `pnpm start` would dial it. A
-  // list: the msgqueue nodes of a cluster, failed over in turn.
-  SUBSCRIBER_QUEUE_URL: optionalWssUrls(),
-  MSGQUEUE_PORT: port(8080),
-  SUBSCRIBER_QUEUE_USER: z.string().default(DEV_USER.user),
-  SUBSCRIBER_QUEUE_PASSWORD: z.string().default(DEV_USER.password),
+  ...queueHopEnv('SUBSCRIBER'),
   SUBSCRIBER_MAX_BUFFERED_BYTES: positiveInt(1024 * 1024),
   SUBSCRIBER_STALL_TIMEOUT_MS: positiveInt(60_000),
   SUBSCRIBER_CATCHUP_PAGE_BYTES: positiveInt(256 * 1024),
@@ -165,23 +159,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
   const nodeId = e.SUBSCRIBER_NODE_ID === 'auto' ? autoNodeId(e.SUBSCRIBER_PORT) : e.SUBSCRIBER_NODE_ID;
   const group = nodeId === undefined ? (e.SUBSCRIBER_GROUP ?? 'default') : `${NODE_GROUP_PREFIX}${nodeId}`;
   const common = commonConfig(e);
+  const hop = queueHop('SUBSCRIBER', e, '/popmsg');
   return {
     ...common,
-    host: e.SUBSCRIBER_HOST,
-    port: e.SUBSCRIBER_PORT,
+    ...serviceConfig('SUBSCRIBER', e, common),
     grpcPort: e.SUBSCRIBER_GRPC_PORT,
-    users: resolveUsers({
-      lists: [{ variable: 'SUBSCRIBER_USERS', role: 'client', entries: e.SUBSCRIBER_USERS }],
-      file: e.USERS_FILE,
-      production: common.production,
-    }),
-    queue: {
-      urls: (e.SUBSCRIBER_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/popmsg`]).map((url) =>
-        withGroup(url, group),
-      ),
-      user: e.SUBSCRIBER_QUEUE_USER,
-      password: e.SUBSCRIBER_QUEUE_PASSWORD,
-    },
+    queue: { ...hop, urls: hop.urls.map((url) => withGroup(url, group)) },
     maxBufferedBytes: e.SUBSCRIBER_MAX_BUFFERED_BYTES,
     stallTimeoutMs: e.SUBSCRIBER_STALL_TIMEOUT_MS,
     catchUpPageBytes: e.SUBSCRIBER_CATCHUP_PAGE_BYTES,
@@ -201,9 +184,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): S
       deadLetterPrefix: e.SUBSCRIBER_WEBHOOK_DEAD_LETTER_PREFIX,
       maxPerUser: e.SUBSCRIBER_WEBHOOK_MAX_PER_USER,
       push: {
-        urls: (e.SUBSCRIBER_QUEUE_URL ?? [`wss://localhost:${e.MSGQUEUE_PORT}/popmsg`]).map(pushUrlOf),
-        user: e.SUBSCRIBER_PUSH_USER ?? e.SUBSCRIBER_QUEUE_USER,
-        password: e.SUBSCRIBER_PUSH_PASSWORD ?? e.SUBSCRIBER_QUEUE_PASSWORD,
+        urls: hop.urls.map(pushUrlOf),
+        user: e.SUBSCRIBER_PUSH_USER ?? hop.user,
+        password: e.SUBSCRIBER_PUSH_PASSWORD ?? hop.password,
       },
     },
     // After the users, so a production start without users reports that first.
