@@ -2,6 +2,20 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+const packageInternals = {
+  group: ['@pubsub/*/src', '@pubsub/*/src/**'],
+  message: "import the package's index instead",
+};
+const workspaceSources = {
+  group: ['**/packages/*/src/**', '**/services/*/src/**'],
+  message: 'import the workspace package instead',
+};
+// tests/ holds test files only; what they share lives in @pubsub/testkit and @pubsub/testkit-chain.
+const testsReach = {
+  group: ['**/tests', '**/tests/**'],
+  message: 'import @pubsub/testkit or @pubsub/testkit-chain instead',
+};
+
 export default tseslint.config(
   { ignores: ['**/dist/**', 'certs/**', 'coverage/**', '**/node_modules/**'] },
   js.configs.recommended,
@@ -18,24 +32,13 @@ export default tseslint.config(
       'no-console': 'error',
       'max-params': ['error', 3],
       // A package is used through what its index exports, never through its internals.
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['@pubsub/*/src', '@pubsub/*/src/**'], message: "import the package's index instead" },
-            {
-              group: ['**/packages/*/src/**', '**/services/*/src/**'],
-              message: 'import the workspace package instead',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: [packageInternals, workspaceSources, testsReach] }],
     },
   },
   {
     // A package's own tests reach its sources by relative path; that is not a reach into another package.
     files: ['services/*/test/**', 'packages/*/src/**'],
-    rules: { 'no-restricted-imports': 'off' },
+    rules: { 'no-restricted-imports': ['error', { patterns: [packageInternals, testsReach] }] },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { startChain } from '../../tests/support/chain.js';
+import { startChain } from '@pubsub/testkit-chain';
 import { chainEnv, killAll, spawnCli } from './cli-process.js';
 
 let scratch: string;

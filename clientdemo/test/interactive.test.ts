@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { startChain, subscribe } from '../../tests/support/chain.js';
+import { startChain, subscribe } from '@pubsub/testkit-chain';
 import { INVALID_SYNTAX } from '../src/interactive-commands.js';
 import { chainEnv, killAll, spawnCli } from './cli-process.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { startChain, subscribe } from '../../tests/support/chain.js';
+import { startChain, subscribe } from '@pubsub/testkit-chain';
 import { chainEnv, killAll, spawnCli } from './cli-process.js';
 
 afterEach(killAll);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { DEV_AUTH, post } from '@pubsub/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startChain, type Chain } from '../support/chain.js';
+import { startChain, type Chain } from '@pubsub/testkit-chain';
 
 const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);

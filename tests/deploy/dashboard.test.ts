@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { startChain } from '../support/chain.js';
+import { startChain } from '@pubsub/testkit-chain';
 import { get, REPO_ROOT } from '@pubsub/testkit';
 
 interface Target {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { latch } from '@pubsub/testkit';
-import { startChain, subscribe } from '../support/chain.js';
+import { startChain, subscribe } from '@pubsub/testkit-chain';
 
 describe('chain in one process', () => {
   test('delivers a published message to a subscriber, content intact', async () => {

@@ -12,8 +12,7 @@ import * as subscriber from '@pubsub/subscriber';
 import { captureLogs, connect, openEvents, serverAvailable, testCertificate, type TestClient } from '@pubsub/testkit';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { baseEnv, subscribe } from '../support/chain.js';
-import { ownRedisPossible, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { baseEnv, subscribe, ownRedisPossible, startTestRedis, type TestRedis } from '@pubsub/testkit-chain';
 
 interface Delivered {
   type: string;

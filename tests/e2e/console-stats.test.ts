@@ -1,7 +1,7 @@
 import { hashPassword } from '@pubsub/auth';
 import { connect, DEV_AUTH, writeUsersFile, get } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '../support/chain.js';
+import { startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
 
 interface Stats {
   service: string;

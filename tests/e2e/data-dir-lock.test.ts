@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { childServices, listening } from '../support/fault.js';
+import { childServices, listening } from '@pubsub/testkit-chain';
 
 const run = childServices();
 

@@ -2,8 +2,7 @@ import { hashPassword } from '@pubsub/auth';
 import { GrpcStatus, type PubsubGrpcClient } from '@pubsub/grpc';
 import { DEV_AUTH, get, writeUsersFile } from '@pubsub/testkit';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '../support/chain.js';
-import { grpcClient, GrpcSubscription } from '../support/grpc.js';
+import { startChain, subscribe, type Chain, grpcClient, GrpcSubscription } from '@pubsub/testkit-chain';
 
 const GRPC_ENV = { SUBSCRIBER_GRPC_PORT: '0', PUBLISHER_GRPC_PORT: '0' };
 

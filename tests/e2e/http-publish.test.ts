@@ -1,7 +1,7 @@
 import { hashPassword } from '@pubsub/auth';
 import { DEV_AUTH, writeUsersFile, type TestClient, post, ready, type PostOptions, openEvents } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '../support/chain.js';
+import { startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
 
 /** `POST /api/messages` with `body` (JSON-encoded unless a string), as the development user. */
 async function publish(chain: Chain, body: unknown, options: Omit<PostOptions, 'ca' | 'body'> = {}) {

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { subscribe } from '../support/chain.js';
+import { subscribe } from '@pubsub/testkit-chain';
 
 const started: TsProcess[] = [];
 afterEach(async () => {

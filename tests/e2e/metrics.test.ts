@@ -1,6 +1,6 @@
 import { request } from 'node:https';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe } from '../support/chain.js';
+import { startChain, subscribe } from '@pubsub/testkit-chain';
 
 function scrape(port: number, ca: string, auth?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolveScrape, reject) => {

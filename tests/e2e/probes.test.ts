@@ -4,7 +4,7 @@ import * as publisher from '@pubsub/publisher';
 import { captureLogs, testCertificate } from '@pubsub/testkit';
 import { request } from 'node:https';
 import { describe, expect, test } from 'vitest';
-import { baseEnv, startChain } from '../support/chain.js';
+import { baseEnv, startChain } from '@pubsub/testkit-chain';
 
 function probe(port: number, path: string, ca: string): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolveProbe, reject) => {

@@ -2,7 +2,7 @@ import { PubsubGrpcClient } from '@pubsub/grpc';
 import { testCertificate, TsProcess } from '@pubsub/testkit';
 import { connect } from '@pubsub/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
-import { subscribe } from '../support/chain.js';
+import { subscribe } from '@pubsub/testkit-chain';
 
 const started: TsProcess[] = [];
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { latch } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '../support/chain.js';
+import { startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
 
 interface Delivered {
   type: string;

@@ -14,7 +14,7 @@ import {
   type TsProcess,
 } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, listening, type Env, type ServiceName } from '../support/fault.js';
+import { childServices, listening, type Env, type ServiceName } from '@pubsub/testkit-chain';
 
 const run = childServices();
 /** Each test starts one or two service processes, which takes seconds on a loaded machine. */

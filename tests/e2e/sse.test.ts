@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { startChain, type Chain } from '../support/chain.js';
+import { startChain, type Chain } from '@pubsub/testkit-chain';
 import { openEvents } from '@pubsub/testkit';
 
 const open = (chain: Chain, query: string, options?: Parameters<typeof openEvents>[2]) =>

@@ -5,7 +5,7 @@ import * as subscriber from '@pubsub/subscriber';
 import { connect, testCertificate } from '@pubsub/testkit';
 import { request } from 'node:https';
 import { describe, expect, test } from 'vitest';
-import { baseEnv, startChain, subscribe } from '../support/chain.js';
+import { baseEnv, startChain, subscribe } from '@pubsub/testkit-chain';
 
 function plainGet(url: string, ca: string): Promise<number> {
   return new Promise((resolveGet, reject) => {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { subscribe } from '../support/chain.js';
+import { subscribe } from '@pubsub/testkit-chain';
 
 type Env = Record<string, string>;
 

@@ -2,7 +2,7 @@ import * as publisher from '@pubsub/publisher';
 import { signToken, TOKEN_COOKIE } from '@pubsub/service';
 import { captureLogs, connect, DEV_AUTH, handshakeRejection, post, openEvents } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '../support/chain.js';
+import { startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters';
 

@@ -2,7 +2,7 @@ import { hashPassword } from '@pubsub/auth';
 import { connect, handshakeRejection, writeUsersFile, TsProcess } from '@pubsub/testkit';
 import { request } from 'node:https';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { startChain, subscribe } from '../support/chain.js';
+import { startChain, subscribe } from '@pubsub/testkit-chain';
 
 function status(url: string, ca: string, auth: string): Promise<number> {
   return new Promise((resolveStatus, reject) => {

@@ -1,7 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain, type Env } from '../support/chain.js';
+import {
+  startChain,
+  subscribe,
+  type Chain,
+  type Env,
+  startReceiver,
+  subscriptionsApi,
+  verifySignature,
+} from '@pubsub/testkit-chain';
 import { get } from '@pubsub/testkit';
-import { startReceiver, subscriptionsApi, verifySignature } from '../support/webhook-receiver.js';
 
 /** Loopback receivers allowed, and retries quick: tests wait on requests, never on the clock. */
 const WEBHOOK_ENV: Env = {

@@ -19,9 +19,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { PublishingClient, SubscribingClient } from '../support/cluster-clients.js';
-import { childServices, listening, type Env, type ServiceName } from '../support/fault.js';
-import { ownRedisPossible, startTestRedis } from '../support/redis-server.js';
+import {
+  PublishingClient,
+  SubscribingClient,
+  childServices,
+  listening,
+  type Env,
+  type ServiceName,
+  ownRedisPossible,
+  startTestRedis,
+} from '@pubsub/testkit-chain';
 
 const run = childServices();
 

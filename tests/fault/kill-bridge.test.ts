@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { outboxSql, pgClient, subscribe, uniqueName, type Delivered } from '../bridge/rig.js';
-import { childServices, listening, type Env } from '../support/fault.js';
+import { childServices, listening, type Env } from '@pubsub/testkit-chain';
 
 const run = childServices();
 const postgres = await serverAvailable('postgres');

@@ -5,7 +5,7 @@
  */
 import { check, connect, formatReport, HistoryRecorder, type TestClient, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, deliveredAll, listening, recordedSubscribers, startFaultChain } from '../support/fault.js';
+import { childServices, deliveredAll, listening, recordedSubscribers, startFaultChain } from '@pubsub/testkit-chain';
 
 const run = childServices();
 

@@ -7,7 +7,7 @@ import {
   listening,
   startFaultChain,
   type Frame,
-} from '../support/fault.js';
+} from '@pubsub/testkit-chain';
 
 const run = childServices();
 

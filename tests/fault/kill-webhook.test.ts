@@ -1,7 +1,13 @@
 import { connect, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, listening, startFaultChain, type FaultChain } from '../support/fault.js';
-import { startReceiver, subscriptionsApi } from '../support/webhook-receiver.js';
+import {
+  childServices,
+  listening,
+  startFaultChain,
+  type FaultChain,
+  startReceiver,
+  subscriptionsApi,
+} from '@pubsub/testkit-chain';
 
 const run = childServices();
 

@@ -27,7 +27,7 @@ import {
   type FaultChain,
   type ServiceName,
   type Frame,
-} from '../support/fault.js';
+} from '@pubsub/testkit-chain';
 
 const run = childServices();
 

@@ -12,11 +12,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
-import { subscribe } from './chain.js';
+import { subscribe, type Env } from './chain.js';
 
 /** Shared by the fault tests (reliability test plan F1–F4): the three services as child processes. */
-
-export type Env = Record<string, string>;
 
 /** Any frame a fault test's client gets: a publish reply, a delivery, or a `subscribed` reply. */
 export interface Frame {

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '../../../tests/support/chain.js';
+import { startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
 
 interface Created {
   id: string;

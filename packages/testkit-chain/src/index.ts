@@ -1,0 +1,31 @@
+export { baseEnv, startChain, subscribe, type Chain, type ChainOptions, type Env } from './chain.js';
+export {
+  PublishingClient,
+  SubscribingClient,
+  type PublishingClientOptions,
+  type SubscribingClientOptions,
+} from './cluster-clients.js';
+export {
+  childServices,
+  deliveredAll,
+  expectNoAnomalies,
+  listening,
+  recordedSubscribers,
+  startFaultChain,
+  type FaultChain,
+  type Frame,
+  type RunService,
+  type ServiceName,
+} from './fault.js';
+export { grpcClient, GrpcSubscription } from './grpc.js';
+export { ownRedisPossible, startTestRedis, type TestRedis } from './redis-server.js';
+export {
+  startReceiver,
+  subscriptionsApi,
+  verifySignature,
+  type Answer,
+  type ApiJson,
+  type Received,
+  type Receiver,
+  type SubscriptionJson,
+} from './webhook-receiver.js';
