@@ -1,8 +1,8 @@
-import { TsProcess } from '@pubsub/testkit';
+import { parseLogLine, TsProcess } from '@pubsub/testkit';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
-export { parseLogLine, REPO_ROOT as ROOT } from '@pubsub/testkit';
+export { REPO_ROOT as ROOT } from '@pubsub/testkit';
 
 /** A bench child process: the test kit's, with the bench's argument shape (name first, then what to run). */
 export class TsChild extends TsProcess {
@@ -13,6 +13,15 @@ export class TsChild extends TsProcess {
   ) {
     super(args.entry, env, { name, nodeArgs: args.nodeArgs, args: args.argv });
   }
+}
+
+/** The child's log lines at warn level or above whose message matches none of `expected`. */
+export function warningsOf(child: TsChild, expected: readonly RegExp[]): string[] {
+  return child.lines.filter((line) => {
+    const parsed = parseLogLine(line);
+    if (parsed === undefined || !['warn', 'error', 'fatal'].includes(String(parsed.level))) return false;
+    return !expected.some((pattern) => pattern.test(String(parsed.msg)));
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   representative,
   runsOf,
   type BenchReport,
+  type ExtraRow,
   type LatencyKey,
   type Range,
   type ScenarioRecord,
@@ -15,12 +16,6 @@ import {
 import { formatMs, formatRate, formatRatio, ratio } from './stats.js';
 import { SYSTEMS, type SystemId } from './systems.js';
 import type { ScenarioSpec } from './types.js';
-
-/** A printable row of the fan-out module. */
-export interface ExtraRow {
-  readonly label: string;
-  readonly value: string;
-}
 
 /** Rows padded into a Markdown table (first row: the heading). */
 export function markdown(rows: readonly (readonly string[])[]): string {
@@ -167,6 +162,11 @@ function targetsTable(targets: readonly Target[]): string {
   ]);
 }
 
+/** A section's figure/value rows as a table, or nothing when the section did not run. */
+function rowsTable(rows: readonly ExtraRow[]): string | undefined {
+  return rows.length === 0 ? undefined : markdown([['figure', 'value'], ...rows.map((row) => [row.label, row.value])]);
+}
+
 /** Every table of the run, with a heading each, ready to paste. */
 export function renderTables(
   report: BenchReport,
@@ -203,41 +203,20 @@ export function renderTables(
         .join(' ')} (throughput: above 1× is faster; latency: below 1× is faster)`,
       comparisonTable(report, optimised, ['memory', 'memory-unopt']),
     ],
-    [
-      'Fan-out (bench/fanout)',
-      fanoutRows.length === 0
-        ? undefined
-        : markdown([['figure', 'value'], ...fanoutRows.map((row) => [row.label, row.value])]),
-    ],
-    [
-      'Burst (bench/burst): a stalled reader; durable store, heartbeat and stall timeout raised',
-      burstRows.length === 0
-        ? undefined
-        : markdown([['figure', 'value'], ...burstRows.map((row) => [row.label, row.value])]),
-    ],
-    [
-      'HTTP and SSE (bench/http): one durable chain, ratios to the wss figure of the same run',
-      httpRows.length === 0
-        ? undefined
-        : markdown([['figure', 'value'], ...httpRows.map((row) => [row.label, row.value])]),
-    ],
+    ['Fan-out (bench/fanout)', rowsTable(fanoutRows)],
+    ['Burst (bench/burst): a stalled reader; durable store, heartbeat and stall timeout raised', rowsTable(burstRows)],
+    ['HTTP and SSE (bench/http): one durable chain, ratios to the wss figure of the same run', rowsTable(httpRows)],
     [
       'Bridges (bench/bridge): PostgreSQL outbox and RabbitMQ queue into a wss subscriber, ratios to wss publish of the same run',
-      bridgeRows.length === 0
-        ? undefined
-        : markdown([['figure', 'value'], ...bridgeRows.map((row) => [row.label, row.value])]),
+      rowsTable(bridgeRows),
     ],
     [
       'Webhooks (bench/webhook): one durable chain, a local receiver, ratio to wss delivery of the same run',
-      webhookRows.length === 0
-        ? undefined
-        : markdown([['figure', 'value'], ...webhookRows.map((row) => [row.label, row.value])]),
+      rowsTable(webhookRows),
     ],
     [
       'Peers (bench/peers): durable acked publishes, same client concurrency, CPU of every process from /proc',
-      peerRows.length === 0
-        ? undefined
-        : markdown([['figure', 'value'], ...peerRows.map((row) => [row.label, row.value])]),
+      rowsTable(peerRows),
     ],
     ['Targets', report.targets.length === 0 ? undefined : targetsTable(report.targets)],
   ];

@@ -5,6 +5,12 @@ import { median, ratio } from './stats.js';
 import type { Role, SystemId } from './systems.js';
 import type { FsyncCounters, LatencyResult, LoadResult, ScenarioSpec } from './types.js';
 
+/** A printable row of a module or section: one figure and its value. */
+export interface ExtraRow {
+  readonly label: string;
+  readonly value: string;
+}
+
 export type ThroughputKey = 'ackedPerSec' | 'deliveredPerSec' | 'deliveriesPerSec';
 export type LatencyKey = 'delivery' | 'ack' | 'deliveryFromActualSend';
 export type Percentile = 'p50' | 'p99' | 'p999';

@@ -17,13 +17,14 @@ import { runBurstModule } from './burst/index.js';
 import { runBridgeModule } from './bridge/index.js';
 import { runHttpModule } from './http/index.js';
 import { runWebhookModule } from './webhook/index.js';
+import type { SectionReport } from './section.js';
 import { runPeersModule } from './peers/index.js';
 import { runFanout, type FanoutReport } from './fanout/index.js';
 import { plans, type Plan } from './plan.js';
 import { machineInfo, probeFsync } from './probe.js';
 import { ROOT } from './process.js';
-import { renderFooter, renderHeader, renderTables, type ExtraRow } from './render.js';
-import { summarize, type BenchReport, type ScenarioRecord, type Target } from './report.js';
+import { renderFooter, renderHeader, renderTables } from './render.js';
+import { summarize, type BenchReport, type ExtraRow, type ScenarioRecord, type Target } from './report.js';
 import { runScenario, SINK_PROCESSES, warmupFor } from './scenario.js';
 import { formatRate, roundDeep } from './stats.js';
 import { SYSTEMS, type SystemId } from './systems.js';
@@ -131,25 +132,11 @@ async function burst(options: Options, context: { work: string; certDir: string;
   return runBurstModule({ quick: options.quick, repeat: options.repeat, ...context }, progress);
 }
 
-/** The HTTP section's figures (bench/http), or nothing when `--only` leaves it out. */
-async function http(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
-  if (!options.only.http) return { rows: [], json: undefined, errors: [] };
-  progress('http section…');
-  return runHttpModule({ quick: options.quick, ...context }, progress);
-}
-
-/** The bridge section's figures (bench/bridge), or nothing when `--only` leaves it out. */
-async function bridges(options: Options, context: { work: string; certDir: string; ca: string }) {
-  if (!options.only.bridge) return { rows: [], json: undefined, errors: [] };
-  progress('bridge section…');
-  return runBridgeModule({ quick: options.quick, ...context }, progress);
-}
-
-/** The webhook section's figures (bench/webhook), or nothing when `--only` leaves it out. */
-async function webhook(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
-  if (!options.only.webhook) return { rows: [], json: undefined, errors: [] };
-  progress('webhook section…');
-  return runWebhookModule({ quick: options.quick, ...context }, progress);
+/** A one-chain section's figures (bench/http, bench/bridge, bench/webhook), or nothing when `--only` leaves it out. */
+async function section(wanted: boolean, name: string, run: () => Promise<SectionReport>): Promise<SectionReport> {
+  if (!wanted) return { rows: [], json: undefined, errors: [] };
+  progress(`${name} section…`);
+  return run();
 }
 
 /**
@@ -222,9 +209,10 @@ async function main(): Promise<void> {
     }
     const extra = await fanout(options, { resultsDir, certDir, ca: cert });
     const bursts = await burst(options, { work, certDir, ca: cert, caFile: certFile });
-    const https = await http(options, { work, certDir, ca: cert, caFile: certFile });
-    const bridgeReport = await bridges(options, { work, certDir, ca: cert });
-    const webhooks = await webhook(options, { work, certDir, ca: cert, caFile: certFile });
+    const sectionOptions = { quick: options.quick, work, certDir, ca: cert, caFile: certFile };
+    const https = await section(options.only.http, 'http', () => runHttpModule(sectionOptions, progress));
+    const bridgeReport = await section(options.only.bridge, 'bridge', () => runBridgeModule(sectionOptions, progress));
+    const webhooks = await section(options.only.webhook, 'webhook', () => runWebhookModule(sectionOptions, progress));
     const peerReport = await peers(options, { work, certDir, ca: cert, caFile: certFile });
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({

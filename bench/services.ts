@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { within } from '@pubsub/testkit';
-import { parseLogLine, ROOT, TsChild } from './process.js';
+import { ROOT, TsChild, warningsOf } from './process.js';
 import { ROLES, type Role, type System } from './systems.js';
 import { FSYNC_PREFIX, type FsyncCounters } from './types.js';
 
@@ -26,7 +26,6 @@ export interface SuiteOptions {
   env: Record<string, string>;
 }
 
-/** Lines at warn level or above that every start prints (development users, in-memory store). */
 /** Warnings a development chain logs at every start: not findings of a run. */
 export const EXPECTED_WARNINGS = [
   /development user/i,
@@ -120,11 +119,7 @@ export class Suite implements System {
   unexpectedLogLines(): Partial<Record<Role, string[]>> {
     const found: Partial<Record<Role, string[]>> = {};
     for (const name of ROLES) {
-      const lines = this.children[name].lines.filter((line) => {
-        const parsed = parseLogLine(line);
-        if (parsed === undefined || !['warn', 'error', 'fatal'].includes(String(parsed.level))) return false;
-        return !EXPECTED_WARNINGS.some((pattern) => pattern.test(String(parsed.msg)));
-      });
+      const lines = warningsOf(this.children[name], EXPECTED_WARNINGS);
       const stderr = this.children[name].stderr.filter((line) => !line.startsWith(FSYNC_PREFIX));
       if (lines.length + stderr.length > 0) found[name] = [...lines, ...stderr].slice(0, 20);
     }

@@ -7,26 +7,12 @@
 import { connect, get, serverAvailable, serverUrl, type TestClient } from '@pubsub/testkit';
 import { connect as amqpConnect } from 'amqplib';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { TsChild } from '../process.js';
-import { listeningPort, Suite } from '../services.js';
+import { ofWss, runSection, startSectionChain, type SectionOptions, type SectionReport } from '../section.js';
+import { listeningPort } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
-
-export interface BridgeOptions {
-  readonly quick: boolean;
-  readonly work: string;
-  readonly certDir: string;
-  readonly ca: string;
-}
-
-export interface BridgeReport {
-  readonly rows: { label: string; value: string }[];
-  readonly json: unknown;
-  readonly errors: string[];
-}
 
 /** One source's figure: messages into the subscriber per second, from the first sent to the last delivered. */
 interface Figure {
@@ -101,7 +87,10 @@ async function timed(feed: () => Promise<void>, delivered: Promise<void>, count:
   return { count, perSec: count / ((performance.now() - began) / 1000) };
 }
 
-export async function runBridgeModule(options: BridgeOptions, progress: (text: string) => void): Promise<BridgeReport> {
+export async function runBridgeModule(
+  options: SectionOptions,
+  progress: (text: string) => void,
+): Promise<SectionReport> {
   const count = options.quick ? 5_000 : 20_000;
   const timeoutMs = 30_000 + count * 3;
   const name = `bench_${randomBytes(4).toString('hex')}`;
@@ -110,25 +99,29 @@ export async function runBridgeModule(options: BridgeOptions, progress: (text: s
   const skipped: string[] = [];
   if (!postgres) skipped.push(`postgres: skipped, nothing answers at ${serverUrl('postgres')} (TEST_POSTGRES_URL)`);
   if (!rabbitmq) skipped.push(`rabbitmq: skipped, nothing answers at ${serverUrl('rabbitmq')} (TEST_RABBITMQ_URL)`);
-  const dataDir = join(options.work, 'data-bridge');
-  let suite: Suite | undefined;
-  let bridge: TsChild | undefined;
-  const clients: TestClient[] = [];
-  const db = postgres ? new pg.Client({ connectionString: serverUrl('postgres') }) : undefined;
-  const amqp = rabbitmq ? await amqpConnect(serverUrl('rabbitmq')) : undefined;
-  try {
-    mkdirSync(dataDir);
-    suite = await Suite.start({
-      store: 'file',
-      certDir: options.certDir,
-      ca: options.ca,
-      dataDir,
-      logLevel: 'warn',
-      env: {},
-    });
+  return runSection({ name: 'bridge', progress, failureJson: { skipped } }, async (scope) => {
+    const amqp = rabbitmq ? await amqpConnect(serverUrl('rabbitmq')) : undefined;
+    if (amqp !== undefined) {
+      scope.defer(async () => {
+        const cleanup = await amqp.createChannel();
+        for (const queue of [name, `${name}.dead`]) await cleanup.deleteQueue(queue);
+        await cleanup.deleteExchange(`${name}.dead`);
+        await amqp.close();
+      });
+    }
+    const db = postgres ? new pg.Client({ connectionString: serverUrl('postgres') }) : undefined;
+    if (db !== undefined) {
+      scope.defer(async () => {
+        await db.query(`DROP TABLE IF EXISTS ${name}; DROP FUNCTION IF EXISTS ${name}_notify()`).catch(() => undefined);
+        await db.end();
+      });
+    }
+    const suite = await startSectionChain(options, 'bridge', {});
+    scope.defer(() => suite.stop());
     const subscriber = await connect(`wss://127.0.0.1:${suite.subscribePort}/subscribe`, { ca: options.ca });
+    scope.defer(() => subscriber.close());
     const publisher = await connect(`wss://127.0.0.1:${suite.publishPort}/publish`, { ca: options.ca });
-    clients.push(subscriber, publisher);
+    scope.defer(() => publisher.close());
     await subscribe(subscriber, Object.values(topics));
     const until = deliveryCounter(subscriber);
     const figures: Partial<Record<keyof typeof topics, Figure>> = {};
@@ -137,13 +130,12 @@ export async function runBridgeModule(options: BridgeOptions, progress: (text: s
       until(topics.wss, count, timeoutMs),
       count,
     );
-
     if (db !== undefined) {
       await db.connect();
       await db.query(`CREATE TABLE ${name} (id bigserial PRIMARY KEY, topic text NOT NULL, payload jsonb NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now(), dead_reason text)`);
+          created_at timestamptz NOT NULL DEFAULT now(), dead_reason text)`);
       await db.query(`CREATE FUNCTION ${name}_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN PERFORM pg_notify('${name}', ''); RETURN NULL; END $$`);
+          BEGIN PERFORM pg_notify('${name}', ''); RETURN NULL; END $$`);
       await db.query(
         `CREATE TRIGGER ${name}_notify AFTER INSERT ON ${name} FOR EACH STATEMENT EXECUTE FUNCTION ${name}_notify()`,
       );
@@ -151,21 +143,23 @@ export async function runBridgeModule(options: BridgeOptions, progress: (text: s
     const channel = await amqp?.createConfirmChannel();
     await channel?.assertQueue(name, { durable: true });
     if (db !== undefined || channel !== undefined) {
-      bridge = new TsChild(
-        'bridge',
-        { entry: 'services/bridge/src/main.ts' },
-        {
-          WS_CERT_DIR: options.certDir,
-          LOG_LEVEL: 'info',
-          BRIDGE_PORT: '0',
-          BRIDGE_QUEUE_URL: `wss://127.0.0.1:${suite.queuePort}/pushmsg`,
-          ...(db !== undefined && { BRIDGE_PG_URL: serverUrl('postgres'), BRIDGE_PG_OUTBOX_TABLE: name }),
-          ...(channel !== undefined && {
-            BRIDGE_AMQP_URL: serverUrl('rabbitmq'),
-            BRIDGE_AMQP_QUEUE: name,
-            BRIDGE_AMQP_TOPICS: `${name}=${topics.rabbitmq}`,
-          }),
-        },
+      const bridge = scope.child(
+        new TsChild(
+          'bridge',
+          { entry: 'services/bridge/src/main.ts' },
+          {
+            WS_CERT_DIR: options.certDir,
+            LOG_LEVEL: 'info',
+            BRIDGE_PORT: '0',
+            BRIDGE_QUEUE_URL: `wss://127.0.0.1:${suite.queuePort}/pushmsg`,
+            ...(db !== undefined && { BRIDGE_PG_URL: serverUrl('postgres'), BRIDGE_PG_OUTBOX_TABLE: name }),
+            ...(channel !== undefined && {
+              BRIDGE_AMQP_URL: serverUrl('rabbitmq'),
+              BRIDGE_AMQP_QUEUE: name,
+              BRIDGE_AMQP_TOPICS: `${name}=${topics.rabbitmq}`,
+            }),
+          },
+        ),
       );
       const port = await listeningPort(bridge);
       for (let ready = false; !ready;) {
@@ -198,10 +192,7 @@ export async function runBridgeModule(options: BridgeOptions, progress: (text: s
     const base = figures.wss.perSec;
     const row = (label: string, figure: Figure | undefined, note: string | undefined) => ({
       label,
-      value:
-        figure === undefined
-          ? (note ?? 'skipped')
-          : `${formatRate(figure.perSec)} msg/s (${formatRatio(ratio(figure.perSec, base))} of wss)`,
+      value: figure === undefined ? (note ?? 'skipped') : ofWss(figure.perSec, base, ' msg/s'),
     });
     const rows = [
       {
@@ -231,24 +222,5 @@ export async function runBridgeModule(options: BridgeOptions, progress: (text: s
       json: { count, figures, ratios, skipped, unexpectedLogLines: suite.unexpectedLogLines() },
       errors: [],
     };
-  } catch (err) {
-    const stderr = bridge?.stderr.slice(-10).map((text) => `bridge: ${text}`) ?? [];
-    const error = [(err as Error).message, ...stderr].join('\n');
-    progress(`[bridge] FAILED: ${error}`);
-    return { rows: [], json: { errors: [error], skipped }, errors: [error] };
-  } finally {
-    await Promise.all(clients.map((client) => client.close()));
-    await bridge?.stop();
-    await suite?.stop();
-    if (db !== undefined) {
-      await db.query(`DROP TABLE IF EXISTS ${name}; DROP FUNCTION IF EXISTS ${name}_notify()`).catch(() => undefined);
-      await db.end();
-    }
-    if (amqp !== undefined) {
-      const cleanup = await amqp.createChannel();
-      for (const queue of [name, `${name}.dead`]) await cleanup.deleteQueue(queue);
-      await cleanup.deleteExchange(`${name}.dead`);
-      await amqp.close();
-    }
-  }
+  });
 }

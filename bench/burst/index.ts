@@ -5,6 +5,7 @@
  * stay flat however deep the backlog, and what does a catch-up cost an unrelated topic's reader?
  * See bench/README.md ("Burst").
  */
+import type { ExtraRow } from '../report.js';
 import { performance } from 'node:perf_hooks';
 import { burstRows, burstTargets } from './report.js';
 import { runBurst, type BurstContext, type BurstRecord, type BurstSpec } from './run.js';
@@ -17,7 +18,7 @@ export interface BurstOptions extends BurstContext {
 }
 
 export interface BurstReport {
-  readonly rows: { label: string; value: string }[];
+  readonly rows: ExtraRow[];
   readonly targets: { name: string; goal: string; measured: string; pass: boolean }[];
   readonly json: unknown;
 }

@@ -1,4 +1,5 @@
 /** The burst module's printed rows and its targets, from the medians of its runs. */
+import type { ExtraRow } from '../report.js';
 import { median, formatMs, formatRate, formatRatio, ratio } from '../stats.js';
 import type { BurstRecord } from './run.js';
 import type { SocketIntegrity } from './types.js';
@@ -56,8 +57,8 @@ function p99Ratios(records: readonly BurstRecord[]): number[] {
   return records.flatMap((r) => (r.steady === undefined ? [] : [ratio(r.steady.during.p99, r.steady.without.p99)]));
 }
 
-export function burstRows(records: readonly BurstRecord[]): { label: string; value: string }[] {
-  const rows: { label: string; value: string }[] = [];
+export function burstRows(records: readonly BurstRecord[]): ExtraRow[] {
+  const rows: ExtraRow[] = [];
   const sizes = [...new Set(records.filter((r) => r.spec.stall).map((r) => r.spec.count))].sort((a, b) => a - b);
   for (const count of sizes) {
     const runs = bySize(records, count);

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { get } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseLogLine, type TsChild } from '../process.js';
+import { warningsOf, type TsChild } from '../process.js';
 import type { Publisher } from './publish.js';
 import { MEMORY_PREFIX, type System } from './types.js';
 
@@ -46,11 +46,7 @@ export async function waitReady(port: number, ca: string): Promise<void> {
 
 /** Warn-or-worse log lines not matching `expected`, and stderr lines other than memory reports. */
 export function unexpectedLines(child: TsChild, expected: readonly RegExp[]): string[] {
-  const logged = child.lines.filter((line) => {
-    const parsed = parseLogLine(line);
-    if (parsed === undefined || !['warn', 'error', 'fatal'].includes(String(parsed.level))) return false;
-    return !expected.some((pattern) => pattern.test(String(parsed.msg)));
-  });
+  const logged = warningsOf(child, expected);
   const stderr = child.stderr.filter((line) => !line.startsWith(MEMORY_PREFIX));
   return [...logged, ...stderr].map((line) => `${child.name}: ${line}`);
 }

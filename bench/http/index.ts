@@ -3,53 +3,42 @@
  * in one run, what publishing through `POST /api/messages` (single messages and batches) and
  * reading through `GET /events` achieve against the wss endpoints. See bench/README.md ("HTTP and SSE").
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TsChild } from '../process.js';
-import { freePorts, Suite } from '../services.js';
+import type { ExtraRow } from '../report.js';
+import {
+  integrityNote,
+  ofWss,
+  runSection,
+  startSectionChain,
+  type SectionOptions,
+  type SectionReport,
+} from '../section.js';
+import { freePorts } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
 import { HTTP_RESULT_PREFIX, type HttpConfig, type HttpResult, type PublishFigures } from './types.js';
-
-export interface HttpOptions {
-  readonly quick: boolean;
-  readonly work: string;
-  readonly certDir: string;
-  readonly ca: string;
-  readonly caFile: string;
-}
-
-export interface HttpReport {
-  readonly rows: { label: string; value: string }[];
-  readonly json: unknown;
-  readonly errors: string[];
-}
 
 const AUTH = 'hello:test';
 export const HTTP_ENV = { PUBLISHER_RATE_LIMIT: '0' } as const;
 
-function publishRow(name: string, figures: PublishFigures, baseline: number): { label: string; value: string } {
+function publishRow(name: string, figures: PublishFigures, baseline: number): ExtraRow {
   const missing = figures.sent - figures.acked;
   return {
     label: name,
     value:
-      `${formatRate(figures.perSec)} msg/s (${formatRatio(ratio(figures.perSec, baseline))} of wss)` +
+      ofWss(figures.perSec, baseline, ' msg/s') +
       (missing > 0 || figures.timedOut
         ? `; ${figures.acked}/${figures.sent} acked${figures.timedOut ? ', TIMED OUT' : ''}`
         : ''),
   };
 }
 
-export function httpRows(result: HttpResult): { label: string; value: string }[] {
+export function httpRows(result: HttpResult): ExtraRow[] {
   const base = result.wss.perSec;
   const wssDelivery = result.wssDelivery.perSec;
   const delivered = (name: string, figures: HttpResult['wssDelivery'], value: string) => ({
     label: name,
-    value:
-      value +
-      (figures.lost + figures.duplicated + figures.reordered > 0 || figures.timedOut
-        ? `; lost ${figures.lost}, dup ${figures.duplicated}, reordered ${figures.reordered}${figures.timedOut ? ', TIMED OUT' : ''}`
-        : ''),
+    value: value + integrityNote(figures),
   });
   return [
     publishRow(`wss /publish, window 1,000 (baseline), ${result.count} msgs`, result.wss, base),
@@ -67,35 +56,27 @@ export function httpRows(result: HttpResult): { label: string; value: string }[]
     delivered(
       'GET /events (SSE) deliveries, same stream',
       result.sseDelivery,
-      `${formatRate(result.sseDelivery.perSec)}/s (${formatRatio(ratio(result.sseDelivery.perSec, wssDelivery))} of wss)`,
+      ofWss(result.sseDelivery.perSec, wssDelivery, '/s'),
     ),
     delivered(
       'gRPC Subscribe deliveries, same stream',
       result.grpcDelivery,
-      `${formatRate(result.grpcDelivery.perSec)}/s (${formatRatio(ratio(result.grpcDelivery.perSec, wssDelivery))} of wss)`,
+      ofWss(result.grpcDelivery.perSec, wssDelivery, '/s'),
     ),
   ];
 }
 
-export async function runHttpModule(options: HttpOptions, progress: (text: string) => void): Promise<HttpReport> {
+export function runHttpModule(options: SectionOptions, progress: (text: string) => void): Promise<SectionReport> {
   const label = 'httpr0';
   const count = options.quick ? 5_000 : 20_000;
   const began = performance.now();
-  const dataDir = join(options.work, `data-http-${label}`);
-  let suite: Suite | undefined;
-  let child: TsChild | undefined;
-  let guard: NodeJS.Timeout | undefined;
-  try {
-    mkdirSync(dataDir);
+  return runSection({ name: 'http', progress }, async (scope) => {
     const [grpcPort] = await freePorts(1);
-    suite = await Suite.start({
-      store: 'file',
-      certDir: options.certDir,
-      ca: options.ca,
-      dataDir,
-      logLevel: 'warn',
-      env: { ...HTTP_ENV, SUBSCRIBER_GRPC_PORT: String(grpcPort) },
+    const suite = await startSectionChain(options, `http-${label}`, {
+      ...HTTP_ENV,
+      SUBSCRIBER_GRPC_PORT: String(grpcPort),
     });
+    scope.defer(() => suite.stop());
     const config: HttpConfig = {
       publishUrl: `wss://127.0.0.1:${suite.publishPort}/publish`,
       subscribeUrl: `wss://127.0.0.1:${suite.subscribePort}/subscribe`,
@@ -113,13 +94,15 @@ export async function runHttpModule(options: HttpOptions, progress: (text: strin
       batch: 100,
       timeoutMs: 10_000 + count * 2,
     };
-    child = new TsChild('http client', { entry: 'bench/http/client.ts', argv: [JSON.stringify(config)] }, {});
-    const running = child;
-    guard = setTimeout(() => running.child.kill('SIGKILL'), 4 * config.timeoutMs);
+    const child = scope.child(
+      new TsChild('http client', { entry: 'bench/http/client.ts', argv: [JSON.stringify(config)] }, {}),
+      'SIGKILL',
+    );
+    const guard = setTimeout(() => child.child.kill('SIGKILL'), 4 * config.timeoutMs);
+    scope.defer(() => clearTimeout(guard));
     const line = await child.waitForLine((text) => text.startsWith(HTTP_RESULT_PREFIX));
     const result = JSON.parse(line.slice(HTTP_RESULT_PREFIX.length)) as HttpResult;
     const code = await child.exited;
-    const rows = httpRows(result);
     const ratios = {
       httpSingleOverWss: ratio(result.httpSingle.perSec, result.wss.perSec),
       httpBatchOverWss: ratio(result.httpBatch.perSec, result.wss.perSec),
@@ -131,18 +114,9 @@ export async function runHttpModule(options: HttpOptions, progress: (text: strin
     );
     const errors = code === 0 ? [] : [`http client exited ${code}`];
     return {
-      rows,
+      rows: httpRows(result),
       json: { config, result, ratios, unexpectedLogLines: suite.unexpectedLogLines(), errors },
       errors,
     };
-  } catch (err) {
-    const stderr = child?.stderr.slice(-10).map((text) => `http client: ${text}`) ?? [];
-    const error = [(err as Error).message, ...stderr].join('\n');
-    progress(`[http] FAILED: ${error}`);
-    return { rows: [], json: { errors: [error] }, errors: [error] };
-  } finally {
-    clearTimeout(guard);
-    await child?.stop('SIGKILL');
-    await suite?.stop();
-  }
+  });
 }

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cpuTimeOf, failRun, TsChild } from '../process.js';
-import type { Target } from '../report.js';
+import type { ExtraRow, Target } from '../report.js';
 import { Suite } from '../services.js';
 import { formatRate, formatRatio, median, perSecond, ratio } from '../stats.js';
 import type { FsyncCounters } from '../types.js';
@@ -35,7 +35,7 @@ export interface PeersOptions {
 }
 
 export interface PeersReport {
-  readonly rows: { label: string; value: string }[];
+  readonly rows: ExtraRow[];
   readonly targets: Target[];
   readonly json: unknown;
   readonly errors: string[];

@@ -4,29 +4,23 @@
  * against a wss subscriber of the same stream. See bench/README.md ("Webhooks").
  */
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Batch, completion, Publisher, Reader } from '../burst/clients.js';
 import type { Endpoints } from '../burst/types.js';
-import { Suite } from '../services.js';
+import type { ExtraRow } from '../report.js';
+import {
+  integrityNote,
+  ofWss,
+  runSection,
+  startSectionChain,
+  type Integrity,
+  type SectionOptions,
+  type SectionReport,
+} from '../section.js';
 import { formatRate, formatRatio, monotonicMs, ratio } from '../stats.js';
-
-export interface WebhookOptions {
-  readonly quick: boolean;
-  readonly work: string;
-  readonly certDir: string;
-  readonly ca: string;
-  readonly caFile: string;
-}
-
-export interface WebhookReport {
-  readonly rows: { label: string; value: string }[];
-  readonly json: unknown;
-  readonly errors: string[];
-}
 
 const AUTH = 'hello:test';
 const TOPIC = 'webhook';
@@ -34,13 +28,9 @@ const WINDOW = 1_000;
 const ID_KEY = '"id":"';
 
 /** One reader's figures: distinct deliveries ÷ (first publish → last delivery). */
-interface Figures {
+interface Figures extends Integrity {
   readonly received: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly reordered: number;
   readonly perSec: number;
-  readonly timedOut: boolean;
 }
 
 function figures(batch: Batch, startedAt: number, timedOut: boolean): Figures {
@@ -94,52 +84,29 @@ function createSubscription(base: string, ca: string, body: object): Promise<voi
   });
 }
 
-export function webhookRows(result: {
-  count: number;
-  wss: Figures;
-  webhook: Figures;
-}): { label: string; value: string }[] {
-  const integrity = (f: Figures) =>
-    f.lost + f.duplicated + f.reordered > 0 || f.timedOut
-      ? `; lost ${f.lost}, dup ${f.duplicated}, reordered ${f.reordered}${f.timedOut ? ', TIMED OUT' : ''}`
-      : '';
+export function webhookRows(result: { count: number; wss: Figures; webhook: Figures }): ExtraRow[] {
   return [
     {
       label: `wss /subscribe deliveries (baseline), ${result.count} msgs, window ${WINDOW}`,
-      value: `${formatRate(result.wss.perSec)}/s${integrity(result.wss)}`,
+      value: `${formatRate(result.wss.perSec)}/s${integrityNote(result.wss)}`,
     },
     {
       label: 'webhook deliveries to a local receiver, same stream, one request in flight',
-      value: `${formatRate(result.webhook.perSec)}/s (${formatRatio(ratio(result.webhook.perSec, result.wss.perSec))} of wss)${integrity(result.webhook)}`,
+      value: ofWss(result.webhook.perSec, result.wss.perSec, '/s') + integrityNote(result.webhook),
     },
   ];
 }
 
-export async function runWebhookModule(
-  options: WebhookOptions,
-  progress: (text: string) => void,
-): Promise<WebhookReport> {
+export function runWebhookModule(options: SectionOptions, progress: (text: string) => void): Promise<SectionReport> {
   const label = 'webhookr0';
   const count = options.quick ? 2_000 : 10_000;
   const timeoutMs = 30_000 + count * 10;
-  const dataDir = join(options.work, `data-${label}`);
-  let suite: Suite | undefined;
-  let receiver: { url: string; server: Server } | undefined;
-  let reader: Reader | undefined;
-  let publisher: Publisher | undefined;
-  try {
-    mkdirSync(dataDir);
-    suite = await Suite.start({
-      store: 'file',
-      certDir: options.certDir,
-      ca: options.ca,
-      dataDir,
-      logLevel: 'warn',
-      env: {
-        SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE: '127.0.0.0/8',
-        SUBSCRIBER_DATA_DIR: join(options.work, `subscriber-${label}`),
-      },
+  return runSection({ name: 'webhook', progress }, async (scope) => {
+    const suite = await startSectionChain(options, label, {
+      SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE: '127.0.0.0/8',
+      SUBSCRIBER_DATA_DIR: join(options.work, `subscriber-${label}`),
     });
+    scope.defer(() => suite.stop());
     const endpoints: Endpoints = {
       publishUrl: `wss://127.0.0.1:${suite.publishPort}/publish`,
       subscribeUrl: `wss://127.0.0.1:${suite.subscribePort}/subscribe`,
@@ -147,14 +114,20 @@ export async function runWebhookModule(
       auth: AUTH,
     };
     const hookBatch = new Batch(label, count);
-    receiver = await startReceiver(hookBatch);
+    const receiver = await startReceiver(hookBatch);
+    scope.defer(() => {
+      receiver.server.closeAllConnections();
+      receiver.server.close();
+    });
     await createSubscription(`https://127.0.0.1:${suite.subscribePort}`, options.ca, {
       topic: TOPIC,
       url: receiver.url,
     });
-    reader = await Reader.open(endpoints, TOPIC);
+    const reader = await Reader.open(endpoints, TOPIC);
+    scope.defer(() => reader.close());
     const wssBatch = reader.expect(new Batch(label, count));
-    publisher = await Publisher.open(endpoints, TOPIC);
+    const publisher = await Publisher.open(endpoints, TOPIC);
+    scope.defer(() => publisher.ws.close());
     const startedAt = monotonicMs();
     await publisher.burst(label, count, WINDOW);
     const wssTimedOut = await completion(wssBatch, timeoutMs);
@@ -181,15 +154,5 @@ export async function runWebhookModule(
       },
       errors,
     };
-  } catch (err) {
-    const error = (err as Error).message;
-    progress(`[webhook] FAILED: ${error}`);
-    return { rows: [], json: { errors: [error] }, errors: [error] };
-  } finally {
-    publisher?.ws.close();
-    await reader?.close();
-    receiver?.server.closeAllConnections();
-    receiver?.server.close();
-    await suite?.stop();
-  }
+  });
 }
