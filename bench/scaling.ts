@@ -12,6 +12,7 @@
  * layout (median of the rounds): acknowledged publishes/s, deliveries/s over all subscriber
  * nodes, and CPU µs per acknowledged message of all nodes and of Redis, from /proc.
  */
+import { DEV_AUTH } from '@pubsub/testkit';
 import { loadServerCertificate } from '@pubsub/tls';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -37,7 +38,6 @@ const ROUNDS = Number(values.rounds);
 const PUBLISHING_CLIENTS = Number(values.publishers);
 const WINDOW = Number(values.window);
 const CONTENT = JSON.stringify('x'.repeat(100));
-const AUTH = 'hello:test';
 
 interface Layout {
   readonly name: string;
@@ -142,7 +142,10 @@ async function startLayout(layout: Layout, context: Context) {
 }
 
 async function connect(url: string, ca: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, { ca, headers: { authorization: `Basic ${Buffer.from(AUTH).toString('base64')}` } });
+  const ws = new WebSocket(url, {
+    ca,
+    headers: { authorization: `Basic ${Buffer.from(DEV_AUTH).toString('base64')}` },
+  });
   await once(ws, 'open');
   return ws;
 }

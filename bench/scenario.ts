@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { DEV_AUTH } from '@pubsub/testkit';
 import { cpuTimeOf, failRun, TsChild, type CpuTime } from './process.js';
 import type { FanoutIntegrity, FsyncActivity, ScenarioRecord, ThroughputFigures } from './report.js';
 import { perSecond } from './stats.js';
@@ -17,7 +18,6 @@ import {
 
 /** Processes the fan-out sockets (all but the load generator's one) are spread over. */
 export const SINK_PROCESSES = 1;
-const AUTH = 'hello:test';
 
 /**
  * Warm-up before each measurement (same processes, not measured): the services' JIT and the
@@ -82,7 +82,7 @@ async function startSinks(urls: { subscribeUrl: string; caFile: string }, spec: 
   const sinks = Array.from({ length: processes }, (_v, k) => {
     const config: SinkConfig = {
       ...urls,
-      auth: AUTH,
+      auth: DEV_AUTH,
       sockets: Math.floor(sockets / processes) + (k < sockets % processes ? 1 : 0),
       label: spec.label,
       publishers: spec.publishers,
@@ -176,7 +176,7 @@ export async function runScenario(
     ...urls,
     scenario: spec,
     publishUrl: `wss://127.0.0.1:${system.publishPort}/publish`,
-    auth: AUTH,
+    auth: DEV_AUTH,
     ...warmupFor(spec),
     timeoutMs,
   };

@@ -13,6 +13,7 @@
 import { silentLogger } from '@pubsub/log';
 import { loadConfig, start } from '@pubsub/msgqueue';
 import { decodeHopAck, encodeDelivery, packBatches } from '@pubsub/protocol';
+import { DEV_AUTH } from '@pubsub/testkit';
 import { loadServerCertificate } from '@pubsub/tls';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,7 +52,7 @@ const SETUPS: readonly Setup[] = [
 async function push({ url, ca, id, until }: { url: string; ca: string; id: number; until: number }): Promise<number> {
   const ws = new WebSocket(url, {
     ca,
-    headers: { authorization: `Basic ${Buffer.from('hello:test').toString('base64')}` },
+    headers: { authorization: `Basic ${Buffer.from(DEV_AUTH).toString('base64')}` },
   });
   await once(ws, 'open');
   let sent = 0;

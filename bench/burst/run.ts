@@ -3,6 +3,7 @@
  * stall and catch-up, the subscriber's RSS around it, and optionally the latency of an unrelated
  * topic's reader during the catch-up and, right after, without it for as long.
  */
+import { DEV_AUTH } from '@pubsub/testkit';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -65,7 +66,6 @@ export interface BurstRecord {
   readonly unexpectedLogLines: ReturnType<Suite['unexpectedLogLines']>;
 }
 
-const AUTH = 'hello:test';
 /**
  * The stalled reader reads nothing for as long as the burst takes: 40–70 s for 200,000 durable
  * messages on this shared machine. At the defaults the heartbeat (30 s: no pong by the next
@@ -138,7 +138,7 @@ export async function runBurst(spec: BurstSpec, context: BurstContext): Promise<
     publishUrl: `wss://127.0.0.1:${suite.publishPort}/publish`,
     subscribeUrl: `wss://127.0.0.1:${suite.subscribePort}/subscribe`,
     caFile: context.caFile,
-    auth: AUTH,
+    auth: DEV_AUTH,
   };
   const config: BacklogConfig = {
     ...endpoints,
@@ -159,7 +159,7 @@ export async function runBurst(spec: BurstSpec, context: BurstContext): Promise<
     if (during !== undefined) children.push(during);
     await Promise.all([ready(backlog), during === undefined ? undefined : ready(during)]);
     const pid = suite.children.subscriber.pid;
-    const metricsOf = () => subscriberCounters(suite.subscribePort, { ca: context.ca, auth: AUTH });
+    const metricsOf = () => subscriberCounters(suite.subscribePort, { ca: context.ca, auth: DEV_AUTH });
     const counters = await metricsOf();
     const before = (await rssOf(pid)) ?? Number.NaN;
     const peak = new RssPeak(pid);

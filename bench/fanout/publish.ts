@@ -4,12 +4,13 @@
  * that the server always has messages to fan out, so the fan-out and not the publisher sets the
  * pace.
  */
+import { DEV_AUTH } from '@pubsub/testkit';
 import { once } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket, type RawData } from 'ws';
 import { CONTENT } from '../types.js';
 import { nowMs } from './time.js';
-import { AUTH, AUTHORIZATION, TOPIC } from './types.js';
+import { AUTHORIZATION, TOPIC } from './types.js';
 
 export const PUBLISH_WINDOW = 50;
 const PUBLISH_TIMEOUT_MS = 60_000;
@@ -59,7 +60,7 @@ function windowed(count: number, send: (n: number, answered: (ok: boolean) => vo
 
 /** Our /publish endpoint: `{"topic","content","id"}` answered by `{"type":"ack","id",…}`. */
 export async function openSuitePublisher(port: number, ca: string): Promise<Publisher> {
-  const ws = new WebSocket(`wss://127.0.0.1:${port}/publish`, { ca, auth: AUTH });
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/publish`, { ca, auth: DEV_AUTH });
   await once(ws, 'open');
   const waiting = new Map<string, (ok: boolean) => void>();
   ws.on('message', (data: RawData) => {

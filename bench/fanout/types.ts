@@ -1,10 +1,10 @@
 /** What the fan-out driver, its sink processes and its servers share. */
+import { DEV_AUTH } from '@pubsub/testkit';
 
 /** The one topic (and Socket.IO room) every sink subscribes to. */
 export const TOPIC = 't';
-/** The development user of every endpoint; the Socket.IO peer checks the same Basic Auth. */
-export const AUTH = 'hello:test';
-export const AUTHORIZATION = `Basic ${Buffer.from(AUTH).toString('base64')}`;
+/** The development user's Basic Auth of every endpoint; the Socket.IO peer checks the same. */
+export const AUTHORIZATION = `Basic ${Buffer.from(DEV_AUTH).toString('base64')}`;
 /** Prefix of the stderr line the memory probe (memory-probe.ts) answers SIGWINCH with. */
 export const MEMORY_PREFIX = 'FANOUT_MEMORY ';
 

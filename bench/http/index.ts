@@ -3,6 +3,7 @@
  * in one run, what publishing through `POST /api/messages` (single messages and batches) and
  * reading through `GET /events` achieve against the wss endpoints. See bench/README.md ("HTTP and SSE").
  */
+import { DEV_AUTH } from '@pubsub/testkit';
 import { performance } from 'node:perf_hooks';
 import { TsChild } from '../process.js';
 import type { ExtraRow } from '../report.js';
@@ -18,7 +19,6 @@ import { freePorts } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
 import { HTTP_RESULT_PREFIX, type HttpConfig, type HttpResult, type PublishFigures } from './types.js';
 
-const AUTH = 'hello:test';
 export const HTTP_ENV = { PUBLISHER_RATE_LIMIT: '0' } as const;
 
 function publishRow(name: string, figures: PublishFigures, baseline: number): ExtraRow {
@@ -84,7 +84,7 @@ export function runHttpModule(options: SectionOptions, progress: (text: string) 
       subscribeBase: `https://127.0.0.1:${suite.subscribePort}`,
       grpcTarget: `localhost:${grpcPort}`,
       caFile: options.caFile,
-      auth: AUTH,
+      auth: DEV_AUTH,
       label,
       topic: 'http',
       count,

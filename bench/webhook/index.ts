@@ -3,6 +3,7 @@
  * subscription delivers to a local receiver (one request in flight, as the subscriber does it)
  * against a wss subscriber of the same stream. See bench/README.md ("Webhooks").
  */
+import { DEV_AUTH } from '@pubsub/testkit';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { request } from 'node:https';
@@ -22,7 +23,6 @@ import {
 } from '../section.js';
 import { formatRate, formatRatio, monotonicMs, ratio } from '../stats.js';
 
-const AUTH = 'hello:test';
 const TOPIC = 'webhook';
 const WINDOW = 1_000;
 const ID_KEY = '"id":"';
@@ -68,7 +68,7 @@ function createSubscription(base: string, ca: string, body: object): Promise<voi
   return new Promise((resolveCreated, reject) => {
     const req = request(
       `${base}/api/subscriptions`,
-      { method: 'POST', ca, auth: AUTH, headers: { 'Content-Type': 'application/json' } },
+      { method: 'POST', ca, auth: DEV_AUTH, headers: { 'Content-Type': 'application/json' } },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -111,7 +111,7 @@ export function runWebhookModule(options: SectionOptions, progress: (text: strin
       publishUrl: `wss://127.0.0.1:${suite.publishPort}/publish`,
       subscribeUrl: `wss://127.0.0.1:${suite.subscribePort}/subscribe`,
       caFile: options.caFile,
-      auth: AUTH,
+      auth: DEV_AUTH,
     };
     const hookBatch = new Batch(label, count);
     const receiver = await startReceiver(hookBatch);
