@@ -46,3 +46,12 @@ export { signToken, TOKEN_COOKIE, TOKEN_PARAMETER, verifyToken, type TokenClaims
 export { tokenConfig, tokenEnv, tokenKeys, type TokenConfig, type TokenKeys } from './token-config.js';
 export { syncDirectory, writeFileDurably } from './durable-file.js';
 export { queueHop, queueHopEnv, serviceConfig, serviceEnv } from './service-env.js';
+export {
+  startEdgeService,
+  type Deadline,
+  type EdgeConfig,
+  type EdgeGrpc,
+  type EdgeParts,
+  type EdgeService,
+  type EdgeWiring,
+} from './edge-service.js';

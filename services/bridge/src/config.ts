@@ -7,8 +7,7 @@ import {
   queueHopEnv,
   serviceConfig,
   serviceEnv,
-  type CommonConfig,
-  type QueueHop,
+  type EdgeConfig,
   type Users,
 } from '@pubsub/service';
 import type { Publisher } from '@pubsub/ingress';
@@ -92,14 +91,11 @@ export interface RabbitmqConfig {
   readonly connectionName: string;
 }
 
-export interface BridgeConfig extends CommonConfig {
-  readonly host: string;
-  readonly port: number;
+export interface BridgeConfig extends EdgeConfig {
   /** Users of the bridge's own HTTP endpoints (`/metrics`), and the identity it publishes as. */
   readonly users: Users;
   /** The user whose publish rights every bridged message is checked against. */
   readonly publishAs: Publisher;
-  readonly queue: QueueHop;
   /** Messages held until the msgqueue acknowledges them. */
   readonly bufferMessages: number;
   readonly postgres: PostgresConfig | undefined;

@@ -1,5 +1,5 @@
 import type { Forwarder } from '@pubsub/ingress';
-import type { ServiceMetrics, Upstream } from '@pubsub/service';
+import type { ServiceMetrics } from '@pubsub/service';
 import type { Counter } from 'prom-client';
 import type { Source, SourceName } from './source.js';
 
@@ -40,12 +40,12 @@ export function bridgeCounters(metrics: ServiceMetrics): BridgeCounters {
   };
 }
 
-/** Gauges read from the sources, the forwarder and the msgqueue hop at each scrape. */
+/** Gauges read from the sources and the forwarder at each scrape (the hop's is the skeleton's). */
 export function bridgeGauges(
   metrics: ServiceMetrics,
-  parts: { sources: readonly Source[]; forwarder: Forwarder; upstream: Upstream },
+  parts: { sources: readonly Source[]; forwarder: Forwarder },
 ): void {
-  const { sources, forwarder, upstream } = parts;
+  const { sources, forwarder } = parts;
   const each = (value: (source: Source) => number | undefined) =>
     sources.flatMap((source) => {
       const sample = value(source);
@@ -78,10 +78,5 @@ export function bridgeGauges(
     name: 'pubsub_bridge_buffered',
     help: 'Messages held until the msgqueue acknowledges them',
     read: () => forwarder.pending,
-  });
-  metrics.gauge({
-    name: 'pubsub_bridge_upstream_connected',
-    help: '1 while the msgqueue hop is connected',
-    read: () => (upstream.connected ? 1 : 0),
   });
 }

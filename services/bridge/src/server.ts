@@ -1,18 +1,7 @@
 import { Forwarder, Ingress, publishGuard } from '@pubsub/ingress';
-import { createLogger, type Logger } from '@pubsub/log';
+import type { Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
-import {
-  createQueueUpstream,
-  drainDeadline,
-  eventWithin,
-  loadServiceTls,
-  ServiceMetrics,
-  serviceHandle,
-  startSecureWsServer,
-  warnOnDevUsers,
-  type Readiness,
-  type ServiceHandle,
-} from '@pubsub/service';
+import { eventWithin, startEdgeService, type Readiness, type ServiceHandle } from '@pubsub/service';
 import type { BridgeConfig } from './config.js';
 import { Lane } from './lane.js';
 import { bridgeCounters, bridgeGauges } from './metrics.js';
@@ -38,106 +27,82 @@ function readiness(upstreamConnected: boolean, sources: readonly Source[]): Read
  * queue) go through the same ingress as the publisher's clients, as the configured user, and each
  * is settled at its source (row deleted, delivery acknowledged) only once the msgqueue holds it.
  */
-export async function start(config: BridgeConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
-  const log = deps.logger ?? createLogger({ service: 'bridge', level: config.logLevel });
-  const tls = await loadServiceTls(config, log);
-  warnOnDevUsers(config.users, 'BRIDGE_USERS', log);
-
-  const upstream = await createQueueUpstream(config, config.queue, { name: 'msgqueue /pushmsg', logger: log });
-  const forwarder = new Forwarder(upstream, {
-    maxBuffered: config.bufferMessages,
-    batch: { maxMessages: config.hopBatchMessages, maxBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES },
-    logger: log,
-  });
-  const metrics = new ServiceMetrics('bridge');
-  const acked = metrics.counter({
-    name: 'pubsub_bridge_acked_total',
-    help: 'Bridged messages the msgqueue acknowledged',
-  });
-  let closing = false;
-  const ingress = new Ingress({ forwarder, closing: () => closing, acked, rejected: metrics.rejected });
-  // The identity's topic rights apply to every message; a trusted service has no rate limit.
-  const client = { guard: publishGuard(config.publishAs, undefined), log };
-  const counters = bridgeCounters(metrics);
-  const lanes: Lane[] = [];
-  const laneFor = (name: string) => {
-    const lane = new Lane({ ingress, forwarder, client, backoff: config.backoff, logger: log.child({ source: name }) });
-    lanes.push(lane);
-    return lane;
-  };
-  const sources: Source[] = [];
-  if (config.postgres !== undefined) {
-    sources.push(
-      new PostgresSource({
-        config: config.postgres,
-        lane: laneFor('postgres'),
-        counters,
+export function start(config: BridgeConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
+  const hop = { name: 'msgqueue /pushmsg' };
+  return startEdgeService({ name: 'bridge', config, logger: deps.logger, hop }, ({ log, upstream, metrics }) => {
+    const forwarder = new Forwarder(upstream, {
+      maxBuffered: config.bufferMessages,
+      batch: { maxMessages: config.hopBatchMessages, maxBytes: config.maxPayloadBytes + HOP_ENVELOPE_OVERHEAD_BYTES },
+      logger: log,
+    });
+    const acked = metrics.counter({
+      name: 'pubsub_bridge_acked_total',
+      help: 'Bridged messages the msgqueue acknowledged',
+    });
+    let closing = false;
+    const ingress = new Ingress({ forwarder, closing: () => closing, acked, rejected: metrics.rejected });
+    // The identity's topic rights apply to every message; a trusted service has no rate limit.
+    const client = { guard: publishGuard(config.publishAs, undefined), log };
+    const counters = bridgeCounters(metrics);
+    const lanes: Lane[] = [];
+    const laneFor = (name: string) => {
+      const lane = new Lane({
+        ingress,
+        forwarder,
+        client,
         backoff: config.backoff,
-        logger: log,
-      }),
-    );
-  }
-  if (config.rabbitmq !== undefined) {
-    sources.push(
-      new RabbitmqSource({
-        config: config.rabbitmq,
-        lane: laneFor('rabbitmq'),
-        counters,
-        backoff: config.backoff,
-        logger: log,
-      }),
-    );
-  }
-  bridgeGauges(metrics, { sources, forwarder, upstream });
-
-  const server = await startSecureWsServer({
-    name: 'bridge',
-    host: config.host,
-    port: config.port,
-    tls,
-    users: config.users,
-    access: {},
-    limits: config.limits,
-    maxPayloadBytes: config.maxPayloadBytes,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    logger: log,
-    readiness: () => readiness(upstream.connected, sources),
-    metrics,
-    endpoints: {},
-  });
-  upstream.start();
-  for (const source of sources) source.start();
-  log.info(
-    {
-      port: server.port,
-      host: config.host,
-      sources: sources.map((source) => source.name),
-      publishAs: config.publishAs.user,
-    },
-    'listening',
-  );
-
-  const shutdown = async () => {
-    log.info('draining');
-    const deadline = drainDeadline(config.shutdownTimeoutMs);
-    server.stopAccepting();
-    // Nothing new is taken; what was taken is still acknowledged at its source once stored.
-    for (const source of sources) source.pause();
-    closing = true;
-    for (const lane of lanes) lane.stop();
-    if (forwarder.pending > 0) await eventWithin(forwarder, 'idle', deadline.leftBefore(500));
-    if (forwarder.pending > 0) {
-      // Left unsettled at their sources: the next run sends them again with the same ids.
-      log.warn(
-        { count: forwarder.pending },
-        'msgqueue did not acknowledge every bridged message; they stay at their sources',
+        logger: log.child({ source: name }),
+      });
+      lanes.push(lane);
+      return lane;
+    };
+    const sources: Source[] = [];
+    if (config.postgres !== undefined) {
+      sources.push(
+        new PostgresSource({
+          config: config.postgres,
+          lane: laneFor('postgres'),
+          counters,
+          backoff: config.backoff,
+          logger: log,
+        }),
       );
-      forwarder.failAll('SHUTTING_DOWN');
     }
-    await Promise.all(sources.map((source) => source.close()));
-    await upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left()));
-    await server.close();
-    log.info('closed');
-  };
-  return serviceHandle(server.port, shutdown);
+    if (config.rabbitmq !== undefined) {
+      sources.push(
+        new RabbitmqSource({
+          config: config.rabbitmq,
+          lane: laneFor('rabbitmq'),
+          counters,
+          backoff: config.backoff,
+          logger: log,
+        }),
+      );
+    }
+    bridgeGauges(metrics, { sources, forwarder });
+
+    return {
+      server: { access: {}, endpoints: {}, readiness: () => readiness(upstream.connected, sources) },
+      start: () => {
+        for (const source of sources) source.start();
+      },
+      listening: { sources: sources.map((source) => source.name), publishAs: config.publishAs.user },
+      drain: async (deadline) => {
+        // Nothing new is taken; what was taken is still acknowledged at its source once stored.
+        for (const source of sources) source.pause();
+        closing = true;
+        for (const lane of lanes) lane.stop();
+        if (forwarder.pending > 0) await eventWithin(forwarder, 'idle', deadline.leftBefore(500));
+        if (forwarder.pending > 0) {
+          // Left unsettled at their sources: the next run sends them again with the same ids.
+          log.warn(
+            { count: forwarder.pending },
+            'msgqueue did not acknowledge every bridged message; they stay at their sources',
+          );
+          forwarder.failAll('SHUTTING_DOWN');
+        }
+        await Promise.all(sources.map((source) => source.close()));
+      },
+    };
+  });
 }

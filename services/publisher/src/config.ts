@@ -8,10 +8,8 @@ import {
   serviceEnv,
   tokenConfig,
   tokenEnv,
-  type CommonConfig,
+  type EdgeConfig,
   type TokenConfig,
-  type QueueHop,
-  type Users,
 } from '@pubsub/service';
 
 /** Messages per second: a whole or decimal number, 0 for no limit. */
@@ -48,16 +46,10 @@ const PublisherEnv = z.object({
 /** Every environment variable this service reads. */
 export const ENV_VARIABLES = Object.keys(PublisherEnv.shape);
 
-export interface PublisherConfig extends CommonConfig {
+/** Its `users` are the client users of `/publish`; `grpcPort` is the gRPC `Publisher` service's (0: any free one). */
+export interface PublisherConfig extends EdgeConfig {
   /** Sign-in tokens for browsers (`POST /api/token`). */
   readonly tokens: TokenConfig;
-  readonly host: string;
-  readonly port: number;
-  /** The gRPC `Publisher` service's port (0: any free one); undefined: no gRPC listener. */
-  readonly grpcPort: number | undefined;
-  /** Client users of `/publish`. */
-  readonly users: Users;
-  readonly queue: QueueHop;
   /** Messages held until the msgqueue acknowledges them. */
   readonly bufferMessages: number;
   /** A client with more than this of replies unsent (it does not read its acks) is closed with 4100. */

@@ -12,10 +12,9 @@ import {
   serviceEnv,
   tokenConfig,
   tokenEnv,
-  type CommonConfig,
+  type EdgeConfig,
   type TokenConfig,
   type QueueHop,
-  type Users,
 } from '@pubsub/service';
 
 /** `data/subscriber` at the repository root (git-ignored). */
@@ -90,16 +89,10 @@ const SubscriberEnv = z.object({
 /** Every environment variable this service reads. */
 export const ENV_VARIABLES = Object.keys(SubscriberEnv.shape);
 
-export interface SubscriberConfig extends CommonConfig {
+/** Its `users` are the client users of `/subscribe`; `grpcPort` is the gRPC `Subscriber` service's (0: any free one). */
+export interface SubscriberConfig extends EdgeConfig {
   /** Sign-in tokens for browsers (`POST /api/token`). */
   readonly tokens: TokenConfig;
-  readonly host: string;
-  readonly port: number;
-  /** The gRPC `Subscriber` service's port (0: any free one); undefined: no gRPC listener. */
-  readonly grpcPort: number | undefined;
-  /** Client users of `/subscribe`. */
-  readonly users: Users;
-  readonly queue: QueueHop;
   /**
    * Unsent bytes above which a client leaves the live stream and is filled from the msgqueue's
    * log at its own pace (the high-water mark; half of it is the low-water mark).

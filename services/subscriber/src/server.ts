@@ -1,23 +1,8 @@
-import { createLogger, type Logger } from '@pubsub/log';
-import {
-  createQueueUpstream,
-  drainDeadline,
-  ServiceMetrics,
-  loadHopTls,
-  closeSlowClient,
-  loadServiceTls,
-  Outbox,
-  serviceHandle,
-  startSecureWsServer,
-  tokenKeys,
-  warnOnDevUsers,
-  type ServiceHandle,
-} from '@pubsub/service';
+import type { Logger } from '@pubsub/log';
+import { loadHopTls, startEdgeService, type EdgeParts, type EdgeWiring, type ServiceHandle } from '@pubsub/service';
 import { mkdir } from 'node:fs/promises';
-import type { GrpcServer } from '@pubsub/grpc/server';
 import { GRPC_METHODS } from '@pubsub/protocol';
 import { fileURLToPath } from 'node:url';
-import type { WebSocket } from 'ws';
 import { CatchUp } from './catch-up.js';
 import type { SubscriberConfig } from './config.js';
 import { Delivery, type LiveStream } from './delivery.js';
@@ -50,56 +35,19 @@ function liveStart(live: LiveStream): Record<string, string> {
   return { from: String(live.routedThrough + 1), epoch: live.epoch };
 }
 
-/** Starts the subscriber: clients subscribe on `/subscribe`, messages come from the msgqueue. */
-export async function start(config: SubscriberConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
-  const startedAt = Date.now();
-  const log = deps.logger ?? createLogger({ service: 'subscriber', level: config.logLevel });
-  const tls = await loadServiceTls(config, log);
-  warnOnDevUsers(config.users, 'SUBSCRIBER_USERS', log);
-  // Only this service's user may read what it keeps there (webhook secrets among it).
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-
-  const topics = new TopicRegistry<Reader>();
-  const hopTls = await loadHopTls(config);
-  // The msgqueue packs up to this many messages per frame for us, each with its log offset.
-  const popUrls = config.queue.urls.map((url) => {
+/** The msgqueue packs up to this many messages per frame for us, each with its log offset. */
+function popUrls(config: SubscriberConfig): string[] {
+  return config.queue.urls.map((url) => {
     const popUrl = new URL(url);
     popUrl.searchParams.set('batch', String(config.hopBatchMessages));
     popUrl.searchParams.set('offsets', '1');
     return popUrl.toString();
   });
-  const upstream = await createQueueUpstream(
-    config,
-    { ...config.queue, urls: popUrls },
-    {
-      name: 'msgqueue /popmsg',
-      logger: log,
-      // A cluster node tells each msgqueue node it dials what it has had, so one that does not
-      // know its group yet makes it there and not at the end of the log.
-      ...(config.nodeId !== undefined && { dialQuery: () => liveStart(delivery) }),
-    },
-  );
-  const metrics = new ServiceMetrics('subscriber');
-  metrics.gauge({
-    name: 'pubsub_subscriber_topics',
-    help: 'Topics with at least one subscriber',
-    read: () => topics.topicCount,
-  });
-  metrics.gauge({
-    name: 'pubsub_subscriber_subscriptions',
-    help: 'Socket subscriptions, summed over topics',
-    read: () => topics.subscriptionCount,
-  });
-  metrics.gauge({
-    name: 'pubsub_subscriber_upstream_connected',
-    help: '1 while the msgqueue hop is connected',
-    read: () => (upstream.connected ? 1 : 0),
-  });
-  const slowConsumers = metrics.counter({
-    name: 'pubsub_subscriber_slow_consumers_total',
-    help: 'Clients closed with 4100: their unsent bytes passed the hard limit, or they read nothing within the stall timeout',
-  });
-  const counters = {
+}
+
+/** The subscriber's counters of the live stream (routed, sent, dropped, latency). */
+function deliveryCounters(metrics: EdgeParts['metrics']) {
+  return {
     routed: metrics.counter({
       name: 'pubsub_subscriber_routed_total',
       help: 'Messages taken from the msgqueue and routed',
@@ -118,17 +66,57 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
   };
-  const connectionLogs = new WeakMap<WebSocket, Logger>();
-  const outbox = new Outbox({
-    coalesce: config.coalesceWrites,
+}
+
+/** Starts the subscriber: clients subscribe on `/subscribe`, messages come from the msgqueue. */
+export function start(config: SubscriberConfig, deps: { logger?: Logger } = {}): Promise<ServiceHandle> {
+  const startedAt = Date.now();
+  let delivery: Delivery | undefined;
+  const hop = {
+    name: 'msgqueue /popmsg',
+    queue: { ...config.queue, urls: popUrls(config) },
+    // A cluster node tells each msgqueue node it dials what it has had, so one that does not
+    // know its group yet makes it there and not at the end of the log.
+    ...(config.nodeId !== undefined && { dialQuery: () => (delivery === undefined ? {} : liveStart(delivery)) }),
+  };
+  return startEdgeService({ name: 'subscriber', config, logger: deps.logger, hop }, async (edge) => {
+    const wiring = await wire(config, edge, startedAt);
+    delivery = wiring.delivery;
+    return wiring;
+  });
+}
+
+async function wire(
+  config: SubscriberConfig,
+  edge: EdgeParts,
+  startedAt: number,
+): Promise<EdgeWiring & { delivery: Delivery }> {
+  const { log, upstream, metrics } = edge;
+  // Only this service's user may read what it keeps there (webhook secrets among it).
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const topics = new TopicRegistry<Reader>();
+  const hopTls = await loadHopTls(config);
+  metrics.gauge({
+    name: 'pubsub_subscriber_topics',
+    help: 'Topics with at least one subscriber',
+    read: () => topics.topicCount,
+  });
+  metrics.gauge({
+    name: 'pubsub_subscriber_subscriptions',
+    help: 'Socket subscriptions, summed over topics',
+    read: () => topics.subscriptionCount,
+  });
+  const slowConsumers = metrics.counter({
+    name: 'pubsub_subscriber_slow_consumers_total',
+    help: 'Clients closed with 4100: their unsent bytes passed the hard limit, or they read nothing within the stall timeout',
+  });
+  const counters = deliveryCounters(metrics);
+  const outbox = edge.outbox({
     // Readers behind are filled page by page below the high-water mark; only replies to a
     // client that sends commands without reading can pass this.
     maxBufferedBytes: config.maxBufferedBytes + 4 * config.catchUpPageBytes,
-    onSlow: (ws) => {
-      (connectionLogs.get(ws) ?? log).warn({ bufferedBytes: ws.bufferedAmount }, 'closing slow consumer');
-      slowConsumers.inc();
-      closeSlowClient(ws);
-    },
+    slow: slowConsumers,
+    message: 'closing slow consumer',
   });
   const source = new LogSource({
     hop: config.queue,
@@ -191,99 +179,64 @@ export async function start(config: SubscriberConfig, deps: { logger?: Logger } 
     idleTimeoutMs: config.streamIdleTimeoutMs,
     logger: log,
   });
-  const server = await startSecureWsServer({
-    name: 'subscriber',
-    host: config.host,
-    port: config.port,
-    tls,
-    users: config.users,
-    access: {
-      '/subscribe': 'subscribe',
-      '/events': 'subscribe',
-      'POST /api/token': 'subscribe',
-      '/api/stats': 'subscribe',
-      '/console': 'subscribe',
-      'POST /api/streams': 'subscribe',
-      'GET /api/streams': 'subscribe',
-      // Its creator, or an admin user (operators end streams they did not make).
-      'DELETE /api/streams/:id': ['subscribe', 'admin'],
-      ...WEBHOOK_ACCESS,
-      [GRPC_METHODS.subscribe]: 'subscribe',
-    },
-    tokens: tokenKeys(config.tokens, log),
-    limits: config.limits,
-    maxPayloadBytes: config.maxPayloadBytes,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    logger: log,
-    readiness: () => (upstream.connected ? { ready: true } : { ready: false, reason: 'msgqueue unreachable' }),
-    metrics,
-    endpoints: {
-      '/subscribe': (ws, context) => {
-        connectionLogs.set(ws, context.log);
-        handleSubscribe(ws, context, { ...sessionDeps, outbox });
-      },
-    },
-    capabilityEndpoints: {
-      '/streams': streamEndpoint({ ...sessionDeps, outbox, streams: streamRegistry, users: config.users }),
-    },
-    httpEndpoints: {
-      ...streamsApi({
-        streams: streamRegistry,
-        source,
-        queueConnected: () => upstream.connected,
-        maxTopics: config.maxSubscriptions,
-        maxUserStreams: config.maxUserStreams,
-        idleTimeoutMs: config.streamIdleTimeoutMs,
-      }),
-      '/events': (req, res, context) => handleEvents(req, res, { context, deps: sseDeps }),
-      '/api/stats': statsEndpoint({ topics, rates, catchUp, userReaders, source, startedAt, logger: log }),
-      ...webhooks.endpoints,
-    },
-    staticDirs: { '/console': CONSOLE_DIR },
-  });
   const grpcSinks = new Set<GrpcSink>();
-  let grpc: GrpcServer | undefined;
-  try {
-    const { grpcPort } = config;
-    if (grpcPort !== undefined) {
+  return {
+    delivery,
+    server: {
+      access: {
+        '/subscribe': 'subscribe',
+        '/events': 'subscribe',
+        'POST /api/token': 'subscribe',
+        '/api/stats': 'subscribe',
+        '/console': 'subscribe',
+        'POST /api/streams': 'subscribe',
+        'GET /api/streams': 'subscribe',
+        // Its creator, or an admin user (operators end streams they did not make).
+        'DELETE /api/streams/:id': ['subscribe', 'admin'],
+        ...WEBHOOK_ACCESS,
+        [GRPC_METHODS.subscribe]: 'subscribe',
+      },
+      endpoints: {
+        '/subscribe': (ws, context) => handleSubscribe(ws, context, { ...sessionDeps, outbox }),
+      },
+      capabilityEndpoints: {
+        '/streams': streamEndpoint({ ...sessionDeps, outbox, streams: streamRegistry, users: config.users }),
+      },
+      httpEndpoints: {
+        ...streamsApi({
+          streams: streamRegistry,
+          source,
+          queueConnected: () => upstream.connected,
+          maxTopics: config.maxSubscriptions,
+          maxUserStreams: config.maxUserStreams,
+          idleTimeoutMs: config.streamIdleTimeoutMs,
+        }),
+        '/events': (req, res, context) => handleEvents(req, res, { context, deps: sseDeps }),
+        '/api/stats': statsEndpoint({ topics, rates, catchUp, userReaders, source, startedAt, logger: log }),
+        ...webhooks.endpoints,
+      },
+      staticDirs: { '/console': CONSOLE_DIR },
+    },
+    grpc: async (gate, grpcPort) => {
       const { startSubscriberGrpc } = await import('./grpc-listener.js');
-      const deps = { ...sessionDeps, gate: server, sinks: grpcSinks, logger: log };
-      grpc = await startSubscriberGrpc({ ...config, grpcPort }, { tls, deps });
-    }
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
-  // Listening first, so clients can subscribe before the first message is routed.
-  upstream.start();
-  webhooks.start();
-  log.info(
-    { port: server.port, host: config.host, group: config.group, nodeId: config.nodeId, grpcPort: grpc?.port },
-    'listening',
-  );
-
-  const shutdown = async () => {
-    log.info('draining');
-    const deadline = drainDeadline(config.shutdownTimeoutMs);
-    server.stopAccepting();
-    // Their positions are saved before the live stream stops acknowledging.
-    await webhooks.close();
-    // Acknowledge what was routed; whatever the msgqueue sent after that it will send again.
-    delivery.stop();
-    catchUp.close();
-    source.close();
-    await upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left()));
-    // What was routed reaches the clients before their close frames.
-    outbox.flush();
-    for (const stream of streams) stream.close('SHUTTING_DOWN');
-    for (const sink of grpcSinks) sink.close('SHUTTING_DOWN');
-    await Promise.all([
-      server.closeClients(1001, 'server shutting down', deadline.left()),
-      grpc?.stop(deadline.left()),
-    ]);
-    await server.close();
-    await streamRegistry.close();
-    log.info('closed');
+      const grpcDeps = { ...sessionDeps, gate, sinks: grpcSinks, logger: log };
+      return startSubscriberGrpc({ ...config, grpcPort }, { tls: edge.tls, deps: grpcDeps });
+    },
+    // Listening first, so clients can subscribe before the first message is routed.
+    start: () => webhooks.start(),
+    listening: { group: config.group, nodeId: config.nodeId },
+    drain: async (deadline) => {
+      // Their positions are saved before the live stream stops acknowledging.
+      await webhooks.close();
+      // Acknowledge what was routed; whatever the msgqueue sent after that it will send again.
+      delivery.stop();
+      catchUp.close();
+      source.close();
+      await upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left()));
+      // What was routed reaches the clients before their close frames (the outbox is flushed next).
+      for (const stream of streams) stream.close('SHUTTING_DOWN');
+      for (const sink of grpcSinks) sink.close('SHUTTING_DOWN');
+    },
+    closed: () => streamRegistry.close(),
   };
-  return serviceHandle(server.port, shutdown, { grpcPort: grpc?.port });
 }
