@@ -58,12 +58,16 @@ async function startRig(options: { queue?: Env; subscriber?: Env } = {}): Promis
     { logger: silentLogger() },
   );
   const queuePort = queue.port;
+  // Its own state folder, kept across restartSubscriber(): the default one is the repository's,
+  // shared with every other test that starts a subscriber.
+  const dataDir = mkdtempSync(join(tmpdir(), 'pubsub-catch-up-'));
   const startSubscriber = () =>
     subscriber.start(
       subscriber.loadConfig({
         ...base,
         SUBSCRIBER_PORT: '0',
         SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
+        SUBSCRIBER_DATA_DIR: dataDir,
         ...options.subscriber,
       }),
       { logger: logs.logger },
