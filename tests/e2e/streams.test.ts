@@ -343,14 +343,26 @@ describe('streams with capability URLs', () => {
     expect((await handshakeRejection(stream.url, { ca: chain.ca, auth: null })).status).toBe(410);
   });
 
-  test('a refused request on a stream is logged by its route, never with the id (the credential)', async () => {
+  test('a request on a stream, refused or admitted, is logged by its route, never with the id (the credential)', async () => {
+    const usersFile = writeUsersFile([{ name: 'watch', password: await hashPassword('pw'), role: 'monitor' }]);
     const logs = captureLogs('subscriber');
-    await using chain = await startChain({ logger: logs.logger });
+    await using chain = await startChain({
+      logger: logs.logger,
+      env: { USERS_FILE: usersFile, SUBSCRIBER_USERS: DEV_AUTH, MSGQUEUE_USERS: DEV_AUTH, PUBLISHER_USERS: DEV_AUTH },
+    });
     const stream = await createStream(chain, ['news']);
-    const answer = await api(chain, { method: 'DELETE', path: `/api/streams/${stream.id}`, auth: 'hello:wrong' });
+    const path = `/api/streams/${stream.id}`;
+    const answer = await api(chain, { method: 'DELETE', path, auth: 'hello:wrong' });
     expect(answer).toMatchObject({ status: 401, json: { code: 'AUTH_FAILED' } });
     const line = await logs.waitFor((entry) => entry.msg === 'authentication failed');
     expect(line.path).toBe('/api/streams/:id');
+    // A user without the right: the FORBIDDEN answer's reason is logged too.
+    expect(await api(chain, { method: 'DELETE', path, auth: 'watch:pw' })).toMatchObject({
+      status: 403,
+      json: { code: 'FORBIDDEN' },
+    });
+    await logs.waitFor((entry) => entry.code === 'FORBIDDEN');
+    expect((await api(chain, { method: 'DELETE', path, auth: DEV_AUTH })).status).toBe(204);
     expect(logs.lines.filter((entry) => JSON.stringify(entry).includes(stream.id))).toEqual([]);
   });
 });

@@ -48,9 +48,12 @@ export type CallAdmission =
 export interface Passage {
   /** The rights the endpoint takes, any one of which will do. */
   readonly rights: readonly Right[];
-  /** The request's path, as a FORBIDDEN answer names it. */
+  /** The request's path. */
   readonly path: string;
-  /** What a log line names the request by (a route's pattern, never a credential); `path` if unset. */
+  /**
+   * What log lines and a FORBIDDEN answer (its reason is logged) name the request by: a route's
+   * pattern, never a credential; `path` if unset.
+   */
   readonly loggedPath?: string;
   /** An HTTP method or `gRPC`; none for a WebSocket handshake. */
   readonly method?: string;
@@ -141,7 +144,8 @@ export class AdmissionPipeline {
     const user = account.name;
     const late =
       stopping() ??
-      endpointRefusal(account, { path: passage.path, right: rights }) ??
+      // Named by what a log line may carry: the reason is logged, and a path can hold a credential.
+      endpointRefusal(account, { path: passage.loggedPath ?? passage.path, right: rights }) ??
       (limited ? this.limits.refusal(user) : undefined);
     if (late !== undefined) return this.#refuse(req, passage, { rejection: late, user });
     return { ok: true, value: enter(account) };

@@ -83,12 +83,13 @@ export function createHttpApp(options: HttpAppOptions, admission: AdmissionPipel
       // Scrapes must get through to a full service: that is when they matter most.
       const limited = rights.some((each) => each !== 'metrics');
       const path = fullPath(req);
-      const passage = { rights, path, loggedPath: loggedPath(req), method: req.method, limited, tokens };
+      const logged = loggedPath(req);
+      const passage = { rights, path, loggedPath: logged, method: req.method, limited, tokens };
       admission
         .pass(req, { ...passage, whileAccepting: false }, (account) => {
           if (limited) res.on('close', admission.hold(account.name));
           const url = new URL(req.originalUrl, 'https://localhost');
-          contexts.set(req, admission.context(account, { path, url, remoteAddress: req.socket.remoteAddress }));
+          contexts.set(req, admission.context(account, { path: logged, url, remoteAddress: req.socket.remoteAddress }));
           next();
         })
         .then((passed) => {
