@@ -19,6 +19,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { cpuTimeOf, TsChild } from './process.js';
@@ -198,7 +199,7 @@ async function measure(layout: Layout, context: Context): Promise<Figures> {
         publish(`wss://localhost:${publishPorts[i % publishPorts.length]}/publish`, context.ca, { topic, client: i }),
       ),
     );
-    await new Promise((resolveWarm) => setTimeout(resolveWarm, 1_000));
+    await delay(1_000);
     const pids = children.map((child) => child.child.pid as number);
     const sum = <T>(list: readonly T[], of: (item: T) => number) => list.reduce((total, item) => total + of(item), 0);
     const at = async () => ({
@@ -209,7 +210,7 @@ async function measure(layout: Layout, context: Context): Promise<Figures> {
       redis: await cpuMs([context.redis.pid]),
     });
     const first = await at();
-    await new Promise((resolveRun) => setTimeout(resolveRun, SECONDS * 1_000));
+    await delay(SECONDS * 1_000);
     const last = await at();
     writers.forEach((writer) => writer.stop());
     [...writers, ...readers].forEach(({ ws }) => ws.close());

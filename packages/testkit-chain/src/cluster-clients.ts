@@ -1,5 +1,6 @@
 import { DEV_AUTH, type HistoryRecorder } from '@pubsub/testkit';
 import { WebSocket } from 'ws';
+import type { Frame } from './fault.js';
 
 /**
  * Clients of a cluster as a careful application writes them: each knows several nodes, moves on
@@ -10,21 +11,6 @@ import { WebSocket } from 'ws';
 
 /** How long a client waits before dialing again after a failed dial (pacing, not synchronisation). */
 const REDIAL_MS = 100;
-
-interface Reply {
-  type: string;
-  id?: string;
-  code?: string;
-}
-
-interface Delivery {
-  type: string;
-  topic?: string;
-  id?: string;
-  content?: string;
-  seq?: number;
-  epoch?: string;
-}
 
 /** The node after `index`, round the list. */
 const nextOf = (urls: readonly string[], index: number) => (index + 1) % urls.length;
@@ -100,7 +86,7 @@ export class PublishingClient {
         this.#send(ws, id, topic);
       }
     });
-    ws.on('message', (data: Buffer) => this.#onReply(JSON.parse(data.toString()) as Reply));
+    ws.on('message', (data: Buffer) => this.#onReply(JSON.parse(data.toString()) as Frame));
     ws.once('close', (code) => {
       const wasOpen = this.#ws === ws;
       if (wasOpen) {
@@ -130,7 +116,7 @@ export class PublishingClient {
     this.#send(ws, id, topic);
   }
 
-  #onReply(reply: Reply): void {
+  #onReply(reply: Frame): void {
     const { history, name } = this.#options;
     const id = reply.id ?? '';
     if (!this.#unacked.has(id)) return;
@@ -221,7 +207,7 @@ export class SubscribingClient {
       }
     });
     ws.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString()) as Delivery & { recovered?: boolean; replayed?: number };
+      const frame = JSON.parse(data.toString()) as Frame & { recovered?: boolean; replayed?: number };
       if (frame.type === 'message') {
         const { topic = '', id = '', content = '', seq } = frame;
         history.delivered({ subscriber: name, topic, id, body: content, ...(seq === undefined ? {} : { seq }) });
