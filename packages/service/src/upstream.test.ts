@@ -3,7 +3,7 @@ import { bareWssServer, testCertificate } from '@pubsub/testkit';
 import { once } from 'node:events';
 import { describe, expect, test } from 'vitest';
 import type { WebSocket } from 'ws';
-import { Upstream } from './upstream.js';
+import { dial, Upstream } from './upstream.js';
 
 /** A hop server that greets each connection with its name, so a test sees which one it reached. */
 const namedServer = (name: string) => bareWssServer((ws) => ws.send(name));
@@ -89,5 +89,21 @@ describe('Upstream', () => {
     expect(() => new Upstream({ urls: [] } as unknown as ConstructorParameters<typeof Upstream>[0])).toThrow(
       /at least one URL/,
     );
+  });
+
+  test("a hop's frames carry an all-zero mask key, so neither end copies and XORs their bytes", async () => {
+    const { ca } = await testCertificate();
+    let firstChunk!: Promise<Buffer>;
+    const server = await bareWssServer((_ws, request) => {
+      firstChunk = once(request.socket, 'data').then(([chunk]) => chunk as Buffer);
+    });
+    const ws = await dial({ url: server.url('/hop'), user: 'hello', password: 'test', ca, maxPayloadBytes: 1024 });
+    ws.send('hop frame');
+    const frame = await firstChunk;
+    expect(frame[1]! & 0x80).toBe(0x80); // still a masked frame, as RFC 6455 wants of a client
+    expect([...frame.subarray(2, 6)]).toEqual([0, 0, 0, 0]);
+    expect(frame.subarray(6).toString()).toBe('hop frame');
+    ws.close();
+    await server.kill();
   });
 });

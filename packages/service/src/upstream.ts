@@ -16,6 +16,17 @@ export interface DialOptions {
   handshakeTimeoutMs?: number;
 }
 
+/**
+ * The mask key of every frame this side sends. RFC 6455 masks client frames so that a browser's
+ * script cannot steer what a caching proxy on the path reads; a hop is our own service talking to
+ * our own msgqueue inside TLS, with no script and no proxy able to read it, so an all-zero key
+ * makes `ws` skip the copy-and-XOR of every frame here and the unmasking on the msgqueue's side
+ * (both test for a zero key).
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 /** Opens one authenticated wss connection; rejects with the reason when it cannot. */
 export function dial(options: DialOptions): Promise<WebSocket> {
   return new Promise((resolveOpen, reject) => {
@@ -27,6 +38,7 @@ export function dial(options: DialOptions): Promise<WebSocket> {
         auth: `${options.user}:${options.password}`,
         maxPayload: options.maxPayloadBytes,
         perMessageDeflate: false,
+        generateMask: zeroMask,
         handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
       });
     } catch (err) {
