@@ -1,6 +1,7 @@
 import { CloseCode, decodeHopAck, GROUP_NAME_PATTERN, HTTP_ERRORS } from '@pubsub/protocol';
 import { closeWithError, textOf, type ConnectionContext, type Rejection } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
+import { hopSink } from './hop-sink.js';
 import type { ConsumerStart, MessageQueue } from './queue.js';
 
 const BATCH_PATTERN = /^[1-9][0-9]{0,5}$/;
@@ -58,8 +59,8 @@ export function handlePop(
     return;
   }
   const positioned = context.url.searchParams.get('offsets') === '1';
-  const limits = { maxMessages: Number(batch), maxBytes: maxFrameBytes, positioned };
-  const consumer = queue.addConsumer(ws, { group, batch: limits, start: consumerStart(context.url.searchParams) });
+  const sink = hopSink(ws, { maxMessages: Number(batch), maxBytes: maxFrameBytes, positioned });
+  const consumer = queue.addConsumer(sink, { group, start: consumerStart(context.url.searchParams) });
   if (consumer === undefined) {
     // Removed (or the groups filled up) between the upgrade's check and now.
     ws.close(CloseCode.GROUP_REMOVED, `group "${group}" does not exist`);
@@ -74,7 +75,7 @@ export function handlePop(
     const ack = decodeHopAck(textOf(data));
     if (ack === undefined || !queue.ack(consumer, ack.count)) {
       context.log.warn({ frame: textOf(data).slice(0, 64) }, 'invalid ack from consumer');
-      ws.close(1008, 'expected {"ack":n} with n between the last ack and the messages received');
+      ws.close(CloseCode.POLICY_VIOLATION, 'expected {"ack":n} with n between the last ack and the messages received');
     }
   });
   ws.on('close', () => queue.removeConsumer(consumer));

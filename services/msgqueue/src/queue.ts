@@ -1,9 +1,8 @@
 import type { Logger } from '@pubsub/log';
-import { CloseCode, encodeBatch, isNodeGroup, planBatches, type BatchLimits } from '@pubsub/protocol';
+import { isNodeGroup } from '@pubsub/protocol';
 import { eventWithin } from '@pubsub/service';
-import Denque from 'denque';
 import { EventEmitter } from 'node:events';
-import { WebSocket } from 'ws';
+import { ConsumerGroup, type Consumer, type ConsumerSink } from './consumer-group.js';
 import type { AppendInput, AppendResult, MessageLog } from './store/log.js';
 
 export interface QueueLimits {
@@ -52,37 +51,6 @@ export interface GroupInfo {
   readonly idleMs: number;
 }
 
-/** A `/popmsg` connection in a consumer group. */
-export interface Consumer {
-  readonly ws: WebSocket;
-  readonly group: Group;
-  /** Offsets sent on this connection and not yet acknowledged, in order (acks count frames). */
-  readonly sent: Denque<number>;
-  acked: number;
-  /** How many messages, in how many bytes, one frame to this consumer may carry. */
-  readonly batch: BatchLimits;
-}
-
-/** Consumers that share the work: each message goes to one of them; each group gets every message. */
-export interface Group {
-  readonly name: string;
-  /** Next offset never dispatched to this group. */
-  cursor: number;
-  /** Every offset below this is acknowledged. */
-  floor: number;
-  readonly acked: Set<number>;
-  /** Offsets to send again (released or lease expired), oldest first. */
-  readonly redeliver: number[];
-  readonly inFlight: Map<number, { consumer: Consumer; deadline: number }>;
-  readonly consumers: Set<Consumer>;
-  /** When its last consumer left (or the queue started), while it has none. */
-  idleSince: number | undefined;
-  /** Whether its backlog counts toward the limits and holds retention back (false once idle). */
-  holding: boolean;
-  /** A node group: made by its first consumer, and removed once idle for `NodeGroups.expireMs`. */
-  readonly node: boolean;
-}
-
 interface QueueEvents {
   full: [];
   drain: [];
@@ -97,13 +65,15 @@ interface QueueEvents {
 const RESUME_RATIO = 0.9;
 
 /**
- * The msgqueue's logic over its log: appends, consumer groups with competing consumers,
- * credit-based dispatch, cumulative acks, leases and redelivery, and backpressure on pushers.
+ * The msgqueue's logic over its log: appends and backpressure on pushers, which groups exist
+ * (declared, node groups made and expired, idle ones released), and dispatch of each group's
+ * messages to its consumers' sinks whenever something moves (a commit, an ack, a consumer
+ * joining or leaving, a lease running out). What one group owes whom is ConsumerGroup's.
  */
 export class MessageQueue extends EventEmitter<QueueEvents> {
   readonly #log: MessageLog;
   readonly #limits: QueueLimits;
-  readonly #groups = new Map<string, Group>();
+  readonly #groups = new Map<string, ConsumerGroup>();
   readonly #timers: NodeJS.Timeout[];
   readonly #nodeGroups: NodeGroups | undefined;
   #full = false;
@@ -199,7 +169,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     if (group === undefined) return false;
     this.#groups.delete(name);
     this.#log.deleteGroup(name);
-    for (const consumer of group.consumers) consumer.ws.close(CloseCode.GROUP_REMOVED, `group "${name}" was removed`);
+    for (const consumer of group.consumers) consumer.sink.groupRemoved(name);
     group.consumers.clear();
     this.logger.warn(
       { group: name, user: by, backlog: this.#log.nextOffset - group.floor },
@@ -244,8 +214,8 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
    * where it was, with no gap.
    */
   addConsumer(
-    ws: WebSocket,
-    { group: groupName, batch, start }: { group: string; batch: BatchLimits; start?: ConsumerStart | undefined },
+    sink: ConsumerSink,
+    { group: groupName, start }: { group: string; start?: ConsumerStart | undefined },
   ): Consumer | undefined {
     let group = this.#groups.get(groupName);
     if (group === undefined) {
@@ -257,9 +227,7 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
       this.logger.info({ group: groupName, floor: group.floor }, 'made a node group for its first consumer');
     }
     if (!group.holding) this.#hold(group);
-    group.idleSince = undefined;
-    const consumer: Consumer = { ws, group, sent: new Denque(), acked: 0, batch };
-    group.consumers.add(consumer);
+    const consumer = group.join(sink);
     this.#dispatch(group);
     return consumer;
   }
@@ -267,18 +235,10 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   /** Puts the consumer's unacknowledged messages back for the rest of its group. */
   removeConsumer(consumer: Consumer): void {
     const { group } = consumer;
-    if (!group.consumers.delete(consumer)) return;
-    if (group.consumers.size === 0) group.idleSince = Date.now();
-    let released = 0;
-    for (const offset of consumer.sent.toArray()) {
-      if (group.inFlight.get(offset)?.consumer !== consumer) continue;
-      group.inFlight.delete(offset);
-      group.redeliver.push(offset);
-      released++;
-    }
+    if (!group.consumers.has(consumer)) return;
+    const released = group.leave(consumer);
     if (released > 0) {
       this.emit('requeued', released);
-      group.redeliver.sort((a, b) => a - b);
       this.logger.info({ group: group.name, count: released }, 'requeued unacknowledged messages');
     }
     this.#settled();
@@ -287,20 +247,11 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
 
   /** Applies a cumulative ack; false when it acknowledges more than was sent or goes backwards. */
   ack(consumer: Consumer, count: number): boolean {
-    const newly = count - consumer.acked;
-    if (newly < 0 || newly > consumer.sent.length) return false;
     const { group } = consumer;
+    const before = consumer.acked;
+    if (!group.ack(consumer, count)) return false;
     // An ack on its way while the group was removed: nothing to record it in.
-    if (newly === 0 || this.#groups.get(group.name) !== group) return true;
-    for (let i = 0; i < newly; i++) {
-      const offset = consumer.sent.shift() as number;
-      group.inFlight.delete(offset);
-      // In order with nothing acknowledged ahead (the usual case): the floor just moves.
-      if (offset === group.floor && group.acked.size === 0) group.floor++;
-      else if (offset >= group.floor) group.acked.add(offset);
-    }
-    consumer.acked = count;
-    while (group.acked.delete(group.floor)) group.floor++;
+    if (count === before || this.#groups.get(group.name) !== group) return true;
     this.#log.setGroupFloor(group.name, group.floor);
     this.#settled();
     this.#dispatch(group);
@@ -324,19 +275,8 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     this.#timers.forEach((timer) => clearInterval(timer));
   }
 
-  #group(name: string, floor: number, { node = false } = {}): Group {
-    const group: Group = {
-      name,
-      cursor: floor,
-      floor,
-      acked: new Set(),
-      redeliver: [],
-      inFlight: new Map(),
-      consumers: new Set(),
-      idleSince: Date.now(),
-      holding: true,
-      node,
-    };
+  #group(name: string, floor: number, { node = false } = {}): ConsumerGroup {
+    const group = new ConsumerGroup(name, floor, node);
     this.#groups.set(name, group);
     this.#log.setGroupFloor(name, floor);
     return group;
@@ -386,14 +326,10 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
   }
 
   /** A released group's consumer is back: it resumes where retention left it and holds again. */
-  #hold(group: Group): void {
-    const floor = Math.max(group.floor, this.#log.firstOffset);
-    group.floor = floor;
-    group.cursor = Math.max(group.cursor, floor);
-    for (const offset of group.acked) if (offset < floor) group.acked.delete(offset);
-    group.holding = true;
-    this.#log.setGroupFloor(group.name, floor);
-    this.logger.info({ group: group.name, floor }, 'consumer group back; it holds messages again');
+  #hold(group: ConsumerGroup): void {
+    group.resume(this.#log.firstOffset);
+    this.#log.setGroupFloor(group.name, group.floor);
+    this.logger.info({ group: group.name, floor: group.floor }, 'consumer group back; it holds messages again');
   }
 
   #overLimit(ratio: number): boolean {
@@ -415,83 +351,22 @@ export class MessageQueue extends EventEmitter<QueueEvents> {
     this.emit('settled');
   }
 
-  /** The next offset the group should send: redeliveries first, then new committed messages. */
-  #nextFor(group: Group): number | undefined {
-    while (group.redeliver.length > 0) {
-      const offset = group.redeliver.shift() as number;
-      if (offset >= group.floor && !group.acked.has(offset) && !group.inFlight.has(offset)) return offset;
-    }
-    if (group.cursor < this.#log.committedOffset) return group.cursor++;
-    return undefined;
-  }
-
-  /** Sends each consumer of the group what its credit allows, batched per consumer. */
-  #dispatch(group: Group): void {
-    const outgoing = new Map<Consumer, number[]>();
-    this.#assign(group, outgoing);
-    for (const [consumer, offsets] of outgoing) this.#send(consumer, offsets);
-  }
-
-  /** Writes the frames at `offsets` straight from the log into the consumer's hop frames. */
-  #send(consumer: Consumer, offsets: readonly number[]): void {
-    const log = this.#log;
-    const sizes = offsets.map((offset) => log.frameBytes(offset) as number);
-    const bytesOf = (index: number) => sizes[index] as number;
-    const write = (index: number, target: Buffer, at: number) => log.copyFrame(offsets[index] as number, target, at);
-    const positioned = consumer.batch.positioned === true;
-    const entries = { bytesOf, write, ...(positioned && { offsetOf: (index: number) => offsets[index] as number }) };
-    for (const plan of planBatches(offsets.length, bytesOf, consumer.batch)) {
-      if (plan.count > 1 || positioned) {
-        consumer.ws.send(encodeBatch(plan, entries), { binary: true });
-        continue;
-      }
-      const frame = Buffer.allocUnsafe(bytesOf(plan.first));
-      write(plan.first, frame, 0);
-      consumer.ws.send(frame, { binary: false });
-    }
-  }
-
-  #assign(group: Group, outgoing: Map<Consumer, number[]>): void {
-    const deadline = Date.now() + this.#limits.leaseMs;
-    let progressed = true;
-    while (progressed) {
-      progressed = false;
-      for (const consumer of group.consumers) {
-        if (consumer.sent.length >= this.#limits.prefetch || consumer.ws.readyState !== WebSocket.OPEN) continue;
-        const offset = this.#nextFor(group);
-        if (offset === undefined) return;
-        if (this.#log.frameBytes(offset) === undefined) {
-          // Removed by retention before this group took it: nothing to deliver, count it done.
-          group.acked.add(offset);
-          progressed = true;
-          continue;
-        }
-        consumer.sent.push(offset);
-        group.inFlight.set(offset, { consumer, deadline });
-        const offsets = outgoing.get(consumer);
-        if (offsets === undefined) outgoing.set(consumer, [offset]);
-        else offsets.push(offset);
-        progressed = true;
-      }
+  /** Hands each consumer of the group what its credit allows, in one call per consumer. */
+  #dispatch(group: ConsumerGroup): void {
+    const { prefetch, leaseMs } = this.#limits;
+    for (const [consumer, offsets] of group.assign(this.#log, { prefetch, leaseMs })) {
+      consumer.sink.deliver(offsets, this.#log);
     }
   }
 
   #expireLeases(): void {
     const now = Date.now();
     for (const group of this.#groups.values()) {
-      let expired = 0;
-      for (const [offset, lease] of group.inFlight) {
-        if (lease.deadline > now) continue;
-        group.inFlight.delete(offset);
-        group.redeliver.push(offset);
-        expired++;
-      }
-      if (expired > 0) {
-        this.emit('requeued', expired);
-        group.redeliver.sort((a, b) => a - b);
-        this.logger.warn({ group: group.name, count: expired }, 'leases expired; delivering again');
-        this.#dispatch(group);
-      }
+      const expired = group.expireLeases(now);
+      if (expired === 0) continue;
+      this.emit('requeued', expired);
+      this.logger.warn({ group: group.name, count: expired }, 'leases expired; delivering again');
+      this.#dispatch(group);
     }
   }
 }
