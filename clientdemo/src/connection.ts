@@ -1,3 +1,4 @@
+import { CloseCode } from '@pubsub/protocol';
 import { readFile } from 'node:fs/promises';
 import { WebSocket } from 'ws';
 import type { ConnectionSettings } from './options.js';
@@ -172,7 +173,8 @@ export class Connection {
   /** Closes normally and waits for the server's answer. Safe to call more than once. */
   close(): Promise<CloseInfo> {
     this.#state.requested = true;
-    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) this.#ws.close(1000);
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING)
+      this.#ws.close(CloseCode.NORMAL);
     return this.closed;
   }
 }

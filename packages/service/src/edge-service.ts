@@ -169,9 +169,9 @@ export async function startEdgeService<C extends EdgeConfig>(
     // The last acks, errors and messages go out before the close frames.
     outbox?.flush();
     await Promise.all([
-      server.closeClients(1001, 'server shutting down', deadline.left()),
+      server.closeClients('SHUTTING_DOWN', deadline.left()),
       grpc?.stop(deadline.left()),
-      upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left())),
+      upstream.stop(Math.min(2_000, deadline.left())),
     ]);
     await server.close();
     await wiring.closed?.();

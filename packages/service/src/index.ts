@@ -22,7 +22,7 @@ export {
 } from './common-config.js';
 export { runService, type RunServiceOptions } from './run-service.js';
 export { createQueueUpstream, loadHopTls, loadServiceTls, warnOnDevUsers, type HopTls, type QueueHop } from './boot.js';
-export { closeSlowClient, closeWithError } from './close.js';
+export { closeAs, closeSlowClient, closeWithError, type ClosingCode } from './close.js';
 export { drainDeadline, eventWithin, settledWithin } from './wait.js';
 export { bufferOf, textOf } from './raw-data.js';
 export { Outbox, serverTextFrame, type OutboxOptions } from './outbox.js';

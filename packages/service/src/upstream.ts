@@ -1,6 +1,7 @@
 import type { Logger } from '@pubsub/log';
 import { EventEmitter } from 'node:events';
 import { WebSocket } from 'ws';
+import { closeAs } from './close.js';
 import { heartbeat, trackPongs } from './heartbeat.js';
 
 export interface DialOptions {
@@ -179,14 +180,14 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
    * Stops redialing and closes the connection; resolves once it is closed, terminating it when
    * the peer has not answered the close within `terminateAfterMs`.
    */
-  async stop(code = 1001, reason = 'shutting down', terminateAfterMs = 2_000): Promise<void> {
+  async stop(terminateAfterMs = 2_000): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
     clearInterval(this.#heartbeatTimer);
     const ws = this.#socket;
     if (ws === undefined) return;
     const closed = new Promise<void>((resolveClose) => ws.once('close', () => resolveClose()));
-    ws.close(code, reason);
+    closeAs(ws, 'SHUTTING_DOWN');
     const timer = setTimeout(() => ws.terminate(), terminateAfterMs);
     await closed;
     clearTimeout(timer);

@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Account } from './access.js';
 import { AdmissionPipeline, type AdmissionOptions, type CallAdmission, type CallRequest } from './admission.js';
 import { AddressLimit } from './address-limit.js';
+import { closeAs, type ClosingCode } from './close.js';
 import type { ConnectionContext } from './context.js';
 import { heartbeat, trackPongs } from './heartbeat.js';
 import { createHttpApp, type HttpRoutes } from './http-app.js';
@@ -61,8 +62,8 @@ export interface SecureWsServer {
   readonly clients: ReadonlySet<WebSocket>;
   /** Turns away new connections (503) from now on. */
   stopAccepting(): void;
-  /** Closes every client with `code`, terminating those that have not closed by the deadline. */
-  closeClients(code: number, reason: string, deadlineMs: number): Promise<void>;
+  /** Closes every client as the error table says for `code`, terminating those that have not closed by the deadline. */
+  closeClients(code: ClosingCode, deadlineMs: number): Promise<void>;
   /** Stops the heartbeat and the listener; resolves once every socket is gone. */
   close(): Promise<void>;
 }
@@ -248,12 +249,12 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     stopAccepting() {
       admission.stopAccepting();
     },
-    async closeClients(code, reason, deadlineMs) {
+    async closeClients(code, deadlineMs) {
       const closed = [...clients].map(
         (ws) =>
           new Promise<void>((resolveClose) => {
             ws.once('close', () => resolveClose());
-            ws.close(code, reason);
+            closeAs(ws, code);
           }),
       );
       let timer: NodeJS.Timeout | undefined;

@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from '@pubsub/log';
 import { HOP_ENVELOPE_OVERHEAD_BYTES } from '@pubsub/protocol';
 import {
+  closeAs,
   drainDeadline,
   loadServiceTls,
   ServiceMetrics,
@@ -182,7 +183,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
       Promise.all(
         [...pushers].map(async (pusher) => {
           const closed = once(pusher.ws, 'close').catch(() => undefined);
-          pusher.ws.close(1001, 'server shutting down');
+          closeAs(pusher.ws, 'SHUTTING_DOWN');
           await closed;
         }),
       ),
@@ -193,7 +194,7 @@ export async function start(config: MsgqueueConfig, deps: MsgqueueDeps = {}): Pr
     if (config.store === 'memory' && queue.backlog > 0) {
       log.error({ backlog: queue.backlog }, 'in-memory store shutting down with undelivered messages');
     }
-    await server.closeClients(1001, 'server shutting down', deadline.left());
+    await server.closeClients('SHUTTING_DOWN', deadline.left());
     await server.close();
     queue.close();
     await store.close();

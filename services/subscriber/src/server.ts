@@ -232,7 +232,7 @@ async function wire(
       delivery.stop();
       catchUp.close();
       source.close();
-      await upstream.stop(1001, 'shutting down', Math.min(2_000, deadline.left()));
+      await upstream.stop(Math.min(2_000, deadline.left()));
       // What was routed reaches the clients before their close frames (the outbox is flushed next).
       for (const stream of streams) stream.close('SHUTTING_DOWN');
       for (const sink of grpcSinks) sink.close('SHUTTING_DOWN');

@@ -1,4 +1,4 @@
-import { encodeError, encodeGap, ERRORS, HTTP_ERRORS, ProtocolError } from '@pubsub/protocol';
+import { CloseCode, encodeError, encodeGap, ERRORS, HTTP_ERRORS, ProtocolError } from '@pubsub/protocol';
 import {
   judgeElsewhere,
   type Account,
@@ -122,7 +122,7 @@ export function handleStream(ws: WebSocket, context: ConnectionContext, deps: St
     if (refusal !== undefined) {
       context.metrics.rejected.inc({ code: refusal.code });
       sink.reply(encodeError(refusal, undefined));
-      ws.close(1008, refusal.code);
+      ws.close(CloseCode.POLICY_VIOLATION, refusal.code);
       return;
     }
     session.start();

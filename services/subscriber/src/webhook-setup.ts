@@ -81,7 +81,7 @@ export async function setUpWebhooks(
     close: async () => {
       await webhooks.close();
       poster.close();
-      await pushUpstream.stop(1001, 'shutting down', 1_000);
+      await pushUpstream.stop(1_000);
     },
   };
 }
