@@ -177,7 +177,7 @@ describe('mutual TLS on the msgqueue hops', () => {
     const logs = captureLogs('publisher');
     const pub = await startPublisher({ ...env, ...hop }, queue.port, logs.logger);
     const refused = await logs.waitFor((line) => line.msg === 'cannot reach upstream');
-    expect(refused.err).toMatch(error);
+    expect((refused.err as { message: string }).message).toMatch(error);
     expect(await ready(pub.port, ca)).toEqual({
       status: 503,
       body: { status: 'not ready', service: 'publisher', reason: 'msgqueue unreachable' },

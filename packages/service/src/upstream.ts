@@ -129,7 +129,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     dial({ ...this.#options, url: this.#withQuery(url) }).then(
       (ws) => this.#onOpen(ws),
       (err: Error) => {
-        this.#log.warn({ err: err.message, url }, 'cannot reach upstream');
+        this.#log.warn({ err, url }, 'cannot reach upstream');
         this.#scheduleRetry();
       },
     );
@@ -151,7 +151,7 @@ export class Upstream extends EventEmitter<UpstreamEvents> {
     this.#failures = 0;
     this.#socket = ws;
     trackPongs(ws);
-    ws.on('error', (err) => this.#log.warn({ err: err.message }, 'upstream socket error'));
+    ws.on('error', (err) => this.#log.warn({ err }, 'upstream socket error'));
     ws.once('close', (code, reason) => {
       clearInterval(this.#heartbeatTimer);
       this.#socket = undefined;

@@ -147,7 +147,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
       options.metrics.connections.inc({ path });
       trackPongs(ws);
       // Without an 'error' listener one invalid frame would crash the process.
-      ws.on('error', (err) => context.log.info({ err: err.message }, 'client socket error'));
+      ws.on('error', (err) => context.log.info({ err }, 'client socket error'));
       ws.on('close', (code, reason) => {
         clients.delete(ws);
         release();
@@ -217,7 +217,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   // Without this a refused client certificate (mutual TLS) or a scanner leaves no trace here.
   server.on('tlsClientError', (err, tlsSocket) => {
     options.metrics.rejected.inc({ code: 'TLS_HANDSHAKE_FAILED' });
-    log.info({ err: err.message, remoteAddress: tlsSocket.remoteAddress }, 'TLS handshake failed');
+    log.info({ err, remoteAddress: tlsSocket.remoteAddress }, 'TLS handshake failed');
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -84,7 +84,7 @@ export class Outbox {
       } while (this.#again && !this.#paused);
     } catch (err) {
       // The connection's own error handler redials; the rows stay and are read after it.
-      this.#log.warn({ err: (err as Error).message }, 'reading the outbox table failed');
+      this.#log.warn({ err }, 'reading the outbox table failed');
     }
   }
 
@@ -127,7 +127,7 @@ export class Outbox {
       const [row] = rows;
       this.#lag = { rows: row?.rows ?? 0, oldestSeconds: row?.oldest ?? 0 };
     } catch (err) {
-      this.#log.debug({ err: (err as Error).message }, 'counting the outbox backlog failed');
+      this.#log.debug({ err }, 'counting the outbox backlog failed');
     } finally {
       this.#countingLag = false;
     }

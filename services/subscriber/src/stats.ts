@@ -84,7 +84,7 @@ export function statsEndpoint(deps: StatsDeps): HttpHandler {
     const now = Date.now();
     if (cached === undefined || now - cached.at >= QUEUE_STATS_TTL_MS) {
       const stats = deps.source.stats().catch((err: unknown) => {
-        deps.logger.debug({ err: (err as Error).message }, 'cannot read the msgqueue stats');
+        deps.logger.debug({ err }, 'cannot read the msgqueue stats');
         return null;
       });
       cached = { at: now, stats };
