@@ -140,9 +140,12 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   ): void => {
     const { url, account, path, handler } = admitted;
     if (socket.destroyed) return;
+    // Read here, not in the callback: a closure naming `req` would keep the request, its headers
+    // and `head` alive for as long as the connection lasts (every listener below shares its scope).
+    const { remoteAddress } = req.socket;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const release = admission.hold(account.name);
-      const context = admission.context(account, { path, url, remoteAddress: req.socket.remoteAddress });
+      const context = admission.context(account, { path, url, remoteAddress });
       clients.add(ws);
       options.metrics.connections.inc({ path });
       trackPongs(ws);
