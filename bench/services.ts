@@ -16,7 +16,7 @@ export interface SuiteOptions {
   /** WS_CERT_DIR: holds the generated server.crt / server.key. */
   certDir: string;
   ca: string;
-  /** MSGQUEUE_DATA_DIR, fresh and empty. */
+  /** MSGQUEUE_DATA_DIR, fresh and empty; the subscriber's state goes beside it (`<dataDir>-subscriber`). */
   dataDir: string;
   /** LOG_LEVEL of every service. */
   logLevel: string;
@@ -92,7 +92,14 @@ export class Suite implements System {
       const subscriber = new TsChild(
         'subscriber',
         { entry: 'services/subscriber/src/main.ts' },
-        { ...base, SUBSCRIBER_PORT: portOf(2), SUBSCRIBER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/popmsg` },
+        {
+          ...base,
+          SUBSCRIBER_PORT: portOf(2),
+          SUBSCRIBER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/popmsg`,
+          // Its own, not the repository's default: chains run side by side, and a bench must not
+          // touch the state of the operator's own subscriber.
+          SUBSCRIBER_DATA_DIR: `${options.dataDir}-subscriber`,
+        },
       );
       started.push(subscriber);
       const [publish, subscribe] = await Promise.all([
