@@ -5,29 +5,20 @@
  * checker counts every acknowledged message at every subscribed client: none may be missing or
  * out of order per topic; duplicates are counted and reported.
  */
-import {
-  check,
-  formatReport,
-  HistoryRecorder,
-  serverAvailable,
-  testCertificate,
-  within,
-  type TsProcess,
-} from '@pubsub/testkit';
+import { check, formatReport, HistoryRecorder, serverAvailable, within } from '@pubsub/testkit';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   PublishingClient,
   SubscribingClient,
+  childEnv,
   childServices,
-  listening,
-  type Env,
-  type ServiceName,
   ownRedisPossible,
+  queueUrlEnv,
+  startNode,
   startTestRedis,
+  tempDir,
+  type ServiceNode,
 } from '@pubsub/testkit-chain';
 
 const run = childServices();
@@ -39,30 +30,14 @@ const WINDOW = 50;
 /** Acks between one fault and the next, so each one hits a stream in full flow. */
 const ACKS_BETWEEN_FAULTS = 300;
 
-/** One node: its process now, and how to start it again on the same port. */
-interface Node {
-  readonly name: string;
-  readonly service: ServiceName;
-  readonly port: number;
-  proc: TsProcess;
-  readonly env: Env;
-}
-
 /** Rotates a list so that it starts at `first`: each node and client starts on a different peer. */
 const from = <T>(list: readonly T[], first: number): T[] => [...list.slice(first), ...list.slice(0, first)];
 
-async function startNode(name: string, service: ServiceName, env: Env): Promise<Node> {
-  const proc = run(service, env);
-  return { name, service, port: await listening(proc), proc, env };
-}
-
 /** SIGKILL, then the same service again on the same port; resolves once it listens. */
-async function killAndRestart(node: Node, portVariable: string): Promise<{ downMs: number }> {
+async function killAndRestart(node: ServiceNode): Promise<{ downMs: number }> {
   const killedAt = Date.now();
-  node.proc.child.kill('SIGKILL');
-  expect(await node.proc.exited).toBeNull();
-  node.proc = run(node.service, { ...node.env, [portVariable]: String(node.port) });
-  await listening(node.proc);
+  expect(await node.proc.kill('SIGKILL')).toBeNull();
+  await node.restart();
   return { downMs: Date.now() - killedAt };
 }
 
@@ -75,37 +50,32 @@ describe.runIf(ownRedisPossible() || (await serverAvailable('redis')))(
       const redis = await startTestRedis();
       phase(`redis at ${redis.url}`);
       try {
-        const { certDir, ca } = await testCertificate();
-        const base = { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '200', LOG_LEVEL: 'info' };
+        const { ca, env } = await childEnv();
         const queueEnv = {
-          ...base,
-          MSGQUEUE_PORT: '0',
+          ...env,
           MSGQUEUE_STORE: 'redis',
           MSGQUEUE_REDIS_URL: redis.url,
           MSGQUEUE_REDIS_PREFIX: `test:cluster-fault:${randomBytes(6).toString('hex')}:`,
           MSGQUEUE_NODE_GROUPS: 'true',
         };
-        const queues = await Promise.all(['mq1', 'mq2'].map((name) => startNode(name, 'msgqueue', queueEnv)));
-        const pushUrls = queues.map((queue) => `wss://localhost:${queue.port}/pushmsg`);
-        const popUrls = queues.map((queue) => `wss://localhost:${queue.port}/popmsg`);
+        const queues = await Promise.all([0, 1].map(() => startNode(run, 'msgqueue', queueEnv)));
+        const queuePorts = queues.map((queue) => queue.port);
         const publishers = await Promise.all(
-          ['pub1', 'pub2'].map((name, i) =>
-            startNode(name, 'publisher', {
-              ...base,
-              PUBLISHER_PORT: '0',
-              PUBLISHER_QUEUE_URL: from(pushUrls, i).join(','),
+          [0, 1].map((i) =>
+            startNode(run, 'publisher', {
+              ...env,
+              ...queueUrlEnv('publisher', from(queuePorts, i)),
               PUBLISHER_RATE_LIMIT: '0',
             }),
           ),
         );
         const subscribers = await Promise.all(
           ['sub1', 'sub2', 'sub3'].map((name, i) =>
-            startNode(name, 'subscriber', {
-              ...base,
-              SUBSCRIBER_PORT: '0',
+            startNode(run, 'subscriber', {
+              ...env,
+              ...queueUrlEnv('subscriber', from(queuePorts, i % 2)),
               SUBSCRIBER_NODE_ID: name,
-              SUBSCRIBER_QUEUE_URL: from(popUrls, i % 2).join(','),
-              SUBSCRIBER_DATA_DIR: mkdtempSync(join(tmpdir(), `pubsub-cluster-${name}-`)),
+              SUBSCRIBER_DATA_DIR: tempDir(`cluster-${name}`),
             }),
           ),
         );
@@ -176,21 +146,21 @@ describe.runIf(ownRedisPossible() || (await serverAvailable('redis')))(
         // The faults, one kind after the other, each while messages stream through every hop; the
         // load goes on until the last node killed is back, however long restarts take here.
         const faults: string[] = [];
-        const inject = async (node: Node, portVariable: string) => {
+        const inject = async (name: string, node: ServiceNode) => {
           const atAcks = acked + ACKS_BETWEEN_FAULTS;
           await until(
             () => acked >= atAcks,
             30_000,
-            () => `${acked} of ${atAcks} acks before killing ${node.name}`,
+            () => `${acked} of ${atAcks} acks before killing ${name}`,
           );
-          phase(`killing ${node.name} at ${acked} acks`);
-          const { downMs } = await killAndRestart(node, portVariable);
-          phase(`${node.name} back`);
-          faults.push(`${node.name} at ${atAcks} acks (back after ${downMs} ms)`);
+          phase(`killing ${name} at ${acked} acks`);
+          const { downMs } = await killAndRestart(node);
+          phase(`${name} back`);
+          faults.push(`${name} at ${atAcks} acks (back after ${downMs} ms)`);
         };
-        await inject(queues[0] as Node, 'MSGQUEUE_PORT');
-        await inject(publishers[0] as Node, 'PUBLISHER_PORT');
-        await inject(subscribers[0] as Node, 'SUBSCRIBER_PORT');
+        await inject('mq1', queues[0] as ServiceNode);
+        await inject('pub1', publishers[0] as ServiceNode);
+        await inject('sub1', subscribers[0] as ServiceNode);
         const tail = acked + ACKS_BETWEEN_FAULTS;
         await until(
           () => acked >= tail,

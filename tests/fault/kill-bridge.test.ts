@@ -5,22 +5,19 @@
  * id, and the msgqueue's dedupe window keeps the copy from being stored twice.
  */
 import { connect as amqpConnect } from 'amqplib';
-import {
-  connect,
-  serverAvailable,
-  serverUrl,
-  testCertificate,
-  within,
-  type TestClient,
-  type TsProcess,
-} from '@pubsub/testkit';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { connect, serverAvailable, serverUrl, within, type TestClient } from '@pubsub/testkit';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { outboxSql, pgClient, subscribe, uniqueName, type Delivered } from '../bridge/rig.js';
-import { childServices, listening, type Env } from '@pubsub/testkit-chain';
+import {
+  childEnv,
+  childServices,
+  queueUrlEnv,
+  startNode,
+  tempDir,
+  type Env,
+  type ServiceNode,
+} from '@pubsub/testkit-chain';
 
 const run = childServices();
 const postgres = await serverAvailable('postgres');
@@ -37,26 +34,16 @@ interface Rig {
 
 /** msgqueue (file store) and subscriber as processes, and a wss client subscribed to `topic`. */
 async function startChain(topic: string): Promise<Rig> {
-  const { certDir, ca } = await testCertificate();
-  const base = { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '200', LOG_LEVEL: 'info' };
-  const queue = run('msgqueue', {
-    ...base,
-    MSGQUEUE_PORT: '0',
-    MSGQUEUE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-bridge-fault-')),
+  const { ca, env } = await childEnv();
+  const queue = await startNode(run, 'msgqueue', { ...env, MSGQUEUE_DATA_DIR: tempDir('bridge-fault') });
+  const sub = await startNode(run, 'subscriber', {
+    ...env,
+    ...queueUrlEnv('subscriber', [queue.port]),
+    SUBSCRIBER_DATA_DIR: tempDir('bridge-fault-subscriber'),
   });
-  const queuePort = await listening(queue);
-  const sub = run('subscriber', {
-    ...base,
-    SUBSCRIBER_PORT: '0',
-    SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
-  });
-  const subscriber = await connect(`wss://localhost:${await listening(sub)}/subscribe`, { ca });
+  const subscriber = await connect(`wss://localhost:${sub.port}/subscribe`, { ca });
   await subscribe(subscriber, topic);
-  return {
-    ca,
-    subscriber,
-    bridgeEnv: { ...base, BRIDGE_PORT: '0', BRIDGE_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg` },
-  };
+  return { ca, subscriber, bridgeEnv: { ...env, ...queueUrlEnv('bridge', [queue.port]) } };
 }
 
 /** Every delivery's id, in order; resolves `whenAt(n)` once n have come. */
@@ -81,13 +68,11 @@ function recordDeliveries(client: TestClient) {
   return { ids, whenAt };
 }
 
-/** SIGKILLs the bridge once `count` deliveries are in, and starts it again with the same environment. */
-async function killAndRestart(bridge: TsProcess, env: Env, whenAt: Promise<void>): Promise<TsProcess> {
+/** SIGKILLs the bridge once `whenAt` resolves, and starts it again on its port. */
+async function killAndRestart(bridge: ServiceNode, whenAt: Promise<void>): Promise<void> {
   await whenAt;
-  await bridge.kill('SIGKILL');
-  const restarted = run('bridge', env);
-  await listening(restarted);
-  return restarted;
+  await bridge.proc.kill('SIGKILL');
+  await bridge.restart();
 }
 
 describe('kill -9 of the bridge mid-stream', () => {
@@ -101,8 +86,7 @@ describe('kill -9 of the bridge mid-stream', () => {
       const rig = await startChain(topic);
       const env = { ...rig.bridgeEnv, BRIDGE_PG_URL: url, BRIDGE_PG_OUTBOX_TABLE: table, BRIDGE_PG_BATCH: '50' };
       const { ids, whenAt } = recordDeliveries(rig.subscriber);
-      const bridge = run('bridge', env);
-      await listening(bridge);
+      const bridge = await startNode(run, 'bridge', env);
       // Rows keep coming, 10 per statement, while the bridge dies and comes back.
       const writing = (async () => {
         for (let n = 0; n < TOTAL; n += 10) {
@@ -112,7 +96,7 @@ describe('kill -9 of the bridge mid-stream', () => {
           );
         }
       })();
-      await killAndRestart(bridge, env, whenAt(KILL_AFTER));
+      await killAndRestart(bridge, whenAt(KILL_AFTER));
       await writing;
       await whenAt(TOTAL);
       const keys = ids.map((id) => Number(id.slice(table.length + 1)));
@@ -142,8 +126,7 @@ describe('kill -9 of the bridge mid-stream', () => {
         BRIDGE_AMQP_TOPICS: `${queue}=${topic}`,
       };
       const { ids, whenAt } = recordDeliveries(rig.subscriber);
-      const bridge = run('bridge', env);
-      await listening(bridge);
+      const bridge = await startNode(run, 'bridge', env);
       const sending = (async () => {
         for (let n = 1; n <= TOTAL; n++) {
           channel.sendToQueue(queue, Buffer.from(String(n)), { messageId: `m${n}`, persistent: true });
@@ -151,7 +134,7 @@ describe('kill -9 of the bridge mid-stream', () => {
         }
         await channel.waitForConfirms();
       })();
-      await killAndRestart(bridge, env, whenAt(KILL_AFTER));
+      await killAndRestart(bridge, whenAt(KILL_AFTER));
       await sending;
       await whenAt(TOTAL);
       expect(ids).toEqual(Array.from({ length: TOTAL }, (_, i) => `m${i + 1}`));

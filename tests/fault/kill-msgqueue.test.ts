@@ -1,6 +1,6 @@
 import { check, connect, formatReport, HistoryRecorder, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, deliveredAll, listening, recordedSubscribers, startFaultChain } from '@pubsub/testkit-chain';
+import { childServices, deliveredAll, recordedSubscribers, startFaultChain } from '@pubsub/testkit-chain';
 
 const run = childServices();
 
@@ -30,7 +30,7 @@ describe('kill -9 of the msgqueue under load', () => {
             history.publishOk({ publisher: name, id: reply.id });
             // Killed from inside the ack stream, with messages in flight on every hop.
             if (++acked === total / 4) {
-              chain.queue.child.kill('SIGKILL');
+              chain.msgqueue.proc.child.kill('SIGKILL');
               killAt?.();
             }
           } else history.publishFailed({ publisher: name, id: reply.id });
@@ -56,10 +56,9 @@ describe('kill -9 of the msgqueue under load', () => {
     for (const { client } of publishers) client.ws.on('message', pump);
     pump();
     await within(killPoint, 15_000, () => `only ${acked} acks before the kill point`);
-    expect(await chain.queue.exited).toBeNull();
+    expect(await chain.msgqueue.proc.exited).toBeNull();
     const sentAtKill = next;
-    chain.queue = run('msgqueue', { ...chain.queueEnv, MSGQUEUE_PORT: String(chain.queuePort) });
-    await listening(chain.queue);
+    await chain.msgqueue.restart();
     await within(done, 20_000, () => `${replies} of ${total} replies:\n${formatReport(check(history.events))}`);
     expect(sentAtKill).toBeLessThan(perPublisher);
 
@@ -73,7 +72,7 @@ describe('kill -9 of the msgqueue under load', () => {
     expect(report.ok, formatReport(report)).toBe(true);
     expect(report.counts.acked).toBe(total);
     expect(report.duplicated).toEqual([]);
-    expect(chain.queue.lines.some((line) => line.includes('"msg":"recovered the log"'))).toBe(true);
+    expect(chain.msgqueue.proc.lines.some((line) => line.includes('"msg":"recovered the log"'))).toBe(true);
     process.stderr.write(`kill -9 msgqueue: ${formatReport(report).split('\n')[0]}\n`);
     await Promise.all([...subscribers.values(), ...publishers.map((p) => p.client)].map((client) => client.close()));
   }, 60_000);

@@ -5,7 +5,7 @@
  */
 import { check, connect, formatReport, HistoryRecorder, type TestClient, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, deliveredAll, listening, recordedSubscribers, startFaultChain } from '@pubsub/testkit-chain';
+import { childServices, deliveredAll, recordedSubscribers, startFaultChain } from '@pubsub/testkit-chain';
 
 const run = childServices();
 
@@ -54,7 +54,7 @@ describe('kill -9 of the publisher under load', () => {
     const socketErrors: string[] = [];
     let acked = 0;
     let killed = false;
-    const victim = chain.publisher;
+    const victim = chain.publisher.proc;
     let killPoint: () => void = () => undefined;
     const killedAt = new Promise<void>((resolveKill) => (killPoint = resolveKill));
     let closedSockets = 0;
@@ -134,7 +134,7 @@ describe('kill -9 of the publisher under load', () => {
     // The msgqueue has read the dead publisher's hop to its end before the new one connects.
     const hopClosed = JSON.parse(
       await within(
-        chain.queue.waitForLine(
+        chain.msgqueue.proc.waitForLine(
           (line) => line.includes('"path":"/pushmsg"') && line.includes('"msg":"connection closed"'),
         ),
         10_000,
@@ -143,9 +143,8 @@ describe('kill -9 of the publisher under load', () => {
     ) as { code: number };
     expect(hopClosed.code).toBe(1006);
 
-    chain.publisher = run('publisher', { ...chain.publisherEnv, PUBLISHER_PORT: String(chain.publishPort) });
-    expect(await within(listening(chain.publisher), 20_000, () => 'restarted publisher not listening')).toBe(
-      chain.publishPort,
+    expect(await within(chain.publisher.restart(), 20_000, () => 'restarted publisher not listening')).toBe(
+      chain.publisher.port,
     );
     for (const pub of publishers) {
       pub.client = await connect(chain.publishUrl, { ca });
@@ -207,7 +206,7 @@ describe('kill -9 of the publisher under load', () => {
     // The rest of the chain never noticed: subscribers stayed connected, the other services up.
     expect(subscriberCloses).toEqual([]);
     for (const client of subscribers.values()) expect(client.ws.readyState).toBe(client.ws.OPEN);
-    for (const proc of [chain.queue, chain.subscriber]) {
+    for (const { proc } of [chain.msgqueue, chain.subscriber]) {
       expect(proc.child.exitCode).toBeNull();
       expect(proc.child.signalCode).toBeNull();
     }

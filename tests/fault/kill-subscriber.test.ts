@@ -1,13 +1,6 @@
 import { check, connect, formatReport, HistoryRecorder, latch, type TestClient, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import {
-  childServices,
-  deliveredAll,
-  expectNoAnomalies,
-  listening,
-  startFaultChain,
-  type Frame,
-} from '@pubsub/testkit-chain';
+import { childServices, deliveredAll, expectNoAnomalies, startFaultChain, type Frame } from '@pubsub/testkit-chain';
 
 const run = childServices();
 
@@ -70,7 +63,7 @@ describe('kill -9 of the subscriber service under load', () => {
     const chain = await startFaultChain(run);
     const { ca } = chain;
     const history = new HistoryRecorder();
-    const victim = chain.subscriber;
+    const victim = chain.subscriber.proc;
 
     const total = 2 * PER_PUBLISHER;
     const killAfterAcks = total / 4;
@@ -200,8 +193,7 @@ describe('kill -9 of the subscriber service under load', () => {
     expect(subscribers.map((sub) => sub.closes)).toEqual([[1006], [1006]]);
     const ackedAtClose = acked;
 
-    chain.subscriber = run('subscriber', { ...chain.subscriberEnv, SUBSCRIBER_PORT: String(chain.subscribePort) });
-    expect(await listening(chain.subscriber)).toBe(chain.subscribePort);
+    expect(await chain.subscriber.restart()).toBe(chain.subscriber.port);
     const ackedAtRestart = acked;
     // The msgqueue's history is one epoch: any delivery tells it (each client resumes with its own).
     const epoch = subscribers.find((sub) => sub.epoch !== undefined)?.epoch;
@@ -281,7 +273,7 @@ describe('kill -9 of the subscriber service under load', () => {
     // The publishing side never noticed: its sockets stayed open, the other services up.
     expect(publishers.map((pub) => pub.closes)).toEqual([[], []]);
     for (const pub of publishers) expect(pub.client.ws.readyState).toBe(pub.client.ws.OPEN);
-    for (const proc of [chain.queue, chain.publisher]) {
+    for (const { proc } of [chain.msgqueue, chain.publisher]) {
       expect(proc.child.exitCode).toBeNull();
       expect(proc.child.signalCode).toBeNull();
     }

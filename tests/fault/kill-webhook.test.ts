@@ -2,7 +2,6 @@ import { connect, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import {
   childServices,
-  listening,
   startFaultChain,
   type FaultChain,
   startReceiver,
@@ -37,21 +36,20 @@ describe('kill -9 of the subscriber while a webhook retries', () => {
     });
     let recovered = false;
     await using receiver = await startReceiver((_got, n) => ({ status: recovered || n < ACCEPTED_FIRST ? 200 : 503 }));
-    const api = subscriptionsApi(chain.subscribePort, chain.ca);
+    const api = subscriptionsApi(chain.subscriber.port, chain.ca);
     const created = await api.create({ topic: 'orders', url: receiver.url });
     expect(created.status).toBe(201);
 
     await publish(chain, ids(0, BEFORE));
     // Retrying the message after the accepted ones, a few times over.
     await within(receiver.until(ACCEPTED_FIRST + 5), 20_000, () => `received ${receiver.received.length}`);
-    const victim = chain.subscriber;
+    const victim = chain.subscriber.proc;
     await victim.kill('SIGKILL');
     expect(victim.child.signalCode).toBe('SIGKILL');
     await publish(chain, ids(BEFORE, WHILE_DOWN));
     recovered = true;
 
-    const restarted = run('subscriber', { ...chain.subscriberEnv, SUBSCRIBER_PORT: String(chain.subscribePort) });
-    expect(await listening(restarted)).toBe(chain.subscribePort);
+    expect(await chain.subscriber.restart()).toBe(chain.subscriber.port);
     const all = ids(0, BEFORE + WHILE_DOWN);
     const last = all.at(-1);
     await within(
@@ -75,7 +73,7 @@ describe('kill -9 of the subscriber while a webhook retries', () => {
     expect(numbers.slice(0, restartedAt < 0 ? undefined : restartedAt)).toEqual(
       [...numbers.slice(0, restartedAt < 0 ? undefined : restartedAt)].sort((a, b) => a - b),
     );
-    const view = await subscriptionsApi(chain.subscribePort, chain.ca).until(
+    const view = await subscriptionsApi(chain.subscriber.port, chain.ca).until(
       created.json.id as string,
       (each) => each.queued === 0 && each.state === 'live',
     );

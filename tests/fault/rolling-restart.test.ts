@@ -6,23 +6,12 @@
  * id, when their publisher comes back; subscribing clients resume from their last seq when theirs
  * does. The checker must find nothing lost, duplicated or reordered.
  */
-import {
-  check,
-  connect,
-  formatReport,
-  HistoryRecorder,
-  latch,
-  type TestClient,
-  within,
-  ready,
-  type TsProcess,
-} from '@pubsub/testkit';
+import { check, connect, formatReport, HistoryRecorder, latch, type TestClient, within, ready } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import {
   childServices,
   deliveredAll,
   expectNoAnomalies,
-  listening,
   startFaultChain,
   type FaultChain,
   type ServiceName,
@@ -209,16 +198,6 @@ describe('rolling restart with SIGTERM under load', () => {
     const pumpAll = () => publishers.forEach(pump);
     pumpAll();
 
-    const ports = () => [chain.queuePort, chain.publishPort, chain.subscribePort];
-    const processOf = (service: ServiceName): TsProcess =>
-      service === 'msgqueue' ? chain.queue : service === 'publisher' ? chain.publisher : chain.subscriber;
-    const envOf = (service: ServiceName) =>
-      service === 'msgqueue'
-        ? { ...chain.queueEnv, MSGQUEUE_PORT: String(chain.queuePort) }
-        : service === 'publisher'
-          ? { ...chain.publisherEnv, PUBLISHER_PORT: String(chain.publishPort) }
-          : { ...chain.subscriberEnv, SUBSCRIBER_PORT: String(chain.subscribePort) };
-
     /** SIGTERM once half of this phase's messages are acknowledged, then a new process on the same port. */
     const restart = async (service: ServiceName): Promise<void> => {
       const phaseStart = ackedIds.size;
@@ -227,9 +206,9 @@ describe('rolling restart with SIGTERM under load', () => {
         20_000,
         () => `${service} phase: ${ackedIds.size - phaseStart} of ${STOP_AFTER} acks`,
       );
-      const old = processOf(service);
+      const old = chain[service].proc;
       // The services that dial the msgqueue log a new 'upstream connected' once they reach the new one.
-      const marks = { publisher: chain.publisher.lines.length, subscriber: chain.subscriber.lines.length };
+      const marks = { publisher: chain.publisher.proc.lines.length, subscriber: chain.subscriber.proc.lines.length };
       const inFlight = publishers.reduce((sum, pub) => sum + pub.unacked.size, 0);
       const signalled = Date.now();
       old.child.kill('SIGTERM');
@@ -238,24 +217,25 @@ describe('rolling restart with SIGTERM under load', () => {
       expect(exitCode, `${service} exit code`).toBe(0);
       expect(old.lines.some((line) => line.includes('"msg":"closed"'))).toBe(true);
 
-      const fresh = run(service, envOf(service));
-      if (service === 'msgqueue') chain.queue = fresh;
-      else if (service === 'publisher') chain.publisher = fresh;
-      else chain.subscriber = fresh;
-      await within(listening(fresh), 20_000, () => `restarted ${service} not listening`);
+      await within(chain[service].restart(), 20_000, () => `restarted ${service} not listening`);
       if (service === 'msgqueue') {
         await within(
           Promise.all([
-            chain.publisher.waitForLog('upstream connected', marks.publisher),
-            chain.subscriber.waitForLog('upstream connected', marks.subscriber),
+            chain.publisher.proc.waitForLog('upstream connected', marks.publisher),
+            chain.subscriber.proc.waitForLog('upstream connected', marks.subscriber),
           ]),
           20_000,
           () => 'publisher and subscriber did not reconnect to the restarted msgqueue',
         );
       } else {
-        await within(fresh.waitForLog('upstream connected'), 20_000, () => `restarted ${service} not connected`);
+        await within(
+          chain[service].proc.waitForLog('upstream connected'),
+          20_000,
+          () => `restarted ${service} not connected`,
+        );
       }
-      for (const port of ports()) expect((await ready(port, ca)).status, `/ready on ${port}`).toBe(200);
+      for (const { port } of [chain.msgqueue, chain.publisher, chain.subscriber])
+        expect((await ready(port, ca)).status, `/ready on ${port}`).toBe(200);
     };
 
     // 1. msgqueue: publishing and subscribing clients stay connected; the publisher buffers and resends.

@@ -31,7 +31,8 @@ export interface Frame {
 }
 export type ServiceName = 'msgqueue' | 'publisher' | 'subscriber';
 /** The chain's three, or the bridge, which feeds it from PostgreSQL or RabbitMQ. */
-export type RunService = (service: ServiceName | 'bridge', env: Env) => TsProcess;
+export type ChildService = ServiceName | 'bridge';
+export type RunService = (service: ChildService, env: Env) => TsProcess;
 
 /**
  * Returns a function that starts a service as a child process. Call it at the top of a test file:
@@ -54,22 +55,55 @@ export async function listening(proc: TsProcess): Promise<number> {
   return (await proc.waitForLog('listening')).port as number;
 }
 
+/** What every service run as a child process gets: the test certificate, redials within 200 ms, info logs. */
+export async function childEnv(): Promise<{ ca: string; env: Env }> {
+  const { certDir, ca } = await testCertificate();
+  return { ca, env: { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '200', LOG_LEVEL: 'info' } };
+}
+
+/** A service's hop to the msgqueue nodes on `queuePorts`, dialled in that order (a subscriber pops, others push). */
+export function queueUrlEnv(service: Exclude<ChildService, 'msgqueue'>, queuePorts: readonly number[]): Env {
+  const path = service === 'subscriber' ? 'popmsg' : 'pushmsg';
+  const urls = queuePorts.map((port) => `wss://localhost:${port}/${path}`);
+  return { [`${service.toUpperCase()}_QUEUE_URL`]: urls.join(',') };
+}
+
+/** A new folder of its own for one process's data: a msgqueue's log, a subscriber's saved state. */
+export function tempDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `pubsub-${name}-`));
+}
+
+/** One service process, and the same service again on the same port once it is gone. */
+export interface ServiceNode {
+  /** The port it listens on, the restarted process's too. */
+  readonly port: number;
+  /** The running process; `restart` puts the new one here. */
+  proc: TsProcess;
+  /** Starts the service again with its environment on its port; resolves with the port it listens on. */
+  restart(): Promise<number>;
+}
+
+/** Starts `service` with `env` on a free port (`<SERVICE>_PORT`); resolves once it listens. */
+export async function startNode(run: RunService, service: ChildService, env: Env): Promise<ServiceNode> {
+  const portVariable = `${service.toUpperCase()}_PORT`;
+  const proc = run(service, { ...env, [portVariable]: '0' });
+  const port = await listening(proc);
+  const node: ServiceNode = {
+    port,
+    proc,
+    async restart() {
+      node.proc = run(service, { ...env, [portVariable]: String(port) });
+      return listening(node.proc);
+    },
+  };
+  return node;
+}
+
 /** The three services as child processes on free ports, the msgqueue with its durable file store. */
-export interface FaultChain {
+export interface FaultChain extends Readonly<Record<ServiceName, ServiceNode>> {
   readonly ca: string;
-  /** The environment each service was started with; restart on the same port with `<SERVICE>_PORT`. */
-  readonly queueEnv: Env;
-  readonly publisherEnv: Env;
-  readonly subscriberEnv: Env;
-  readonly queuePort: number;
-  readonly publishPort: number;
-  readonly subscribePort: number;
   readonly publishUrl: string;
   readonly subscribeUrl: string;
-  /** The running processes; a test that restarts one puts the new process here. */
-  queue: TsProcess;
-  publisher: TsProcess;
-  subscriber: TsProcess;
 }
 
 /**
@@ -77,43 +111,30 @@ export interface FaultChain {
  * to show what a fault test catches without durability), then publisher and subscriber pointed at it.
  */
 export async function startFaultChain(run: RunService, extra: { subscriber?: Env } = {}): Promise<FaultChain> {
-  const { certDir, ca } = await testCertificate();
-  const dataDir = mkdtempSync(join(tmpdir(), 'pubsub-fault-'));
-  const base = { WS_CERT_DIR: certDir, UPSTREAM_BACKOFF_MAX_MS: '200', LOG_LEVEL: 'info' };
-  const queueEnv = {
-    ...base,
+  const { ca, env } = await childEnv();
+  const msgqueue = await startNode(run, 'msgqueue', {
+    ...env,
     // Connection open and close are debug lines; the fault tests wait for the hops' ends.
     LOG_LEVEL: 'debug',
-    MSGQUEUE_PORT: '0',
-    MSGQUEUE_DATA_DIR: dataDir,
+    MSGQUEUE_DATA_DIR: tempDir('fault'),
     MSGQUEUE_STORE: process.env.FAULT_STORE ?? 'file',
-  };
-  const queue = run('msgqueue', queueEnv);
-  const queuePort = await listening(queue);
-  const publisherEnv = { ...base, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg` };
-  const subscriberEnv = {
-    ...base,
-    SUBSCRIBER_PORT: '0',
-    SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
-    SUBSCRIBER_DATA_DIR: mkdtempSync(join(tmpdir(), 'pubsub-fault-subscriber-')),
-    ...extra.subscriber,
-  };
-  const publisher = run('publisher', publisherEnv);
-  const subscriber = run('subscriber', subscriberEnv);
-  const [publishPort, subscribePort] = await Promise.all([listening(publisher), listening(subscriber)]);
+  });
+  const [publisher, subscriber] = await Promise.all([
+    startNode(run, 'publisher', { ...env, ...queueUrlEnv('publisher', [msgqueue.port]) }),
+    startNode(run, 'subscriber', {
+      ...env,
+      ...queueUrlEnv('subscriber', [msgqueue.port]),
+      SUBSCRIBER_DATA_DIR: tempDir('fault-subscriber'),
+      ...extra.subscriber,
+    }),
+  ]);
   return {
     ca,
-    queueEnv,
-    publisherEnv,
-    subscriberEnv,
-    queuePort,
-    publishPort,
-    subscribePort,
-    publishUrl: `wss://localhost:${publishPort}/publish`,
-    subscribeUrl: `wss://localhost:${subscribePort}/subscribe`,
-    queue,
+    msgqueue,
     publisher,
     subscriber,
+    publishUrl: `wss://localhost:${publisher.port}/publish`,
+    subscribeUrl: `wss://localhost:${subscriber.port}/subscribe`,
   };
 }
 

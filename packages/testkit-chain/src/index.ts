@@ -6,16 +6,22 @@ export {
   type SubscribingClientOptions,
 } from './cluster-clients.js';
 export {
+  childEnv,
   childServices,
   deliveredAll,
   expectNoAnomalies,
   listening,
+  queueUrlEnv,
   recordedSubscribers,
   startFaultChain,
+  startNode,
+  tempDir,
+  type ChildService,
   type FaultChain,
   type Frame,
   type RunService,
   type ServiceName,
+  type ServiceNode,
 } from './fault.js';
 export { grpcClient, GrpcSubscription } from './grpc.js';
 export { ownRedisPossible, startTestRedis, type TestRedis } from './redis-server.js';
