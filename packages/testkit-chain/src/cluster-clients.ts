@@ -12,8 +12,75 @@ import type { Frame } from './fault.js';
 /** How long a client waits before dialing again after a failed dial (pacing, not synchronisation). */
 const REDIAL_MS = 100;
 
-/** The node after `index`, round the list. */
-const nextOf = (urls: readonly string[], index: number) => (index + 1) % urls.length;
+/** A client's nodes, dialled in this order, and the CA their certificates are checked against. */
+interface Nodes {
+  readonly urls: readonly string[];
+  readonly ca: string;
+}
+
+/** What a client does with the sockets its dialler opens. */
+interface SocketHandlers {
+  /** A new socket is open: the first, or the next node's after a drop. */
+  readonly open: (ws: WebSocket) => void;
+  readonly message: (data: Buffer) => void;
+}
+
+/**
+ * Keeps one socket open to one of several nodes: when it closes, the next node round the list is
+ * dialled, at once after an open socket, after REDIAL_MS after a failed dial.
+ */
+class NodeDialler {
+  readonly #nodes: Nodes;
+  readonly #handlers: SocketHandlers;
+  #node = 0;
+  #ws: WebSocket | undefined;
+  #stopped = false;
+  /** Close codes of its open sockets, in order. */
+  readonly closes: number[] = [];
+
+  constructor(nodes: Nodes, handlers: SocketHandlers) {
+    this.#nodes = nodes;
+    this.#handlers = handlers;
+    this.#dial();
+  }
+
+  /** The open socket, if any. */
+  get ws(): WebSocket | undefined {
+    return this.#ws;
+  }
+
+  /** Which of its URLs it is on now. */
+  get node(): number {
+    return this.#node;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#ws?.close();
+  }
+
+  #dial(): void {
+    if (this.#stopped) return;
+    const { urls, ca } = this.#nodes;
+    const ws = new WebSocket(urls[this.#node] as string, { ca, auth: DEV_AUTH });
+    ws.on('error', () => undefined);
+    ws.once('open', () => {
+      this.#ws = ws;
+      this.#handlers.open(ws);
+    });
+    ws.on('message', this.#handlers.message);
+    ws.once('close', (code) => {
+      const wasOpen = this.#ws === ws;
+      if (wasOpen) {
+        this.#ws = undefined;
+        this.closes.push(code);
+      }
+      if (this.#stopped) return;
+      this.#node = (this.#node + 1) % urls.length;
+      setTimeout(() => this.#dial(), wasOpen ? 0 : REDIAL_MS);
+    });
+  }
+}
 
 export interface PublishingClientOptions {
   readonly name: string;
@@ -36,13 +103,9 @@ export class PublishingClient {
   /** Sent and not acknowledged, in the order first sent. */
   readonly #unacked = new Map<string, string>();
   readonly #ticker: NodeJS.Timeout;
+  readonly #link: NodeDialler;
   #next = 0;
-  #node = 0;
-  #ws: WebSocket | undefined;
-  #stopped = false;
   #draining: (() => void) | undefined;
-  /** Close codes of its sockets, in order. */
-  readonly closes: number[] = [];
   /** Messages sent again on a new socket. */
   resent = 0;
   acked = 0;
@@ -50,7 +113,16 @@ export class PublishingClient {
   constructor(options: PublishingClientOptions) {
     this.#options = options;
     this.#ticker = setInterval(() => this.#tick(), options.intervalMs);
-    this.#dial();
+    this.#link = new NodeDialler(options, {
+      // Everything unacknowledged goes again, in order, before anything new.
+      open: (ws) => {
+        for (const [id, topic] of this.#unacked) {
+          this.resent++;
+          this.#send(ws, id, topic);
+        }
+      },
+      message: (data) => this.#onReply(JSON.parse(data.toString()) as Frame),
+    });
   }
 
   /** Messages it has started to publish. */
@@ -69,34 +141,7 @@ export class PublishingClient {
 
   stop(): void {
     clearInterval(this.#ticker);
-    this.#stopped = true;
-    this.#ws?.close();
-  }
-
-  #dial(): void {
-    if (this.#stopped) return;
-    const { urls, ca } = this.#options;
-    const ws = new WebSocket(urls[this.#node] as string, { ca, auth: DEV_AUTH });
-    ws.on('error', () => undefined);
-    ws.once('open', () => {
-      this.#ws = ws;
-      // Everything unacknowledged goes again, in order, before anything new.
-      for (const [id, topic] of this.#unacked) {
-        this.resent++;
-        this.#send(ws, id, topic);
-      }
-    });
-    ws.on('message', (data: Buffer) => this.#onReply(JSON.parse(data.toString()) as Frame));
-    ws.once('close', (code) => {
-      const wasOpen = this.#ws === ws;
-      if (wasOpen) {
-        this.#ws = undefined;
-        this.closes.push(code);
-      }
-      if (this.#stopped) return;
-      this.#node = nextOf(urls, this.#node);
-      setTimeout(() => this.#dial(), wasOpen ? 0 : REDIAL_MS);
-    });
+    this.#link.stop();
   }
 
   #send(ws: WebSocket, id: string, topic: string): void {
@@ -106,7 +151,7 @@ export class PublishingClient {
 
   /** One new message, unless the window is full or no node is connected. */
   #tick(): void {
-    const ws = this.#ws;
+    const { ws } = this.#link;
     const { window, topics, name } = this.#options;
     if (ws === undefined || this.#unacked.size >= window) return;
     const id = `${name}-${this.#next}`;
@@ -132,7 +177,7 @@ export class PublishingClient {
     history.publishFailed({ publisher: name, id });
     const topic = this.#unacked.get(id) as string;
     setTimeout(() => {
-      const ws = this.#ws;
+      const { ws } = this.#link;
       if (ws !== undefined && this.#unacked.has(id)) this.#send(ws, id, topic);
     }, REDIAL_MS);
   }
@@ -153,16 +198,15 @@ export interface SubscribingClientOptions {
 export class SubscribingClient {
   readonly #options: SubscribingClientOptions;
   readonly #lastSeq = new Map<string, number>();
+  readonly #link: NodeDialler;
   #epoch: string | undefined;
-  #node = 0;
-  #ws: WebSocket | undefined;
-  #stopped = false;
   #subscribedOnce = false;
+  /** `subscribed` replies on the current socket. */
+  #confirmations = 0;
   readonly #ready: Promise<void>;
   #markReady: () => void = () => undefined;
   /** Distinct ids delivered. */
   readonly ids = new Set<string>();
-  readonly closes: number[] = [];
   /** Resume replies (`subscribed` with `recovered`) and the node each came from. */
   readonly resumes: { node: number; topic: string; recovered: boolean; replayed: number }[] = [];
   /** Frames that were neither a delivery nor a subscription reply. */
@@ -171,7 +215,10 @@ export class SubscribingClient {
   constructor(options: SubscribingClientOptions) {
     this.#options = options;
     this.#ready = new Promise((resolveReady) => (this.#markReady = resolveReady));
-    this.#dial();
+    this.#link = new NodeDialler(options, {
+      open: (ws) => this.#subscribe(ws),
+      message: (data) => this.#onFrame(data),
+    });
   }
 
   /** Resolves once the first socket's subscriptions are confirmed. */
@@ -185,65 +232,55 @@ export class SubscribingClient {
 
   /** Which of its URLs it is on now. */
   get node(): number {
-    return this.#node;
+    return this.#link.node;
+  }
+
+  /** Close codes of its sockets, in order. */
+  get closes(): readonly number[] {
+    return this.#link.closes;
   }
 
   stop(): void {
-    this.#stopped = true;
-    this.#ws?.close();
+    this.#link.stop();
   }
 
-  #dial(): void {
-    if (this.#stopped) return;
-    const { urls, ca, topics, history, name } = this.#options;
-    const ws = new WebSocket(urls[this.#node] as string, { ca, auth: DEV_AUTH });
-    ws.on('error', () => undefined);
-    let confirmations = 0;
-    ws.once('open', () => {
-      this.#ws = ws;
-      for (const topic of topics) {
-        if (!this.#subscribedOnce) ws.send(`sub ${topic}`);
-        else ws.send(`sub ${topic} from ${this.#lastSeq.get(topic) ?? 0}${this.#epoch ? ` ${this.#epoch}` : ''}`);
-      }
-    });
-    ws.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString()) as Frame & { recovered?: boolean; replayed?: number };
-      if (frame.type === 'message') {
-        const { topic = '', id = '', content = '', seq } = frame;
-        history.delivered({ subscriber: name, topic, id, body: content, ...(seq === undefined ? {} : { seq }) });
-        if (seq !== undefined) this.#lastSeq.set(topic, Math.max(seq, this.#lastSeq.get(topic) ?? 0));
-        this.#epoch = frame.epoch ?? this.#epoch;
-        this.ids.add(id);
-        this.#options.onDelivery();
-      } else if (frame.type === 'subscribed') {
-        if (!this.#subscribedOnce) {
-          // Subscribed from here to the end: every resume after this is meant to fill the gaps.
-          history.subscribed({ subscriber: name, topic: frame.topic ?? '' });
-          if (++confirmations === topics.length) {
-            this.#subscribedOnce = true;
-            this.#markReady();
-          }
-        } else {
-          this.resumes.push({
-            node: this.#node,
-            topic: frame.topic ?? '',
-            recovered: frame.recovered === true,
-            replayed: frame.replayed ?? 0,
-          });
+  /** The first socket subscribes; every later one resumes each topic from the last seq it got. */
+  #subscribe(ws: WebSocket): void {
+    this.#confirmations = 0;
+    for (const topic of this.#options.topics) {
+      if (!this.#subscribedOnce) ws.send(`sub ${topic}`);
+      else ws.send(`sub ${topic} from ${this.#lastSeq.get(topic) ?? 0}${this.#epoch ? ` ${this.#epoch}` : ''}`);
+    }
+  }
+
+  #onFrame(data: Buffer): void {
+    const { topics, history, name } = this.#options;
+    const frame = JSON.parse(data.toString()) as Frame;
+    if (frame.type === 'message') {
+      const { topic = '', id = '', content = '', seq } = frame;
+      history.delivered({ subscriber: name, topic, id, body: content, ...(seq === undefined ? {} : { seq }) });
+      if (seq !== undefined) this.#lastSeq.set(topic, Math.max(seq, this.#lastSeq.get(topic) ?? 0));
+      this.#epoch = frame.epoch ?? this.#epoch;
+      this.ids.add(id);
+      this.#options.onDelivery();
+    } else if (frame.type === 'subscribed') {
+      if (!this.#subscribedOnce) {
+        // Subscribed from here to the end: every resume after this is meant to fill the gaps.
+        history.subscribed({ subscriber: name, topic: frame.topic ?? '' });
+        if (++this.#confirmations === topics.length) {
+          this.#subscribedOnce = true;
+          this.#markReady();
         }
-      } else if (frame.type !== 'waiting') {
-        this.unexpected.push(data.toString());
+      } else {
+        this.resumes.push({
+          node: this.#link.node,
+          topic: frame.topic ?? '',
+          recovered: frame.recovered === true,
+          replayed: frame.replayed ?? 0,
+        });
       }
-    });
-    ws.once('close', (code) => {
-      const wasOpen = this.#ws === ws;
-      if (wasOpen) {
-        this.#ws = undefined;
-        this.closes.push(code);
-      }
-      if (this.#stopped) return;
-      this.#node = nextOf(urls, this.#node);
-      setTimeout(() => this.#dial(), wasOpen ? 0 : REDIAL_MS);
-    });
+    } else if (frame.type !== 'waiting') {
+      this.unexpected.push(data.toString());
+    }
   }
 }
