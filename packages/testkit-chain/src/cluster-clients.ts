@@ -18,6 +18,13 @@ interface Nodes {
   readonly ca: string;
 }
 
+/** What either client is given: its nodes' `/publish` or `/subscribe` URLs, its topics, where it records. */
+interface ClientOptions extends Nodes {
+  readonly name: string;
+  readonly topics: readonly string[];
+  readonly history: HistoryRecorder;
+}
+
 /** What a client does with the sockets its dialler opens. */
 interface SocketHandlers {
   /** A new socket is open: the first, or the next node's after a drop. */
@@ -82,17 +89,11 @@ class NodeDialler {
   }
 }
 
-export interface PublishingClientOptions {
-  readonly name: string;
-  /** Its publisher nodes' `/publish` URLs; it starts on the first. */
-  readonly urls: readonly string[];
-  readonly ca: string;
-  readonly topics: readonly string[];
+export interface PublishingClientOptions extends ClientOptions {
   /** It sends one message (`<name>-0`, `<name>-1`, …) per this many ms, a steady load. */
   readonly intervalMs: number;
   /** Most messages sent and not answered at once; a tick with that many waiting sends nothing. */
   readonly window: number;
-  readonly history: HistoryRecorder;
   /** Called on every ack (the test's clock for its fault schedule). */
   readonly onAck: () => void;
 }
@@ -183,13 +184,7 @@ export class PublishingClient {
   }
 }
 
-export interface SubscribingClientOptions {
-  readonly name: string;
-  /** Its subscriber nodes' `/subscribe` URLs; it starts on the first. */
-  readonly urls: readonly string[];
-  readonly ca: string;
-  readonly topics: readonly string[];
-  readonly history: HistoryRecorder;
+export interface SubscribingClientOptions extends ClientOptions {
   /** Called on every delivery. */
   readonly onDelivery: () => void;
 }
