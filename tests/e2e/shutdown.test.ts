@@ -3,18 +3,17 @@
  * refuses new connections, finishes or hands back what it holds, closes its clients with 1001 and
  * exits 0 within SHUTDOWN_TIMEOUT_MS, even when a client never answers its close.
  */
-import {
-  connect,
-  handshakeRejection,
-  testCertificate,
-  type TestClient,
-  within,
-  get,
-  ready,
-  type TsProcess,
-} from '@pubsub/testkit';
+import { connect, handshakeRejection, type TestClient, within, get, ready, type TsProcess } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, listening, type Env, type ServiceName } from '@pubsub/testkit-chain';
+import {
+  childEnv,
+  childServices,
+  queueUrlEnv,
+  startNode,
+  type Env,
+  type ServiceName,
+  type ServiceNode,
+} from '@pubsub/testkit-chain';
 
 const run = childServices();
 /** Each test starts one or two service processes, which takes seconds on a loaded machine. */
@@ -30,6 +29,8 @@ const PATHS = {
 interface Started {
   proc: TsProcess;
   port: number;
+  /** The msgqueue's port: the one the service dials, or its own. */
+  queuePort: number;
   ca: string;
   url: (path: string) => string;
 }
@@ -39,23 +40,16 @@ interface Started {
  * are returned once connected to it, so their /ready is 200.
  */
 async function startService(service: ServiceName, extra: Env = {}): Promise<Started> {
-  const { certDir, ca } = await testCertificate();
-  const base = { WS_CERT_DIR: certDir, LOG_LEVEL: 'info', UPSTREAM_BACKOFF_MAX_MS: '200', ...extra };
-  const queue = run('msgqueue', { ...base, MSGQUEUE_PORT: '0', MSGQUEUE_STORE: 'memory' });
-  const queuePort = await listening(queue);
-  let proc = queue;
+  const { ca, env } = await childEnv();
+  const base = { ...env, ...extra };
+  const queue = await startNode(run, 'msgqueue', { ...base, MSGQUEUE_STORE: 'memory' });
+  let node: ServiceNode = queue;
   if (service !== 'msgqueue') {
-    const prefix = service.toUpperCase();
-    const hop = service === 'publisher' ? 'pushmsg' : 'popmsg';
-    proc = run(service, {
-      ...base,
-      [`${prefix}_PORT`]: '0',
-      [`${prefix}_QUEUE_URL`]: `wss://localhost:${queuePort}/${hop}`,
-    });
-    await proc.waitForLog('upstream connected');
+    node = await startNode(run, service, { ...base, ...queueUrlEnv(service, [queue.port]) });
+    await node.proc.waitForLog('upstream connected');
   }
-  const port = await listening(proc);
-  return { proc, port, ca, url: (path) => `wss://localhost:${port}${path}` };
+  const { proc, port } = node;
+  return { proc, port, queuePort: queue.port, ca, url: (path) => `wss://localhost:${port}${path}` };
 }
 
 /** A client that stops reading: it never sees the server's close frame, so it never answers it. */
@@ -182,17 +176,7 @@ describe('work in flight when the publisher stops', () => {
   test(
     'every message it read is acknowledged and stored, or refused and not stored',
     async () => {
-      const { certDir, ca } = await testCertificate();
-      const base = { WS_CERT_DIR: certDir, LOG_LEVEL: 'info', UPSTREAM_BACKOFF_MAX_MS: '200' };
-      const queue = run('msgqueue', { ...base, MSGQUEUE_PORT: '0', MSGQUEUE_STORE: 'memory' });
-      const queuePort = await listening(queue);
-      const publisher = run('publisher', {
-        ...base,
-        PUBLISHER_PORT: '0',
-        PUBLISHER_QUEUE_URL: `wss://localhost:${queuePort}/pushmsg`,
-      });
-      await publisher.waitForLog('upstream connected');
-      const port = await listening(publisher);
+      const { proc: publisher, port, queuePort, ca } = await startService('publisher');
 
       // The client keeps WINDOW messages unanswered and goes on sending after the signal, until the
       // publisher closes its socket.
