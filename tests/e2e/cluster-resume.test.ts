@@ -12,15 +12,14 @@ import * as subscriber from '@pubsub/subscriber';
 import { captureLogs, connect, openEvents, serverAvailable, testCertificate, type TestClient } from '@pubsub/testkit';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { baseEnv, subscribe, ownRedisPossible, startTestRedis, type TestRedis } from '@pubsub/testkit-chain';
-
-interface Delivered {
-  type: string;
-  topic: string;
-  id: string;
-  seq: number;
-  epoch: string;
-}
+import {
+  baseEnv,
+  subscribe,
+  ownRedisPossible,
+  startTestRedis,
+  type Frame,
+  type TestRedis,
+} from '@pubsub/testkit-chain';
 
 interface Cluster {
   readonly ca: string;
@@ -96,9 +95,9 @@ async function startCluster(): Promise<Cluster> {
   };
 }
 
-async function nextDeliveries(client: TestClient, count: number): Promise<Delivered[]> {
-  const got: Delivered[] = [];
-  while (got.length < count) got.push(await client.next<Delivered>());
+async function nextDeliveries(client: TestClient, count: number): Promise<Frame[]> {
+  const got: Frame[] = [];
+  while (got.length < count) got.push(await client.next<Frame>());
   return got;
 }
 
@@ -113,7 +112,7 @@ describe.runIf(redisAtHand)('a client moves from subscriber node a to node b', (
     const firstThree = await nextDeliveries(onA, 3);
     expect(firstThree.map((message) => message.seq)).toEqual([1, 2, 3]);
     await onA.close();
-    const { epoch } = firstThree[2] as Delivered;
+    const { epoch } = firstThree[2] as Frame;
 
     const onB = await connect(`wss://localhost:${portB}/subscribe`, { ca: cluster.ca });
     onB.send(`sub news from 3 ${epoch}`);

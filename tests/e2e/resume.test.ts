@@ -1,14 +1,6 @@
 import { latch } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
-
-interface Delivered {
-  type: string;
-  topic: string;
-  id: string;
-  seq: number;
-  epoch: string;
-}
+import { startChain, subscribe, type Chain, type Frame } from '@pubsub/testkit-chain';
 
 /** Publishes `count` messages to `topic` and waits for every ack; returns their seqs. */
 async function publishAll(chain: Chain, topic: string, count: number): Promise<number[]> {
@@ -27,7 +19,7 @@ describe('history and resume', () => {
     const witness = await chain.subscribeClient();
     await subscribe(witness, 'news');
     expect(await publishAll(chain, 'news', 5)).toEqual([1, 2, 3, 4, 5]);
-    const { epoch } = await witness.next<Delivered>();
+    const { epoch } = await witness.next<Frame>();
 
     const client = await chain.subscribeClient();
     client.send(`sub news from 2 ${epoch}`);
@@ -39,9 +31,9 @@ describe('history and resume', () => {
       epoch,
       replayed: 3,
     });
-    for (const seq of [3, 4, 5]) expect(await client.next<Delivered>()).toMatchObject({ topic: 'news', seq, epoch });
+    for (const seq of [3, 4, 5]) expect(await client.next<Frame>()).toMatchObject({ topic: 'news', seq, epoch });
     await publishAll(chain, 'news', 1);
-    expect(await client.next<Delivered>()).toMatchObject({ seq: 6 });
+    expect(await client.next<Frame>()).toMatchObject({ seq: 6 });
   });
 
   test('the JSON form resumes too, with the id echoed', async () => {
@@ -50,7 +42,7 @@ describe('history and resume', () => {
     const client = await chain.subscribeClient();
     client.send({ topic: 'news', content: 'sub', from: 1, id: 'r1' });
     expect(await client.next()).toMatchObject({ type: 'subscribed', id: 'r1', from: 1, recovered: true, replayed: 1 });
-    expect(await client.next<Delivered>()).toMatchObject({ seq: 2 });
+    expect(await client.next<Frame>()).toMatchObject({ seq: 2 });
   });
 
   test('a client whose epoch is not the current one is told, and gets everything retained', async () => {
@@ -59,8 +51,8 @@ describe('history and resume', () => {
     const client = await chain.subscribeClient();
     client.send('sub news from 7 0123abcd');
     expect(await client.next()).toMatchObject({ type: 'subscribed', recovered: false, replayed: 2 });
-    expect(await client.next<Delivered>()).toMatchObject({ seq: 1 });
-    expect(await client.next<Delivered>()).toMatchObject({ seq: 2 });
+    expect(await client.next<Frame>()).toMatchObject({ seq: 1 });
+    expect(await client.next<Frame>()).toMatchObject({ seq: 2 });
   });
 
   test('a position older than the retained history is recovered only in part, and said so', async () => {
@@ -104,7 +96,7 @@ describe('history and resume', () => {
     client.send('sub stream from 50');
     expect(await client.next()).toMatchObject({ type: 'subscribed', from: 50, recovered: true });
     await acked.done;
-    for (let seq = 51; seq <= total; seq++) expect((await client.next<Delivered>()).seq).toBe(seq);
+    for (let seq = 51; seq <= total; seq++) expect((await client.next<Frame>()).seq).toBe(seq);
     await client.roundTrip();
     expect(client.buffered).toEqual([]);
   });

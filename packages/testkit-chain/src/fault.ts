@@ -16,7 +16,7 @@ import { subscribe, type Env } from './chain.js';
 
 /** Shared by the fault tests (reliability test plan F1–F4): the three services as child processes. */
 
-/** Any frame a fault test's client gets: a publish reply, a delivery, or a `subscribed` reply. */
+/** Any frame a test's client gets: a publish reply, a delivery, or a `subscribed` reply. */
 export interface Frame {
   type: string;
   topic?: string;
