@@ -63,11 +63,7 @@ describe('kill -9 of the msgqueue under load', () => {
     expect(sentAtKill).toBeLessThan(perPublisher);
 
     // Every acknowledged message must arrive at both subscribers; wait for the last of them.
-    const expected = history.events.filter((event) => event.kind === 'publish' && event.outcome === 'ok').length;
-    await deliveredAll(history, subscribers.values(), {
-      expectedDeliveries: expected * subscribers.size,
-      timeoutMs: 15_000,
-    });
+    await deliveredAll(history, subscribers.values(), { timeoutMs: 15_000 });
     const report = check(history.events);
     expect(report.ok, formatReport(report)).toBe(true);
     expect(report.counts.acked).toBe(total);

@@ -159,10 +159,7 @@ describe('kill -9 of the publisher under load', () => {
     checkAnswered();
     await within(answered, 20_000, () => `not every message answered:\n${formatReport(check(history.events))}`);
 
-    await deliveredAll(history, subscribers.values(), {
-      expectedDeliveries: total * subscribers.size,
-      timeoutMs: 15_000,
-    });
+    await deliveredAll(history, subscribers.values(), { timeoutMs: 15_000 });
     const report = check(history.events);
     const resent = publishers.flatMap((pub) => pub.resent);
     // Resent ids a subscriber got before the resend went out: stored from the killed publisher's

@@ -218,7 +218,6 @@ describe('kill -9 of the subscriber service under load', () => {
     const ackedAtResume = acked;
 
     await within(answered, 20_000, () => `not every publish answered:\n${formatReport(check(history.events))}`);
-    const expected = history.events.filter((event) => event.kind === 'publish' && event.outcome === 'ok').length;
     const summary = () => {
       const report = check(history.events);
       const replayed = subscribers.flatMap((sub) => sub.resumed).reduce((sum, reply) => sum + (reply.replayed ?? 0), 0);
@@ -240,7 +239,7 @@ describe('kill -9 of the subscriber service under load', () => {
     await deliveredAll(
       history,
       subscribers.map((sub) => sub.client),
-      { expectedDeliveries: expected * subscribers.length, timeoutMs: 15_000, summary },
+      { timeoutMs: 15_000, summary },
     );
 
     expectNoAnomalies(history);

@@ -276,7 +276,6 @@ describe('rolling restart with SIGTERM under load', () => {
     pumpAll();
     if (allAnswered()) answeredWaiter?.();
     await within(answered, 20_000, () => `not every publish answered:\n${formatReport(check(history.events))}`);
-    const expected = history.events.filter((event) => event.kind === 'publish' && event.outcome === 'ok').length;
     const summary = () => {
       const report = check(history.events);
       const resent = publishers.reduce((sum, pub) => sum + pub.resent, 0);
@@ -294,7 +293,7 @@ describe('rolling restart with SIGTERM under load', () => {
     await deliveredAll(
       history,
       subscribers.map((sub) => sub.client),
-      { expectedDeliveries: expected * subscribers.length, timeoutMs: 15_000, summary },
+      { timeoutMs: 15_000, summary },
     );
 
     expectNoAnomalies(history);

@@ -173,17 +173,19 @@ export async function recordedSubscribers(
 }
 
 /**
- * Resolves once the history holds at least `expectedDeliveries` deliveries and the checker finds no
- * acked message missing at any subscriber; checked on every frame the subscribers get. Rejects after
- * `timeoutMs` with the checker's report. `summary` is printed either way, so a failing run shows
- * what it sent and saw too.
+ * Resolves once every message acked so far has reached every one of `subscribers`: the history
+ * holds as many deliveries and the checker finds no acked message missing; checked on every frame
+ * they get. Rejects after `timeoutMs` with the checker's report. `summary` is printed either way,
+ * so a failing run shows what it sent and saw too.
  */
 export async function deliveredAll(
   history: HistoryRecorder,
   subscribers: Iterable<TestClient>,
-  options: { expectedDeliveries: number; timeoutMs: number; summary?: () => string },
+  options: { timeoutMs: number; summary?: () => string },
 ): Promise<void> {
   const clients = [...subscribers];
+  const acked = history.events.filter((event) => event.kind === 'publish' && event.outcome === 'ok').length;
+  const expectedDeliveries = acked * clients.length;
   let deliveries = 0;
   let counted = 0;
   let resolveAll: () => void = () => undefined;
@@ -192,7 +194,7 @@ export async function deliveredAll(
     // Counting is cheap; the full check runs only once enough deliveries are in.
     const { events } = history;
     for (; counted < events.length; counted++) if (events[counted]?.kind === 'deliver') deliveries++;
-    if (deliveries >= options.expectedDeliveries && check(events).lost.length === 0) resolveAll();
+    if (deliveries >= expectedDeliveries && check(events).lost.length === 0) resolveAll();
   };
   for (const client of clients) client.ws.on('message', onFrame);
   try {
