@@ -1,6 +1,14 @@
 import { check, connect, formatReport, HistoryRecorder, latch, type TestClient, within } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { childServices, deliveredAll, expectNoAnomalies, startFaultChain, type Frame } from '@pubsub/testkit-chain';
+import {
+  childServices,
+  deliveredAll,
+  expectNoAnomalies,
+  recordDelivery,
+  resumeCommand,
+  startFaultChain,
+  type Frame,
+} from '@pubsub/testkit-chain';
 
 const run = childServices();
 
@@ -88,8 +96,8 @@ describe('kill -9 of the subscriber service under load', () => {
       ws.on('message', (data) => {
         const frame = JSON.parse((data as Buffer).toString()) as Frame;
         if (frame.type === 'message') {
-          const { topic = '', id = '', content = '', seq } = frame;
-          history.delivered({ subscriber: sub.name, topic, id, body: content, ...(seq === undefined ? {} : { seq }) });
+          recordDelivery(history, sub.name, frame);
+          const { topic = '', seq } = frame;
           if (seq !== undefined) sub.lastSeq.set(topic, seq);
           sub.epoch = frame.epoch ?? sub.epoch;
           if (replay !== undefined) {
@@ -205,7 +213,7 @@ describe('kill -9 of the subscriber service under load', () => {
       for (const topic of TOPICS) {
         const from = sub.lastSeq.get(topic) ?? 0;
         sub.resumedFrom.set(topic, from);
-        sub.client.send(`sub ${topic} from ${from} ${sub.epoch ?? epoch}`);
+        sub.client.send(resumeCommand(topic, from, sub.epoch ?? epoch));
       }
     }
     resumeSent = true;

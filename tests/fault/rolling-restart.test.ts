@@ -12,6 +12,8 @@ import {
   childServices,
   deliveredAll,
   expectNoAnomalies,
+  recordDelivery,
+  resumeCommand,
   startFaultChain,
   type FaultChain,
   type ServiceName,
@@ -95,9 +97,8 @@ describe('rolling restart with SIGTERM under load', () => {
       ws.on('message', (data) => {
         const frame = JSON.parse((data as Buffer).toString()) as Frame;
         if (frame.type === 'message') {
-          const { topic = '', id = '', content = '', seq } = frame;
-          history.delivered({ subscriber: sub.name, topic, id, body: content, ...(seq === undefined ? {} : { seq }) });
-          if (seq !== undefined) sub.lastSeq.set(topic, seq);
+          recordDelivery(history, sub.name, frame);
+          if (frame.seq !== undefined) sub.lastSeq.set(frame.topic ?? '', frame.seq);
           sub.epoch = frame.epoch ?? sub.epoch;
         } else if (frame.type === 'subscribed') {
           // Subscribed once, from here to the end: a resume is meant to fill the gap.
@@ -264,8 +265,7 @@ describe('rolling restart with SIGTERM under load', () => {
       sub.client = await connect(chain.subscribeUrl, { ca });
       attachSubscriber(sub, 'resume', () => resumeReplies.countDown());
       for (const topic of TOPICS) {
-        const from = sub.lastSeq.get(topic) ?? 0;
-        sub.client.send(`sub ${topic} from ${from}${sub.epoch === undefined ? '' : ` ${sub.epoch}`}`);
+        sub.client.send(resumeCommand(topic, sub.lastSeq.get(topic) ?? 0, sub.epoch));
       }
     }
     await resumeReplies.done;

@@ -1,6 +1,6 @@
 import { DEV_AUTH, type HistoryRecorder } from '@pubsub/testkit';
 import { WebSocket } from 'ws';
-import type { Frame } from './fault.js';
+import { recordDelivery, resumeCommand, type Frame } from './frames.js';
 
 /**
  * Clients of a cluster as a careful application writes them: each knows several nodes, moves on
@@ -244,7 +244,7 @@ export class SubscribingClient {
     this.#confirmations = 0;
     for (const topic of this.#options.topics) {
       if (!this.#subscribedOnce) ws.send(`sub ${topic}`);
-      else ws.send(`sub ${topic} from ${this.#lastSeq.get(topic) ?? 0}${this.#epoch ? ` ${this.#epoch}` : ''}`);
+      else ws.send(resumeCommand(topic, this.#lastSeq.get(topic) ?? 0, this.#epoch));
     }
   }
 
@@ -252,8 +252,8 @@ export class SubscribingClient {
     const { topics, history, name } = this.#options;
     const frame = JSON.parse(data.toString()) as Frame;
     if (frame.type === 'message') {
-      const { topic = '', id = '', content = '', seq } = frame;
-      history.delivered({ subscriber: name, topic, id, body: content, ...(seq === undefined ? {} : { seq }) });
+      recordDelivery(history, name, frame);
+      const { topic = '', id = '', seq } = frame;
       if (seq !== undefined) this.#lastSeq.set(topic, Math.max(seq, this.#lastSeq.get(topic) ?? 0));
       this.#epoch = frame.epoch ?? this.#epoch;
       this.ids.add(id);

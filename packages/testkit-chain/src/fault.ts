@@ -13,22 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { subscribe, type Env } from './chain.js';
+import { recordDelivery, type Frame } from './frames.js';
 
 /** Shared by the fault tests (reliability test plan F1–F4): the three services as child processes. */
 
-/** Any frame a test's client gets: a publish reply, a delivery, or a `subscribed` reply. */
-export interface Frame {
-  type: string;
-  topic?: string;
-  id?: string;
-  content?: string;
-  seq?: number;
-  epoch?: string;
-  code?: string;
-  from?: number;
-  recovered?: boolean;
-  replayed?: number;
-}
 export type ServiceName = 'msgqueue' | 'publisher' | 'subscriber';
 /** The chain's three, or the bridge, which feeds it from PostgreSQL or RabbitMQ. */
 export type ChildService = ServiceName | 'bridge';
@@ -138,14 +126,6 @@ export async function startFaultChain(run: RunService, extra: { subscriber?: Env
   };
 }
 
-interface Delivery {
-  type: string;
-  topic: string;
-  id: string;
-  content: string;
-  seq: number;
-}
-
 /**
  * Connects one subscribing client per name, subscribes each to every topic (recording `subscribed`
  * once the server confirms it) and records every delivery, with its seq, in the history.
@@ -163,9 +143,8 @@ export async function recordedSubscribers(
       history.subscribed({ subscriber: name, topic });
     }
     client.ws.on('message', (data) => {
-      const frame = JSON.parse((data as Buffer).toString()) as Delivery;
-      if (frame.type === 'message')
-        history.delivered({ subscriber: name, topic: frame.topic, id: frame.id, body: frame.content, seq: frame.seq });
+      const frame = JSON.parse((data as Buffer).toString()) as Frame;
+      if (frame.type === 'message') recordDelivery(history, name, frame);
     });
     subscribers.set(name, client);
   }

@@ -18,11 +18,11 @@ export {
   tempDir,
   type ChildService,
   type FaultChain,
-  type Frame,
   type RunService,
   type ServiceName,
   type ServiceNode,
 } from './fault.js';
+export { recordDelivery, resumeCommand, type Frame } from './frames.js';
 export { grpcClient, GrpcSubscription } from './grpc.js';
 export { ownRedisPossible, startTestRedis, type TestRedis } from './redis-server.js';
 export {
