@@ -3,7 +3,7 @@ import { silentLogger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
 import type { ServiceHandle } from '@pubsub/service';
 import * as subscriber from '@pubsub/subscriber';
-import { connect, get, REPO_ROOT, testCertificate, type TestClient } from '@pubsub/testkit';
+import { connect, get, REPO_ROOT, tempDir, testCertificate, type TestClient } from '@pubsub/testkit';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ export async function startRig(bridgeEnv: Env, logger: Logger = silentLogger()):
     subscriber.loadConfig({
       ...base,
       SUBSCRIBER_PORT: '0',
+      SUBSCRIBER_DATA_DIR: tempDir('bridge-subscriber'),
       SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`,
     }),
     { logger: quiet },

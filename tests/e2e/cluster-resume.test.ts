@@ -9,7 +9,15 @@ import * as msgqueue from '@pubsub/msgqueue';
 import * as publisher from '@pubsub/publisher';
 import type { ServiceHandle } from '@pubsub/service';
 import * as subscriber from '@pubsub/subscriber';
-import { captureLogs, connect, openEvents, serverAvailable, testCertificate, type TestClient } from '@pubsub/testkit';
+import {
+  captureLogs,
+  connect,
+  openEvents,
+  serverAvailable,
+  tempDir,
+  testCertificate,
+  type TestClient,
+} from '@pubsub/testkit';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -59,6 +67,7 @@ async function startCluster(): Promise<Cluster> {
       subscriber.loadConfig({
         ...(await baseEnv()),
         SUBSCRIBER_PORT: '0',
+        SUBSCRIBER_DATA_DIR: tempDir(`subscriber-${id}`),
         SUBSCRIBER_NODE_ID: id,
         SUBSCRIBER_QUEUE_URL: `wss://localhost:${queues[index]?.port}/popmsg`,
       }),

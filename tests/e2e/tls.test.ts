@@ -9,7 +9,17 @@ import * as msgqueue from '@pubsub/msgqueue';
 import * as publisher from '@pubsub/publisher';
 import type { ServiceHandle } from '@pubsub/service';
 import * as subscriber from '@pubsub/subscriber';
-import { captureLogs, connect, testCertificate, testPki, thrown, get, ready, TsProcess } from '@pubsub/testkit';
+import {
+  captureLogs,
+  connect,
+  tempDir,
+  testCertificate,
+  testPki,
+  thrown,
+  get,
+  ready,
+  TsProcess,
+} from '@pubsub/testkit';
 import { TlsSetupError } from '@pubsub/tls';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +60,7 @@ async function startSubscriber(env: Env, queuePort: number, logger = silentLogge
     subscriber.loadConfig({
       ...env,
       SUBSCRIBER_PORT: '0',
+      SUBSCRIBER_DATA_DIR: tempDir('subscriber'),
       SUBSCRIBER_QUEUE_URL: `wss://localhost:${queuePort}/popmsg`,
     }),
     { logger },

@@ -5,7 +5,7 @@
  * checker counts every acknowledged message at every subscribed client: none may be missing or
  * out of order per topic; duplicates are counted and reported.
  */
-import { check, formatReport, HistoryRecorder, serverAvailable, within } from '@pubsub/testkit';
+import { check, formatReport, HistoryRecorder, serverAvailable, tempDir, within } from '@pubsub/testkit';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
@@ -17,7 +17,6 @@ import {
   queueUrlEnv,
   startNode,
   startTestRedis,
-  tempDir,
   type ServiceNode,
 } from '@pubsub/testkit-chain';
 

@@ -5,19 +5,11 @@
  * id, and the msgqueue's dedupe window keeps the copy from being stored twice.
  */
 import { connect as amqpConnect } from 'amqplib';
-import { connect, serverAvailable, serverUrl, within, type TestClient } from '@pubsub/testkit';
+import { connect, serverAvailable, serverUrl, tempDir, within, type TestClient } from '@pubsub/testkit';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { outboxSql, pgClient, subscribe, uniqueName, type Delivered } from '../bridge/rig.js';
-import {
-  childEnv,
-  childServices,
-  queueUrlEnv,
-  startNode,
-  tempDir,
-  type Env,
-  type ServiceNode,
-} from '@pubsub/testkit-chain';
+import { childEnv, childServices, queueUrlEnv, startNode, type Env, type ServiceNode } from '@pubsub/testkit-chain';
 
 const run = childServices();
 const postgres = await serverAvailable('postgres');

@@ -2,15 +2,13 @@ import {
   check,
   connect,
   formatReport,
+  tempDir,
   testCertificate,
   TsProcess,
   within,
   type HistoryRecorder,
   type TestClient,
 } from '@pubsub/testkit';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { subscribe, type Env } from './chain.js';
 import { recordDelivery, type Frame } from './frames.js';
@@ -54,11 +52,6 @@ export function queueUrlEnv(service: Exclude<ChildService, 'msgqueue'>, queuePor
   const path = service === 'subscriber' ? 'popmsg' : 'pushmsg';
   const urls = queuePorts.map((port) => `wss://localhost:${port}/${path}`);
   return { [`${service.toUpperCase()}_QUEUE_URL`]: urls.join(',') };
-}
-
-/** A new folder of its own for one process's data: a msgqueue's log, a subscriber's saved state. */
-export function tempDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `pubsub-${name}-`));
 }
 
 /** One service process, and the same service again on the same port once it is gone. */

@@ -15,7 +15,6 @@ export {
   recordedSubscribers,
   startFaultChain,
   startNode,
-  tempDir,
   type ChildService,
   type FaultChain,
   type RunService,

@@ -36,6 +36,7 @@ export {
 } from './client.js';
 export { latch } from './latch.js';
 export { captureLogs, type CapturedLogs } from './logs.js';
+export { tempDir } from './temp-dir.js';
 export { thrown } from './thrown.js';
 export { writeUsersFile, type UsersFileEntry } from './users-file.js';
 export { serverAvailable, serverUrl, type ExternalServer } from './external-server.js';

@@ -2,7 +2,14 @@ import { hashPassword } from '@pubsub/auth';
 import { silentLogger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
 import { encodeDelivery } from '@pubsub/protocol';
-import { connect, handshakeRejection, testCertificate, writeUsersFile, type TestClient } from '@pubsub/testkit';
+import {
+  connect,
+  handshakeRejection,
+  tempDir,
+  testCertificate,
+  writeUsersFile,
+  type TestClient,
+} from '@pubsub/testkit';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig, start } from '../src/server.js';
 
@@ -13,7 +20,12 @@ async function startRig(env: Record<string, string>, hopAuth: string) {
   const logger = silentLogger();
   const queue = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), { logger });
   const subscriber = await start(
-    loadConfig({ ...base, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg` }),
+    loadConfig({
+      ...base,
+      SUBSCRIBER_PORT: '0',
+      SUBSCRIBER_DATA_DIR: tempDir('subscriber'),
+      SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`,
+    }),
     { logger },
   );
   const pusher = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca, auth: hopAuth });

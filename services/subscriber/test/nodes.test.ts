@@ -1,7 +1,7 @@
 import { silentLogger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
 import { encodeDelivery } from '@pubsub/protocol';
-import { captureLogs, connect, testCertificate, type TestClient } from '@pubsub/testkit';
+import { captureLogs, connect, tempDir, testCertificate, type TestClient } from '@pubsub/testkit';
 import { hostname } from 'node:os';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, start } from '../src/server.js';
@@ -44,6 +44,7 @@ describe('subscriber nodes', () => {
         loadConfig({
           ...base,
           SUBSCRIBER_PORT: '0',
+          SUBSCRIBER_DATA_DIR: tempDir(`subscriber-${id}`),
           SUBSCRIBER_NODE_ID: id,
           SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`,
         }),

@@ -9,6 +9,7 @@ import {
   connect,
   handshakeRejection,
   latch,
+  tempDir,
   testCertificate,
   type TestClient,
 } from '@pubsub/testkit';
@@ -41,7 +42,13 @@ async function startRig(env: Record<string, string> = {}, logger: Logger = silen
     logger: silentLogger(),
   });
   const subscriber = await start(
-    loadConfig({ ...base, SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`, ...env }),
+    loadConfig({
+      ...base,
+      SUBSCRIBER_PORT: '0',
+      SUBSCRIBER_DATA_DIR: tempDir('subscriber'),
+      SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`,
+      ...env,
+    }),
     { logger },
   );
   const pusher = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca });
@@ -324,6 +331,7 @@ describe('subscriber', () => {
         WS_CERT_DIR: certDir,
         MSGQUEUE_STORE: 'memory',
         SUBSCRIBER_PORT: '0',
+        SUBSCRIBER_DATA_DIR: tempDir('subscriber'),
         SUBSCRIBER_QUEUE_URL: 'wss://localhost:1/popmsg',
       }),
       { logger: logs.logger },
@@ -351,6 +359,7 @@ describe('subscriber', () => {
       loadConfig({
         WS_CERT_DIR: certDir,
         SUBSCRIBER_PORT: '0',
+        SUBSCRIBER_DATA_DIR: tempDir('subscriber'),
         SUBSCRIBER_QUEUE_URL: `wss://localhost:${first.port}/popmsg,wss://localhost:${secondPort}/popmsg`,
         UPSTREAM_BACKOFF_MAX_MS: '50',
       }),
