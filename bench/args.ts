@@ -12,6 +12,7 @@ export const SECTIONS = [
   'bridge',
   'webhook',
   'peers',
+  'go',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
@@ -40,6 +41,8 @@ export interface Selection {
   readonly webhook: boolean;
   /** NATS JetStream and Redis Streams beside our chain: not in --quick unless named. */
   readonly peers: boolean;
+  /** The original Go implementation beside ours (bench/peers/go-original.ts): not in --quick unless named. */
+  readonly go: boolean;
 }
 
 export interface Options {
@@ -75,6 +78,7 @@ function selection(list: string | undefined): Selection {
       bridge: true,
       webhook: true,
       peers: true,
+      go: true,
     };
   }
   const names = list.split(',').filter(Boolean);
@@ -98,6 +102,7 @@ function selection(list: string | undefined): Selection {
     bridge: sections?.has('bridge') ?? false,
     webhook: sections?.has('webhook') ?? false,
     peers: sections?.has('peers') ?? false,
+    go: sections?.has('go') ?? false,
   };
 }
 

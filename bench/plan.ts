@@ -41,7 +41,7 @@ function specs(quick: boolean): Record<ScenarioName, ScenarioSpec> {
 }
 
 /** The sections this driver runs itself (the fan-out, burst and HTTP modules are separate). */
-type ChainSection = Exclude<Section, 'fanout' | 'burst' | 'http' | 'grpc' | 'bridge' | 'webhook' | 'peers'>;
+type ChainSection = Exclude<Section, 'fanout' | 'burst' | 'http' | 'grpc' | 'bridge' | 'webhook' | 'peers' | 'go'>;
 
 /**
  * What each section runs on which systems. Quick mode (CI: under a minute with the fan-out

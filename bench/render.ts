@@ -178,6 +178,7 @@ export function renderTables(
     readonly bridge?: readonly ExtraRow[];
     readonly webhook?: readonly ExtraRow[];
     readonly peers?: readonly ExtraRow[];
+    readonly go?: readonly ExtraRow[];
   },
 ): string {
   const {
@@ -187,6 +188,7 @@ export function renderTables(
     bridge: bridgeRows = [],
     webhook: webhookRows = [],
     peers: peerRows = [],
+    go: goRows = [],
   } = modules;
   const has = (plan: Plan, id: SystemId) => plan.systems.includes(id);
   const compared: SystemId[] = ['file', 'memory', 'ceiling'];
@@ -217,6 +219,10 @@ export function renderTables(
     [
       'Peers (bench/peers): durable acked publishes, same client concurrency, CPU of every process from /proc',
       rowsTable(peerRows),
+    ],
+    [
+      'The original Go implementation (bench/peers/go-original.ts): same ports, same client, 1→1, window 1,000 undelivered, the three services’ CPU from /proc',
+      rowsTable(goRows),
     ],
     ['Targets', report.targets.length === 0 ? undefined : targetsTable(report.targets)],
   ];
@@ -251,6 +257,7 @@ export function renderFooter(
     readonly bridge?: readonly string[];
     readonly webhook?: readonly string[];
     readonly peers?: readonly string[];
+    readonly go?: readonly string[];
   } = {},
 ): string {
   const {
@@ -259,6 +266,7 @@ export function renderFooter(
     bridge: bridgeErrors = [],
     webhook: webhookErrors = [],
     peers: peerErrors = [],
+    go: goErrors = [],
   } = moduleErrors;
   const lines: string[] = [];
   const paired = Object.entries(report.summary.ratios).filter(
@@ -277,6 +285,7 @@ export function renderFooter(
   for (const error of bridgeErrors) lines.push(`bridge FAILED: ${error}`);
   for (const error of webhookErrors) lines.push(`webhook FAILED: ${error}`);
   for (const error of peerErrors) lines.push(`peers FAILED: ${error}`);
+  for (const error of goErrors) lines.push(`go FAILED: ${error}`);
   for (const system of report.systems) {
     for (const error of system.errors) lines.push(`${system.id}: FAILED: ${error}`);
     for (const chain of system.chains) {

@@ -148,6 +148,8 @@ export interface BenchReport {
   readonly webhook: unknown;
   /** The peers section (bench/peers): JetStream and Redis Streams beside our chain, or why not. */
   readonly peers?: unknown;
+  /** The original Go implementation beside ours (bench/peers/go-original.ts), or why it was skipped. */
+  readonly go?: unknown;
   readonly durationS: number;
 }
 

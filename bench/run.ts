@@ -18,6 +18,7 @@ import { runBridgeModule } from './bridge/index.js';
 import { runHttpModule } from './http/index.js';
 import { runWebhookModule } from './webhook/index.js';
 import type { SectionReport } from './section.js';
+import { goOriginalSection } from './peers/go-original.js';
 import { runPeersModule } from './peers/index.js';
 import { runFanout, type FanoutReport } from './fanout/index.js';
 import { plans, type Plan } from './plan.js';
@@ -160,7 +161,8 @@ async function main(): Promise<void> {
     !options.only.http &&
     !options.only.bridge &&
     !options.only.webhook &&
-    !options.only.peers
+    !options.only.peers &&
+    !options.only.go
   ) {
     process.stderr.write(`--only ${options.only.names?.join(',')} selects nothing in this mode\n${USAGE}\n`);
     process.exit(2);
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
     const bridgeReport = await section(options.only.bridge, 'bridge', () => runBridgeModule(sectionOptions, progress));
     const webhooks = await section(options.only.webhook, 'webhook', () => runWebhookModule(sectionOptions, progress));
     const peerReport = await peers(options, { work, certDir, ca: cert, caFile: certFile });
+    const goSide = await goOriginalSection(options, sectionOptions, progress);
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({
       id: definition.id,
@@ -244,13 +247,20 @@ async function main(): Promise<void> {
       fsyncProbe,
       systems,
       summary,
-      targets: [...chainTargets(summary), ...extra.targets, ...bursts.targets, ...peerReport.targets],
+      targets: [
+        ...chainTargets(summary),
+        ...extra.targets,
+        ...bursts.targets,
+        ...peerReport.targets,
+        ...goSide.targets,
+      ],
       fanout: extra.json,
       burst: bursts.json,
       http: https.json,
       bridge: bridgeReport.json,
       webhook: webhooks.json,
       peers: peerReport.json,
+      go: goSide.json,
       durationS: (performance.now() - started) / 1000,
     };
     const file = join(resultsDir, `${stamp}-bench.json`);
@@ -266,6 +276,7 @@ async function main(): Promise<void> {
         bridge: bridgeReport.rows,
         webhook: webhooks.rows,
         peers: peerReport.rows,
+        go: goSide.rows,
       }),
     );
     say('');
@@ -275,6 +286,7 @@ async function main(): Promise<void> {
       bridge: bridgeReport.errors,
       webhook: webhooks.errors,
       peers: peerReport.errors,
+      go: goSide.errors,
     });
     if (footer !== '') say(`${footer}\n`);
     const rows = summaryRows(report.targets);
@@ -288,7 +300,8 @@ async function main(): Promise<void> {
       https.errors.length +
       bridgeReport.errors.length +
       webhooks.errors.length +
-      peerReport.errors.length;
+      peerReport.errors.length +
+      goSide.errors.length;
     if (failed || moduleErrors > 0) process.exitCode = 1;
   } finally {
     cleanup();

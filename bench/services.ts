@@ -24,6 +24,8 @@ export interface SuiteOptions {
   profileDir?: string;
   /** More environment for all three services (the optimisation switches). */
   env: Record<string, string>;
+  /** Ports to listen on (the Go original's, to run on the same ones); free ports of the driver's choosing by default. */
+  ports?: { readonly queue: number; readonly publish: number; readonly subscribe: number };
 }
 
 /** Warnings a development chain logs at every start: not findings of a run. */
@@ -64,7 +66,12 @@ export class Suite implements System {
    */
   static async start(options: SuiteOptions): Promise<Suite> {
     const verbose = ['info', 'debug', 'trace'].includes(options.logLevel);
-    const fixed = verbose ? undefined : await freePorts(3);
+    const fixed =
+      options.ports !== undefined
+        ? [options.ports.queue, options.ports.publish, options.ports.subscribe]
+        : verbose
+          ? undefined
+          : await freePorts(3);
     // The load generator publishes far faster than the per-connection default (1,000/s) allows.
     const base = {
       PUBLISHER_RATE_LIMIT: '0',
@@ -157,20 +164,34 @@ export async function listeningPort(child: TsChild): Promise<number> {
 
 async function ready(child: TsChild, fixedPort: number | undefined, ca: string): Promise<number> {
   if (fixedPort === undefined) return listeningPort(child);
+  await answeringHttps(
+    { name: child.name, exited: child.exited, output: () => [...child.lines, ...child.stderr] },
+    fixedPort,
+    ca,
+  );
+  return fixedPort;
+}
+
+/**
+ * Resolves once a server with our certificate answers HTTPS on `port` (any status will do); rejects
+ * if the process exits first, with the last lines of `output`, or takes too long.
+ */
+export async function answeringHttps(
+  server: { readonly name: string; readonly exited: Promise<number | null>; output(): readonly string[] },
+  port: number,
+  ca: string,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const exited = child.exited.then((code) => code ?? -1);
   let exitCode: number | undefined;
-  void exited.then((code) => (exitCode = code));
+  void server.exited.then((code) => (exitCode = code ?? -1));
   while (Date.now() < deadline) {
     if (exitCode !== undefined) {
-      throw new Error(
-        `${child.name} exited (${exitCode}) while starting:\n${[...child.lines, ...child.stderr].slice(-20).join('\n')}`,
-      );
+      throw new Error(`${server.name} exited (${exitCode}) while starting:\n${server.output().slice(-20).join('\n')}`);
     }
-    if (await answersHttps(fixedPort, ca)) return fixedPort;
+    if (await answersHttps(port, ca)) return;
     await delay(50);
   }
-  throw new Error(`${child.name} did not answer on port ${fixedPort} within ${READY_TIMEOUT_MS} ms`);
+  throw new Error(`${server.name} did not answer on port ${port} within ${READY_TIMEOUT_MS} ms`);
 }
 
 /** Whether a TLS server with our certificate answers an HTTP request on the port. */

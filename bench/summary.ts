@@ -1,6 +1,6 @@
 /**
  * bench/results/summary.json: one row per target of the run (issue #19's table and the chain's,
- * fan-out, burst and peers targets), with the ratio checked, whether it was met, and the absolute
+ * fan-out, burst, peers and go-original targets), with the ratio checked, whether it was met, and the absolute
  * figures on both sides; printed as the run's last table.
  */
 import { writeFileSync } from 'node:fs';
@@ -23,29 +23,10 @@ export interface SummaryRow {
   readonly measured: string;
 }
 
-/**
- * Issue #19's rows against the original Go implementation: it is built from its public source
- * beside the project and run by hand (docs/performance.md), never by `pnpm bench`.
- */
-const BY_HAND: readonly Target[] = [
-  {
-    name: '1→1 msgs/s, same client, same ports: durable ours ÷ the original Go implementation',
-    goal: '≥ 1.00×',
-    measured: 'not measured by pnpm bench (side by side by hand: docs/performance.md)',
-    pass: false,
-  },
-  {
-    name: 'service CPU per message per hop, 1→1: ours ÷ the original Go implementation',
-    goal: '≤ 1.00×',
-    measured: 'not measured by pnpm bench (side by side by hand: docs/performance.md)',
-    pass: false,
-  },
-];
-
 const finite = (value: number | undefined) => (value !== undefined && Number.isFinite(value) ? value : null);
 
 export function summaryRows(targets: readonly Target[]): SummaryRow[] {
-  return [...targets, ...BY_HAND].map((target) => ({
+  return targets.map((target) => ({
     name: target.name,
     ratio: finite(target.ratio),
     target: target.goal,

@@ -4,7 +4,7 @@
  * work directory, TLS with the bench's certificate, a password, stopped by PID. A missing binary
  * is installed once with apt-get; if that fails too, the system is reported as not measured.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +47,8 @@ export interface Broker {
   stop(): Promise<number | null>;
 }
 
-const executable = (path: string) => {
+/** Whether `path` is a file this process may execute. */
+export const executable = (path: string) => {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -106,22 +107,32 @@ async function versionOf(path: string, flag: string): Promise<string> {
   }
 }
 
+/** A server process of the bench's own (not TypeScript): killed when the driver exits; `exited` gives its exit code. */
+export function spawnServerProcess(
+  path: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(path, args, options);
+  running.add(child);
+  const exited = once(child, 'exit').then(([code]) => {
+    running.delete(child);
+    return code as number | null;
+  });
+  return { child, exited };
+}
+
 /** Spawns the server, resolves once a line matches `ready`; rejects if it exits or stays silent. */
 async function spawnServer(
   path: string,
   args: readonly string[],
   ready: RegExp,
 ): Promise<{ child: ChildProcess; lines: string[] }> {
-  const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  const exited = once(child, 'exit').then(([code]) => {
-    running.delete(child);
-    return code as number | null;
-  });
+  const { child, exited } = spawnServerProcess(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let onReady: () => void = () => undefined;
   const readyNow = new Promise<void>((resolve) => (onReady = resolve));
-  for (const stream of [child.stdout, child.stderr]) {
+  for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
       lines.push(line);
       if (ready.test(line)) onReady();
@@ -150,7 +161,8 @@ async function spawnServer(
   return { child, lines };
 }
 
-function stopper(child: ChildProcess): () => Promise<number | null> {
+/** SIGTERM, SIGKILL after 10 s; resolves with the exit code. */
+export function stopper(child: ChildProcess): () => Promise<number | null> {
   return async () => {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
     const exited = once(child, 'exit').then(([code]) => code as number | null);

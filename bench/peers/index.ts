@@ -136,7 +136,8 @@ async function startSystem(id: PeerId, options: PeersOptions): Promise<Target0> 
 class NotMeasured extends Error {}
 const brokers = new Map<BrokerId, Broker>();
 
-async function cpuOf(pids: Record<string, number>): Promise<Record<string, number>> {
+/** CPU ms (user + system, /proc) of each named process; NaN where it cannot be read. */
+export async function cpuOf(pids: Record<string, number>): Promise<Record<string, number>> {
   const entries = await Promise.all(
     Object.entries(pids).map(async ([name, pid]) => {
       const time = await cpuTimeOf(pid);
@@ -260,13 +261,18 @@ function figuresOf(runs: readonly PeerRun[]): Figures | undefined {
 }
 
 /** The median over repeats of ours ÷ theirs, runs done back to back (undefined with fewer than two pairs). */
-function paired(runs: readonly PeerRun[], peer: PeerId, pick: (run: PeerRun) => number): number | undefined {
-  const ours = new Map(runs.filter((run) => run.system === 'suite').map((run) => [run.repeat, run]));
+export function paired<R extends { readonly system: string; readonly repeat: number }>(
+  runs: readonly R[],
+  pair: { readonly ours: R['system']; readonly theirs: R['system'] },
+  pick: (run: R) => number,
+): number | undefined {
+  const ours = new Map(runs.filter((run) => run.system === pair.ours).map((run) => [run.repeat, run]));
   const values = runs
-    .filter((run) => run.system === peer)
-    .map((run) =>
-      ratio(ours.get(run.repeat) === undefined ? undefined : pick(ours.get(run.repeat) as PeerRun), pick(run)),
-    )
+    .filter((run) => run.system === pair.theirs)
+    .map((run) => {
+      const mine = ours.get(run.repeat);
+      return ratio(mine === undefined ? undefined : pick(mine), pick(run));
+    })
     .filter(Number.isFinite);
   return values.length > 1 ? median(values) : undefined;
 }
@@ -385,7 +391,7 @@ function tables(
       }
       const pairedAcked = paired(
         runs.filter((run) => run.publishers === shape.publishers),
-        peer,
+        { ours: 'suite', theirs: peer },
         (run) => run.publish.ackedPerSec,
       );
       const value = pairedAcked ?? ratio(ours.acked, theirs.acked);

@@ -26,9 +26,10 @@ export interface Receiver {
   lost(why: string): void;
 }
 
-type Credentials = Pick<PeerClientConfig, 'caFile' | 'user' | 'password'>;
+export type Credentials = Pick<PeerClientConfig, 'caFile' | 'user' | 'password'>;
 
-async function openWs(url: string, credentials: Credentials): Promise<WebSocket> {
+/** A `ws` client socket, open, TLS verified against the bench's CA, with Basic Auth. */
+export async function openWs(url: string, credentials: Credentials): Promise<WebSocket> {
   const ws = new WebSocket(url, {
     ca: readFileSync(credentials.caFile, 'utf8'),
     auth: `${credentials.user}:${credentials.password}`,

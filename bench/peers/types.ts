@@ -54,3 +54,26 @@ export interface SubscribeResult {
 /** Line prefixes on the clients' stdout. */
 export const PEER_EVENT = 'PEER_EVENT ';
 export const PEER_RESULT = 'PEER_RESULT ';
+
+/**
+ * The go-original section's client (go-client.ts): one publishing and one subscribing socket in one
+ * process; `window` is the most messages sent and not yet delivered (the original never acks, so
+ * deliveries pace both systems).
+ */
+export interface GoClientConfig extends Pick<
+  PeerClientConfig,
+  'caFile' | 'user' | 'password' | 'warmup' | 'count' | 'window' | 'timeoutMs'
+> {
+  readonly publishUrl: string;
+  readonly subscribeUrl: string;
+  readonly topic: string;
+}
+
+/** Its measured messages' deliveries, and monotonicMs() of the first measured send. */
+export interface GoClientResult extends SubscribeResult {
+  readonly firstSendAt: number;
+}
+
+/** Line prefixes on the go-original client's stdout; SIGUSR2 from the driver starts the measured part. */
+export const GO_EVENT = 'GO_EVENT ';
+export const GO_RESULT = 'GO_RESULT ';

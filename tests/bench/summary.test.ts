@@ -28,7 +28,7 @@ describe('bench summary (bench/results/summary.json)', () => {
     { name: 'a ratio of nothing', goal: '≤ 1.00×', measured: '–', pass: false, ratio: Number.NaN, unit: 'ms' },
   ];
 
-  it('has one row per target with its ratio, goal, result and both figures, then the rows measured by hand', () => {
+  it('has one row per target with its ratio, goal, result and both figures', () => {
     const rows = summaryRows(targets);
     expect(rows[0]).toEqual({
       name: targets[0]?.name,
@@ -42,12 +42,7 @@ describe('bench summary (bench/results/summary.json)', () => {
     });
     expect(rows[1]).toMatchObject({ ratio: null, baseline: null, ours: null, unit: null, met: false });
     expect(rows[2]).toMatchObject({ ratio: null, unit: 'ms' });
-    const byHand = rows.slice(3);
-    expect(byHand.map((row) => row.name)).toEqual([
-      expect.stringContaining('original Go implementation'),
-      expect.stringContaining('original Go implementation'),
-    ]);
-    expect(byHand.every((row) => row.ratio === null && !row.met)).toBe(true);
+    expect(rows).toHaveLength(targets.length);
   });
 
   it('writes the rows as JSON and prints them as a table', () => {
