@@ -20,14 +20,21 @@ import {
 export const SINK_PROCESSES = 1;
 
 /**
+ * Messages a fresh chain is sent before it is measured. V8 is still compiling our services' code
+ * after 2,000 (they then cost two to three times their steady CPU per message; the Go
+ * side-by-side found it, docs/performance.md), and the longer a system's code path the longer
+ * that lasts, so a short warm-up measures the compiler, not the system.
+ */
+const WARMUP_MESSAGES = 10_000;
+
+/**
  * Warm-up before each measurement (same processes, not measured): the services' JIT and the
  * connections are warm, and the chain is known to be connected end to end. Fan-out scenarios
  * warm up with fewer messages: each is a hundred deliveries.
  */
 export function warmupFor(spec: ScenarioSpec): { warmup: number; warmupWindow: number } {
-  if (spec.kind === 'latency') return { warmup: 1_000, warmupWindow: 100 };
-  const warmup =
-    spec.subscribers > 1 ? Math.max(200, spec.count / 5) : Math.min(5_000, Math.max(2_000, spec.count / 10));
+  if (spec.kind === 'latency') return { warmup: WARMUP_MESSAGES, warmupWindow: 100 };
+  const warmup = spec.subscribers > 1 ? Math.max(200, spec.count / 5) : WARMUP_MESSAGES;
   return { warmup, warmupWindow: spec.window };
 }
 
