@@ -1,6 +1,7 @@
-import { parseLogLine, TsProcess } from '@pubsub/testkit';
+import { parseLogLine, TsProcess, within } from '@pubsub/testkit';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { FSYNC_PREFIX, MEMORY_PREFIX } from './types.js';
 
 export { REPO_ROOT as ROOT } from '@pubsub/testkit';
 
@@ -15,13 +16,29 @@ export class TsChild extends TsProcess {
   }
 }
 
-/** The child's log lines at warn level or above whose message matches none of `expected`. */
-export function warningsOf(child: TsChild, expected: readonly RegExp[]): string[] {
-  return child.lines.filter((line) => {
+/**
+ * The child's log lines at warn level or above whose message matches none of `expected`, and its
+ * stderr lines other than the preloads' reports: what no normal run prints.
+ */
+export function unexpectedLines(child: TsChild, expected: readonly RegExp[]): string[] {
+  const logged = child.lines.filter((line) => {
     const parsed = parseLogLine(line);
     if (parsed === undefined || !['warn', 'error', 'fatal'].includes(String(parsed.level))) return false;
     return !expected.some((pattern) => pattern.test(String(parsed.msg)));
   });
+  const stderr = child.stderr.filter((line) => !line.startsWith(FSYNC_PREFIX) && !line.startsWith(MEMORY_PREFIX));
+  return [...logged, ...stderr];
+}
+
+/**
+ * Asks a child's preload (fsync-counter.ts, fanout/memory-probe.ts) for its report: SIGWINCH,
+ * answered by one `<prefix><json>` line on stderr.
+ */
+export async function askPreload<T>(child: TsChild, prefix: string, timeoutMs: number): Promise<T> {
+  const line = child.nextLine((text) => text.startsWith(prefix), 'stderr');
+  child.child.kill('SIGWINCH');
+  const report = await within(line, timeoutMs, () => `${child.name}: ${prefix.trim()} report`);
+  return JSON.parse(report.slice(prefix.length)) as T;
 }
 
 /**

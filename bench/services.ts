@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { within } from '@pubsub/testkit';
-import { ROOT, TsChild, warningsOf } from './process.js';
+import { askPreload, ROOT, TsChild, unexpectedLines } from './process.js';
 import { ROLES, type Role, type System } from './systems.js';
 import { FSYNC_PREFIX, type FsyncCounters } from './types.js';
 
@@ -17,7 +17,7 @@ export interface SuiteOptions {
   certDir: string;
   ca: string;
   /** MSGQUEUE_DATA_DIR, fresh and empty; the subscriber's state goes beside it (`<dataDir>-subscriber`). */
-  dataDir: string;
+  dataDir?: string;
   /** LOG_LEVEL of every service. */
   logLevel: string;
   /** When set, the msgqueue runs with --cpu-prof and writes its profile here on exit. */
@@ -26,6 +26,8 @@ export interface SuiteOptions {
   env: Record<string, string>;
   /** Ports to listen on (the Go original's, to run on the same ones); free ports of the driver's choosing by default. */
   ports?: { readonly queue: number; readonly publish: number; readonly subscribe: number };
+  /** More Node flags and environment for one service (the fan-out's subscriber: the memory probe, room for S sockets). */
+  roles?: Partial<Record<Role, { readonly nodeArgs?: readonly string[]; readonly env?: Record<string, string> }>>;
 }
 
 /** Warnings a development chain logs at every start: not findings of a run. */
@@ -82,37 +84,42 @@ export class Suite implements System {
     const portOf = (index: number) => String(fixed?.[index] ?? 0);
     const counter = pathToFileURL(join(ROOT, 'bench', 'fsync-counter.ts')).href;
     const profile = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
-    const msgqueue = new TsChild(
-      'msgqueue',
-      { entry: 'services/msgqueue/src/main.ts', nodeArgs: ['--import', counter, ...profile] },
-      { ...base, MSGQUEUE_PORT: portOf(0), MSGQUEUE_STORE: options.store, MSGQUEUE_DATA_DIR: options.dataDir },
-    );
-    const started: TsChild[] = [msgqueue];
+    const started: TsChild[] = [];
+    const start = (role: Role, nodeArgs: readonly string[], env: Record<string, string>) => {
+      const extra = options.roles?.[role];
+      const child = new TsChild(
+        role,
+        { entry: `services/${role}/src/main.ts`, nodeArgs: [...nodeArgs, ...(extra?.nodeArgs ?? [])] },
+        { ...base, ...env, ...extra?.env },
+      );
+      started.push(child);
+      return child;
+    };
     try {
+      const data = options.dataDir === undefined ? {} : { MSGQUEUE_DATA_DIR: options.dataDir };
+      const msgqueue = start('msgqueue', ['--import', counter, ...profile], {
+        MSGQUEUE_PORT: portOf(0),
+        MSGQUEUE_STORE: options.store,
+        ...data,
+      });
       const queuePort = await ready(msgqueue, fixed?.[0], options.ca);
-      const publisher = new TsChild(
-        'publisher',
-        { entry: 'services/publisher/src/main.ts' },
-        { ...base, PUBLISHER_PORT: portOf(1), PUBLISHER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/pushmsg` },
-      );
-      started.push(publisher);
-      const subscriber = new TsChild(
-        'subscriber',
-        { entry: 'services/subscriber/src/main.ts' },
-        {
-          ...base,
-          SUBSCRIBER_PORT: portOf(2),
-          SUBSCRIBER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/popmsg`,
-          // Its own, not the repository's default: chains run side by side, and a bench must not
-          // touch the state of the operator's own subscriber.
-          SUBSCRIBER_DATA_DIR: `${options.dataDir}-subscriber`,
-        },
-      );
-      started.push(subscriber);
+      const publisher = start('publisher', [], {
+        PUBLISHER_PORT: portOf(1),
+        PUBLISHER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/pushmsg`,
+      });
+      const subscriber = start('subscriber', [], {
+        SUBSCRIBER_PORT: portOf(2),
+        SUBSCRIBER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/popmsg`,
+        // Its own, not the repository's default: chains run side by side, and a bench must not
+        // touch the state of the operator's own subscriber.
+        ...(options.dataDir === undefined ? {} : { SUBSCRIBER_DATA_DIR: `${options.dataDir}-subscriber` }),
+      });
       const [publish, subscribe] = await Promise.all([
         ready(publisher, fixed?.[1], options.ca),
         ready(subscriber, fixed?.[2], options.ca),
       ]);
+      // Their /ready turns 200 with this line: the hop to the msgqueue is up (info level, so seen only when verbose).
+      if (verbose) await Promise.all([publisher, subscriber].map((child) => logged(child, 'upstream connected')));
       return new Suite(options, { msgqueue, publisher, subscriber }, { publish, subscribe, queue: queuePort });
     } catch (err) {
       await Promise.all(started.map((child) => child.stop('SIGKILL')));
@@ -121,21 +128,16 @@ export class Suite implements System {
   }
 
   /** The msgqueue's fsync/writev counters (from the preloaded fsync-counter.ts). */
-  async fsyncCounters(): Promise<FsyncCounters | undefined> {
-    const msgqueue = this.children.msgqueue;
-    const line = msgqueue.nextLine((text) => text.startsWith(FSYNC_PREFIX), 'stderr');
-    msgqueue.child.kill('SIGWINCH');
-    const reply = await Promise.race([line, delay(2_000).then(() => undefined)]);
-    return reply === undefined ? undefined : (JSON.parse(reply.slice(FSYNC_PREFIX.length)) as FsyncCounters);
+  fsyncCounters(): Promise<FsyncCounters | undefined> {
+    return askPreload<FsyncCounters>(this.children.msgqueue, FSYNC_PREFIX, 2_000).catch(() => undefined);
   }
 
   /** Log lines at warn or above that are not the usual start-up warnings, per service. */
   unexpectedLogLines(): Partial<Record<Role, string[]>> {
     const found: Partial<Record<Role, string[]>> = {};
     for (const name of ROLES) {
-      const lines = warningsOf(this.children[name], EXPECTED_WARNINGS);
-      const stderr = this.children[name].stderr.filter((line) => !line.startsWith(FSYNC_PREFIX));
-      if (lines.length + stderr.length > 0) found[name] = [...lines, ...stderr].slice(0, 20);
+      const lines = unexpectedLines(this.children[name], EXPECTED_WARNINGS);
+      if (lines.length > 0) found[name] = lines.slice(0, 20);
     }
     return found;
   }
@@ -151,15 +153,19 @@ export class Suite implements System {
   }
 }
 
-/** The port of the child's `listening` log line; rejects if it exits or takes too long. */
-export async function listeningPort(child: TsChild): Promise<number> {
+/** The child's first log line with this `msg`; rejects if it exits or takes too long. */
+export async function logged(child: TsChild, msg: string): Promise<Record<string, unknown>> {
   try {
-    const line = await within(child.waitForLog('listening'), READY_TIMEOUT_MS, () => `${child.name} start`);
-    return line.port as number;
+    return await within(child.waitForLog(msg), READY_TIMEOUT_MS, () => `${child.name}: ${msg}`);
   } catch (err) {
     // A service that cannot start says why in its log, on stdout.
     throw new Error(`${(err as Error).message}\n${child.lines.slice(-5).join('\n')}`, { cause: err });
   }
+}
+
+/** The port of the child's `listening` log line; rejects if it exits or takes too long. */
+export async function listeningPort(child: TsChild): Promise<number> {
+  return (await logged(child, 'listening')).port as number;
 }
 
 async function ready(child: TsChild, fixedPort: number | undefined, ca: string): Promise<number> {

@@ -147,8 +147,9 @@ export const CONTENT = JSON.stringify(
 /** Line prefixes on the load child's stdout. */
 export const EVENT_PREFIX = 'BENCH_EVENT ';
 export const RESULT_PREFIX = 'BENCH_RESULT ';
-/** Line prefix on the msgqueue's stderr when the fsync counter preload reports. */
+/** Line prefixes on stderr of the preloads that answer SIGWINCH (fsync-counter.ts, fanout/memory-probe.ts). */
 export const FSYNC_PREFIX = 'BENCH_FSYNC ';
+export const MEMORY_PREFIX = 'FANOUT_MEMORY ';
 
 /** Counters kept by fsync-counter.ts inside the msgqueue process. */
 export interface FsyncCounters {
@@ -159,4 +160,21 @@ export interface FsyncCounters {
   /** FileHandle.sync() calls (meta.json, groups.json, directories). */
   sync: number;
   syncMs: number;
+}
+
+/** process.memoryUsage() after a full GC, as the memory probe (fanout/memory-probe.ts) reports it. */
+export interface MemorySnapshot {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  /**
+   * Bytes committed to V8's young generation. A full GC does not shrink it, so a process that
+   * allocated a lot at start-up keeps it large until allocation slows; when it shrinks between two
+   * snapshots, the RSS difference understates what was added by that much.
+   */
+  readonly newSpace: number;
+  /** Whether a GC ran first (the process has --expose-gc). */
+  readonly gc: boolean;
 }

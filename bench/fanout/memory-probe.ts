@@ -6,7 +6,7 @@
  * on SIGTERM/SIGINT and nothing here uses it otherwise.
  */
 import { getHeapSpaceStatistics } from 'node:v8';
-import { MEMORY_PREFIX, type MemorySnapshot } from './types.js';
+import { MEMORY_PREFIX, type MemorySnapshot } from '../types.js';
 
 const collect = (globalThis as { gc?: () => void }).gc;
 

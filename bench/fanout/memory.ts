@@ -2,9 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, type TsChild } from '../process.js';
-import { within } from '@pubsub/testkit';
-import { MEMORY_PREFIX, type MemorySnapshot } from './types.js';
+import { askPreload, ROOT, type TsChild } from '../process.js';
+import { MEMORY_PREFIX, type MemorySnapshot } from '../types.js';
 
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -16,11 +15,8 @@ export const MEMORY_PROBE_ARGS = [
 ];
 
 /** The process's memory right after a full GC. */
-export async function probeMemory(server: TsChild): Promise<MemorySnapshot> {
-  const line = server.nextLine((text) => text.startsWith(MEMORY_PREFIX), 'stderr');
-  server.child.kill('SIGWINCH');
-  const report = await within(line, PROBE_TIMEOUT_MS, () => `${server.name} memory probe`);
-  return JSON.parse(report.slice(MEMORY_PREFIX.length)) as MemorySnapshot;
+export function probeMemory(server: TsChild): Promise<MemorySnapshot> {
+  return askPreload<MemorySnapshot>(server, MEMORY_PREFIX, PROBE_TIMEOUT_MS);
 }
 
 /** The soft limit on open files of a process (from /proc/<pid>/limits), undefined off Linux. */

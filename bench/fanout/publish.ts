@@ -9,26 +9,11 @@ import { once } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket, type RawData } from 'ws';
 import { CONTENT } from '../types.js';
-import { nowMs } from './time.js';
-import { AUTHORIZATION, TOPIC } from './types.js';
+import { monotonicMs } from '../stats.js';
+import { AUTHORIZATION, TOPIC, type Publisher, type PublishResult } from './types.js';
 
 export const PUBLISH_WINDOW = 50;
 const PUBLISH_TIMEOUT_MS = 60_000;
-
-export interface PublishResult {
-  /** nowMs() of the first send. */
-  readonly firstSendAt: number;
-  readonly lastAckAt: number;
-  readonly acked: number;
-  /** Publishes answered with an error. */
-  readonly refused: number;
-}
-
-export interface Publisher {
-  /** Publishes `count` messages with ids `<label>-<n>`; resolves once every one is answered. */
-  publish(count: number, label: string): Promise<PublishResult>;
-  close(): Promise<void>;
-}
 
 /** Sends with a window of unanswered publishes; `send(n, answered)` must call `answered(ok)` once. */
 function windowed(count: number, send: (n: number, answered: (ok: boolean) => void) => void): Promise<PublishResult> {
@@ -37,7 +22,7 @@ function windowed(count: number, send: (n: number, answered: (ok: boolean) => vo
     let acked = 0;
     let refused = 0;
     let lastAckAt = 0;
-    const firstSendAt = nowMs();
+    const firstSendAt = monotonicMs();
     const timer = setTimeout(
       () => reject(new Error(`publish: ${acked + refused} of ${count} answered in ${PUBLISH_TIMEOUT_MS} ms`)),
       PUBLISH_TIMEOUT_MS,
@@ -45,7 +30,7 @@ function windowed(count: number, send: (n: number, answered: (ok: boolean) => vo
     const answered = (ok: boolean) => {
       if (ok) acked++;
       else refused++;
-      lastAckAt = nowMs();
+      lastAckAt = monotonicMs();
       if (acked + refused === count) {
         clearTimeout(timer);
         resolve({ firstSendAt, lastAckAt, acked, refused });

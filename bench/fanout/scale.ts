@@ -8,12 +8,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { cpuTimeOf } from '../process.js';
 import { assertOpenFiles, probeMemory } from './memory.js';
-import type { Publisher } from './publish.js';
-import type { ServerUnderTest } from './server.js';
 import { SinkGroup, type OpenSummary } from './sinks.js';
 import { startSocketIo } from './socketio-server.js';
 import { startSuite } from './suite-server.js';
-import type { CountResult, MemorySnapshot, System } from './types.js';
+import type { MemorySnapshot } from '../types.js';
+import type { CountResult, Publisher, ServerUnderTest, System } from './types.js';
 
 export interface ScaleSpec {
   readonly sockets: number;

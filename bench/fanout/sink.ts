@@ -6,7 +6,7 @@
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import { openRawClient } from './raw-client.js';
 import { Tally } from './tally.js';
-import { nowMs } from './time.js';
+import { monotonicMs } from '../stats.js';
 import type { CountResult, OpenResult, SinkCommand, SinkReply, SinkRequest, SinkTarget, System } from './types.js';
 
 const MAX_ERRORS = 5;
@@ -30,7 +30,7 @@ async function open(target: SinkTarget, count: number, inFlight: number): Promis
   let started = 0;
   let opened = 0;
   let failed = 0;
-  const startedAt = nowMs();
+  const startedAt = monotonicMs();
   let finishedAt = startedAt;
   const worker = async () => {
     while (started < count) {
@@ -38,7 +38,7 @@ async function open(target: SinkTarget, count: number, inFlight: number): Promis
       try {
         sockets.push(await openRawClient(target, context));
         opened++;
-        finishedAt = nowMs();
+        finishedAt = monotonicMs();
       } catch (err) {
         failed++;
         if (errors.size < MAX_ERRORS) errors.add((err as Error).message);

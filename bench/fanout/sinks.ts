@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ROOT } from '../process.js';
-import { track } from './children.js';
 import { within } from '@pubsub/testkit';
 import type { CountResult, OpenResult, SinkCommand, SinkReply, SinkTarget, System } from './types.js';
 
@@ -13,6 +12,14 @@ const SINK_ENTRY = fileURLToPath(new URL('sink.ts', import.meta.url));
 const COMMAND_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;
 const START_TIMEOUT_MS = 30_000;
+
+/**
+ * Sinks still running: should the driver exit without stopping them (an uncaught error,
+ * process.exit in a signal handler), they are killed on the way out instead of holding
+ * thousands of sockets (the test kit's TsProcess does the same for the servers).
+ */
+const live = new Set<ChildProcess>();
+process.on('exit', () => live.forEach((child) => child.kill('SIGKILL')));
 
 class SinkProcess {
   readonly child: ChildProcess;
@@ -28,7 +35,7 @@ class SinkProcess {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
-    track(this.child);
+    live.add(this.child);
     this.ready = new Promise((resolve) => this.#pending.set(0, { resolve }));
     void this.ready.then(() => this.#pending.delete(0));
     createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
@@ -36,6 +43,7 @@ class SinkProcess {
     this.child.on('error', (err) => this.stderr.push(err.message));
     this.child.on('message', (reply: SinkReply) => this.#pending.get(reply.id)?.resolve(reply));
     this.child.once('exit', (code, signal) => {
+      live.delete(this.child);
       const error = `sink ${index} exited (${code ?? signal}): ${this.stderr.slice(-10).join('\n')}`;
       for (const [id, waiter] of this.#pending) waiter.resolve({ id, ok: false, error });
     });

@@ -1,10 +1,9 @@
 /** Starts the Socket.IO peer (socketio-main.ts) as a process, with the memory probe preloaded. */
-import { TsChild } from '../process.js';
-import { track } from './children.js';
+import { TsChild, unexpectedLines } from '../process.js';
+import { listeningPort } from '../services.js';
 import { MEMORY_PROBE_ARGS } from './memory.js';
 import { openSocketIoPublisher } from './publish.js';
-import { listeningPort } from '../services.js';
-import { unexpectedLines, type ServerUnderTest } from './server.js';
+import type { ServerUnderTest } from './types.js';
 
 export async function startSocketIo(options: { certDir: string; ca: string }): Promise<ServerUnderTest> {
   const child = new TsChild(
@@ -12,7 +11,6 @@ export async function startSocketIo(options: { certDir: string; ca: string }): P
     { entry: 'bench/fanout/socketio-main.ts', nodeArgs: MEMORY_PROBE_ARGS },
     { WS_CERT_DIR: options.certDir },
   );
-  track(child.child);
   try {
     const port = await listeningPort(child);
     return {
@@ -22,7 +20,7 @@ export async function startSocketIo(options: { certDir: string; ca: string }): P
       sinkPort: port,
       settings: { port, transports: ['websocket'], perMessageDeflate: false },
       openPublisher: () => openSocketIoPublisher(port, options.ca),
-      unexpectedLines: () => unexpectedLines(child, []),
+      unexpectedLines: () => unexpectedLines(child, []).map((line) => `${child.name}: ${line}`),
       stop: async () => void (await child.stop()),
     };
   } catch (err) {

@@ -1,20 +1,14 @@
 /**
- * Our chain for the fan-out: msgqueue (in-memory store: durability is not what is measured
- * here), publisher and subscriber, each its own process. Not bench/services.ts's Suite because
- * the subscriber needs the memory probe preloaded (see memory-probe.ts), which Suite cannot pass.
+ * Our chain for the fan-out: bench/services.ts's Suite with the in-memory store (durability is not
+ * what is measured here) and the memory probe preloaded into the subscriber (see memory-probe.ts).
  */
-import { EXPECTED_WARNINGS } from '../services.js';
-import { TsChild } from '../process.js';
-import { track } from './children.js';
+import { Suite } from '../services.js';
 import { MEMORY_PROBE_ARGS } from './memory.js';
 import { openSuitePublisher } from './publish.js';
-import { listeningPort } from '../services.js';
-import { unexpectedLines, waitReady, type ServerUnderTest } from './server.js';
+import type { ServerUnderTest } from './types.js';
 
 /** Headroom over S in the subscriber's connection limits, so a limit is never what is measured. */
 const SPARE_CONNECTIONS = 100;
-
-/** Start-up warnings every development start prints. */
 
 /**
  * Every sink socket is the development user from 127.0.0.1, so the subscriber's connection
@@ -37,50 +31,32 @@ function connectionLimits(sockets: number): Record<string, string> {
  * machine); no service logs per message at info, only per connection.
  */
 export async function startSuite(options: { certDir: string; ca: string; sockets: number }): Promise<ServerUnderTest> {
-  // The publish rate limit (1,000/s per connection by default) would be what is measured.
-  const base = { WS_CERT_DIR: options.certDir, LOG_LEVEL: 'info', PUBLISHER_RATE_LIMIT: '0' };
   const limits = connectionLimits(options.sockets);
-  const started: TsChild[] = [];
-  const start = (name: string, args: { entry: string; nodeArgs?: string[] }, env: Record<string, string>) => {
-    const child = new TsChild(name, args, { ...base, ...env });
-    track(child.child);
-    started.push(child);
-    return child;
+  const suite = await Suite.start({
+    store: 'memory',
+    certDir: options.certDir,
+    ca: options.ca,
+    logLevel: 'info',
+    env: {},
+    roles: { subscriber: { nodeArgs: MEMORY_PROBE_ARGS, env: limits } },
+  });
+  const { msgqueue, publisher, subscriber } = suite.children;
+  return {
+    system: 'suite',
+    fanout: subscriber,
+    processes: [msgqueue, publisher, subscriber],
+    sinkPort: suite.subscribePort,
+    settings: {
+      store: 'memory',
+      queuePort: suite.queuePort,
+      publishPort: suite.publishPort,
+      subscribePort: suite.subscribePort,
+      logLevel: 'info',
+      subscriberEnv: limits,
+    },
+    openPublisher: () => openSuitePublisher(suite.publishPort, options.ca),
+    unexpectedLines: () =>
+      Object.entries(suite.unexpectedLogLines()).flatMap(([role, lines]) => lines.map((line) => `${role}: ${line}`)),
+    stop: async () => void (await suite.stop()),
   };
-  try {
-    const msgqueue = start(
-      'msgqueue',
-      { entry: 'services/msgqueue/src/main.ts' },
-      { MSGQUEUE_PORT: '0', MSGQUEUE_STORE: 'memory' },
-    );
-    const queuePort = await listeningPort(msgqueue);
-    const publisher = start(
-      'publisher',
-      { entry: 'services/publisher/src/main.ts' },
-      { PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/pushmsg` },
-    );
-    const subscriber = start(
-      'subscriber',
-      { entry: 'services/subscriber/src/main.ts', nodeArgs: MEMORY_PROBE_ARGS },
-      { SUBSCRIBER_PORT: '0', SUBSCRIBER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/popmsg`, ...limits },
-    );
-    const [publishPort, subscribePort] = await Promise.all([listeningPort(publisher), listeningPort(subscriber)]);
-    await Promise.all([waitReady(publishPort, options.ca), waitReady(subscribePort, options.ca)]);
-    return {
-      system: 'suite',
-      fanout: subscriber,
-      processes: [msgqueue, publisher, subscriber],
-      sinkPort: subscribePort,
-      settings: { store: 'memory', queuePort, publishPort, subscribePort, logLevel: 'info', subscriberEnv: limits },
-      openPublisher: () => openSuitePublisher(publishPort, options.ca),
-      unexpectedLines: () => started.flatMap((child) => unexpectedLines(child, EXPECTED_WARNINGS)),
-      async stop() {
-        await Promise.all([publisher.stop(), subscriber.stop()]);
-        await msgqueue.stop();
-      },
-    };
-  } catch (err) {
-    await Promise.all(started.map((child) => child.stop('SIGKILL')));
-    throw err;
-  }
 }

@@ -1,5 +1,5 @@
 import type { CountResult } from './types.js';
-import { nowMs } from './time.js';
+import { monotonicMs } from '../stats.js';
 
 /** Per-socket message counts of one system's sockets in one sink process, since the last reset. */
 export class Tally {
@@ -47,7 +47,7 @@ export class Tally {
 
   /** Marks that the chunk just read held messages: one clock read per chunk, not per frame. */
   stamp(): void {
-    const now = nowMs();
+    const now = monotonicMs();
     if (this.firstAt === 0) this.firstAt = now;
     this.lastAt = now;
   }

@@ -1,12 +1,11 @@
 /** What the fan-out driver, its sink processes and its servers share. */
 import { DEV_AUTH } from '@pubsub/testkit';
+import type { TsChild } from '../process.js';
 
 /** The one topic (and Socket.IO room) every sink subscribes to. */
 export const TOPIC = 't';
 /** The development user's Basic Auth of every endpoint; the Socket.IO peer checks the same. */
 export const AUTHORIZATION = `Basic ${Buffer.from(DEV_AUTH).toString('base64')}`;
-/** Prefix of the stderr line the memory probe (memory-probe.ts) answers SIGWINCH with. */
-export const MEMORY_PREFIX = 'FANOUT_MEMORY ';
 
 export type System = 'suite' | 'socket.io';
 
@@ -32,7 +31,7 @@ export interface OpenResult {
   readonly failed: number;
   /** Distinct failure messages, the first few. */
   readonly errors: string[];
-  /** nowMs() when the first connection started and when the last one was subscribed. */
+  /** monotonicMs() when the first connection started and when the last one was subscribed. */
   readonly startedAt: number;
   readonly finishedAt: number;
 }
@@ -53,7 +52,7 @@ export interface CountResult {
   readonly other: number;
   /** Sockets that closed after subscribing, by close code (or "none" without a close frame). */
   readonly closed: Record<string, number>;
-  /** nowMs() of the first and last chunk that held a message; 0 when none did. */
+  /** monotonicMs() of the first and last chunk that held a message; 0 when none did. */
   readonly firstAt: number;
   readonly lastAt: number;
   /** The sink process's own RSS, bytes. */
@@ -64,19 +63,34 @@ export type SinkReply =
   | { readonly id: number; readonly ok: true; readonly result?: OpenResult | CountResult }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
-/** process.memoryUsage() after a full GC, as the memory probe reports it. */
-export interface MemorySnapshot {
-  readonly rss: number;
-  readonly heapUsed: number;
-  readonly heapTotal: number;
-  readonly external: number;
-  readonly arrayBuffers: number;
-  /**
-   * Bytes committed to V8's young generation. A full GC does not shrink it, so a process that
-   * allocated a lot at start-up keeps it large until allocation slows; when it shrinks between two
-   * snapshots, the RSS difference understates what was added by that much.
-   */
-  readonly newSpace: number;
-  /** Whether a GC ran first (the process has --expose-gc). */
-  readonly gc: boolean;
+export interface PublishResult {
+  /** monotonicMs() of the first send. */
+  readonly firstSendAt: number;
+  readonly lastAckAt: number;
+  readonly acked: number;
+  /** Publishes answered with an error. */
+  readonly refused: number;
+}
+
+export interface Publisher {
+  /** Publishes `count` messages with ids `<label>-<n>`; resolves once every one is answered. */
+  publish(count: number, label: string): Promise<PublishResult>;
+  close(): Promise<void>;
+}
+
+/** What the fan-out scenario needs from a system under test, whichever it is. */
+export interface ServerUnderTest {
+  readonly system: System;
+  /** The process that does the fan-out: its memory and open-files limit are what count. */
+  readonly fanout: TsChild;
+  /** Every server process of the system (ours: msgqueue, publisher, subscriber): CPU per delivery counts them all. */
+  readonly processes: readonly TsChild[];
+  /** Where the sinks connect. */
+  readonly sinkPort: number;
+  /** Facts worth keeping with the results (settings, ports). */
+  readonly settings: Record<string, unknown>;
+  openPublisher(): Promise<Publisher>;
+  /** Log lines at warn or above and stderr lines that no normal run prints. */
+  unexpectedLines(): string[];
+  stop(): Promise<void>;
 }
