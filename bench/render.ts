@@ -7,6 +7,7 @@ import {
   type BenchReport,
   type ExtraRow,
   type LatencyKey,
+  type ModuleReport,
   type Range,
   type ScenarioRecord,
   type SystemRecord,
@@ -167,29 +168,50 @@ function rowsTable(rows: readonly ExtraRow[]): string | undefined {
   return rows.length === 0 ? undefined : markdown([['figure', 'value'], ...rows.map((row) => [row.label, row.value])]);
 }
 
-/** Every table of the run, with a heading each, ready to paste. */
-export function renderTables(
-  report: BenchReport,
-  list: readonly Plan[],
-  modules: {
-    readonly fanout: readonly ExtraRow[];
-    readonly burst: readonly ExtraRow[];
-    readonly http?: readonly ExtraRow[];
-    readonly bridge?: readonly ExtraRow[];
-    readonly webhook?: readonly ExtraRow[];
-    readonly peers?: readonly ExtraRow[];
-    readonly go?: readonly ExtraRow[];
+export type ModuleName = 'fanout' | 'burst' | 'http' | 'bridge' | 'webhook' | 'peers' | 'go';
+
+/** Each module's table heading and its name in the footer's failures, in the order they print. */
+const MODULES: Readonly<Record<ModuleName, { readonly heading: string; readonly failed: string }>> = {
+  fanout: { heading: 'Fan-out (bench/fanout)', failed: 'fan-out module' },
+  burst: {
+    heading: 'Burst (bench/burst): a stalled reader; durable store, heartbeat and stall timeout raised',
+    failed: 'burst',
   },
-): string {
-  const {
-    fanout: fanoutRows,
-    burst: burstRows,
-    http: httpRows = [],
-    bridge: bridgeRows = [],
-    webhook: webhookRows = [],
-    peers: peerRows = [],
-    go: goRows = [],
-  } = modules;
+  http: {
+    heading: 'HTTP and SSE (bench/http): one durable chain, ratios to the wss figure of the same run',
+    failed: 'http',
+  },
+  bridge: {
+    heading:
+      'Bridges (bench/bridge): PostgreSQL outbox and RabbitMQ queue into a wss subscriber, ratios to wss publish of the same run',
+    failed: 'bridge',
+  },
+  webhook: {
+    heading: 'Webhooks (bench/webhook): one durable chain, a local receiver, ratio to wss delivery of the same run',
+    failed: 'webhook',
+  },
+  peers: {
+    heading: 'Peers (bench/peers): durable acked publishes, same client concurrency, CPU of every process from /proc',
+    failed: 'peers',
+  },
+  go: {
+    heading:
+      'The original Go implementation (bench/peers/go-original.ts): same ports, same client, 1→1, window 1,000 undelivered, the three services’ CPU from /proc',
+    failed: 'go',
+  },
+};
+
+/** The modules that ran, in MODULES' order. */
+export type ModuleReports = Partial<Record<ModuleName, ModuleReport | undefined>>;
+
+const ran = (modules: ModuleReports) =>
+  (Object.keys(MODULES) as ModuleName[]).flatMap((name) => {
+    const report = modules[name];
+    return report === undefined ? [] : [{ ...MODULES[name], report }];
+  });
+
+/** Every table of the run, with a heading each, ready to paste. */
+export function renderTables(report: BenchReport, list: readonly Plan[], modules: ModuleReports): string {
   const has = (plan: Plan, id: SystemId) => plan.systems.includes(id);
   const compared: SystemId[] = ['file', 'memory', 'ceiling'];
   const throughput = list.filter((plan) => plan.spec.kind === 'throughput' && compared.some((id) => has(plan, id)));
@@ -205,25 +227,7 @@ export function renderTables(
         .join(' ')} (throughput: above 1× is faster; latency: below 1× is faster)`,
       comparisonTable(report, optimised, ['memory', 'memory-unopt']),
     ],
-    ['Fan-out (bench/fanout)', rowsTable(fanoutRows)],
-    ['Burst (bench/burst): a stalled reader; durable store, heartbeat and stall timeout raised', rowsTable(burstRows)],
-    ['HTTP and SSE (bench/http): one durable chain, ratios to the wss figure of the same run', rowsTable(httpRows)],
-    [
-      'Bridges (bench/bridge): PostgreSQL outbox and RabbitMQ queue into a wss subscriber, ratios to wss publish of the same run',
-      rowsTable(bridgeRows),
-    ],
-    [
-      'Webhooks (bench/webhook): one durable chain, a local receiver, ratio to wss delivery of the same run',
-      rowsTable(webhookRows),
-    ],
-    [
-      'Peers (bench/peers): durable acked publishes, same client concurrency, CPU of every process from /proc',
-      rowsTable(peerRows),
-    ],
-    [
-      'The original Go implementation (bench/peers/go-original.ts): same ports, same client, 1→1, window 1,000 undelivered, the three services’ CPU from /proc',
-      rowsTable(goRows),
-    ],
+    ...ran(modules).map(({ heading, report: { rows } }): [string, string | undefined] => [heading, rowsTable(rows)]),
     ['Targets', report.targets.length === 0 ? undefined : targetsTable(report.targets)],
   ];
   return parts
@@ -248,26 +252,7 @@ export function renderHeader(report: BenchReport): string {
 }
 
 /** Paired ratios, failures, unexpected log lines and profiles: what the tables do not show. */
-export function renderFooter(
-  report: BenchReport,
-  fanoutError: string | undefined,
-  moduleErrors: {
-    readonly burst?: readonly string[];
-    readonly http?: readonly string[];
-    readonly bridge?: readonly string[];
-    readonly webhook?: readonly string[];
-    readonly peers?: readonly string[];
-    readonly go?: readonly string[];
-  } = {},
-): string {
-  const {
-    burst: burstErrors = [],
-    http: httpErrors = [],
-    bridge: bridgeErrors = [],
-    webhook: webhookErrors = [],
-    peers: peerErrors = [],
-    go: goErrors = [],
-  } = moduleErrors;
+export function renderFooter(report: BenchReport, modules: ModuleReports): string {
   const lines: string[] = [];
   const paired = Object.entries(report.summary.ratios).filter(
     ([key]) => key.endsWith('.paired') && key.includes('.deliveredPerSec.'),
@@ -279,13 +264,8 @@ export function renderFooter(
         .join(', ')}`,
     );
   }
-  if (fanoutError !== undefined) lines.push(`fan-out module FAILED: ${fanoutError}`);
-  for (const error of burstErrors) lines.push(`burst FAILED: ${error}`);
-  for (const error of httpErrors) lines.push(`http FAILED: ${error}`);
-  for (const error of bridgeErrors) lines.push(`bridge FAILED: ${error}`);
-  for (const error of webhookErrors) lines.push(`webhook FAILED: ${error}`);
-  for (const error of peerErrors) lines.push(`peers FAILED: ${error}`);
-  for (const error of goErrors) lines.push(`go FAILED: ${error}`);
+  for (const { failed, report: module } of ran(modules))
+    for (const error of module.errors) lines.push(`${failed} FAILED: ${error}`);
   for (const system of report.systems) {
     for (const error of system.errors) lines.push(`${system.id}: FAILED: ${error}`);
     for (const chain of system.chains) {

@@ -11,6 +11,17 @@ export interface ExtraRow {
   readonly value: string;
 }
 
+/**
+ * What a module or section (fan-out, burst, http, bridge, webhook, peers) gives the driver: its
+ * rows for its table, its targets, its record in the results file, and what made it fail.
+ */
+export interface ModuleReport {
+  readonly rows: readonly ExtraRow[];
+  readonly targets: readonly Target[];
+  readonly json: unknown;
+  readonly errors: readonly string[];
+}
+
 export type ThroughputKey = 'ackedPerSec' | 'deliveredPerSec' | 'deliveriesPerSec';
 export type LatencyKey = 'delivery' | 'ack' | 'deliveryFromActualSend';
 export type Percentile = 'p50' | 'p99' | 'p999';

@@ -11,21 +11,20 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs, USAGE, type Options } from './args.js';
+import { parseArgs, USAGE } from './args.js';
 import { CHAIN_MESSAGE_BUDGET, SystemRunner, type ChainContext } from './chains.js';
 import { runBurstModule } from './burst/index.js';
 import { runBridgeModule } from './bridge/index.js';
 import { runHttpModule } from './http/index.js';
 import { runWebhookModule } from './webhook/index.js';
-import type { SectionReport } from './section.js';
 import { goOriginalSection } from './peers/go-original.js';
 import { runPeersModule } from './peers/index.js';
-import { runFanout, type FanoutReport } from './fanout/index.js';
+import { runFanout } from './fanout/index.js';
 import { plans, type Plan } from './plan.js';
 import { machineInfo, probeFsync } from './probe.js';
 import { ROOT } from './process.js';
-import { renderFooter, renderHeader, renderTables } from './render.js';
-import { summarize, type BenchReport, type ExtraRow, type ScenarioRecord, type Target } from './report.js';
+import { renderFooter, renderHeader, renderTables, type ModuleReports } from './render.js';
+import { summarize, type BenchReport, type ModuleReport, type ScenarioRecord } from './report.js';
 import { runScenario, SINK_PROCESSES, warmupFor } from './scenario.js';
 import { formatRate, roundDeep } from './stats.js';
 import { SYSTEMS, type SystemId } from './systems.js';
@@ -92,63 +91,11 @@ async function runPlans(list: readonly Plan[], runners: ReadonlyMap<SystemId, Sy
   }
 }
 
-/** The fan-out module's figures in this report's terms, or why it failed. */
-async function fanout(
-  options: Options,
-  context: { resultsDir: string; certDir: string; ca: string },
-): Promise<{ rows: ExtraRow[]; targets: Target[]; json: unknown; error: string | undefined }> {
-  if (!options.only.fanout) return { rows: [], targets: [], json: undefined, error: undefined };
-  progress('fan-out module…');
-  let report: FanoutReport;
-  try {
-    report = await runFanout({ quick: options.quick, repeat: options.repeat, ...context });
-  } catch (err) {
-    const error = (err as Error).stack ?? String(err);
-    return { rows: [], targets: [], json: { error }, error };
-  }
-  const number = (value: number) => (Math.abs(value) >= 10_000 ? formatRate(value) : String(+value.toFixed(2)));
-  return {
-    rows: report.rows.map((row) => ({
-      label: row.label,
-      value: `${number(row.value)} ${row.unit}${row.note === undefined ? '' : ` (${row.note})`}`,
-    })),
-    targets: report.targets.map((target) => ({
-      name: `fan-out: ${target.name}`,
-      goal: target.goal,
-      measured: number(target.measured),
-      pass: target.pass,
-      ...(target.ratio === undefined
-        ? {}
-        : { ratio: target.ratio, ours: target.ours, baseline: target.baseline, unit: target.unit }),
-    })),
-    json: report.json,
-    error: undefined,
-  };
-}
-
-/** The burst module's figures (bench/burst), or nothing when `--only` leaves it out. */
-async function burst(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
-  if (!options.only.burst) return { rows: [], targets: [], json: undefined, errors: [] };
-  progress('burst module…');
-  return runBurstModule({ quick: options.quick, repeat: options.repeat, ...context }, progress);
-}
-
-/** A one-chain section's figures (bench/http, bench/bridge, bench/webhook), or nothing when `--only` leaves it out. */
-async function section(wanted: boolean, name: string, run: () => Promise<SectionReport>): Promise<SectionReport> {
-  if (!wanted) return { rows: [], json: undefined, errors: [] };
-  progress(`${name} section…`);
+/** A module's or section's report, or none when `--only` leaves it out. */
+async function module(wanted: boolean, announce: string, run: () => Promise<ModuleReport>) {
+  if (!wanted) return undefined;
+  progress(announce);
   return run();
-}
-
-/**
- * The peers section (bench/peers): NATS JetStream and Redis Streams beside our chain. Too slow for
- * CI: in --quick only when `--only` names it.
- */
-async function peers(options: Options, context: { work: string; certDir: string; ca: string; caFile: string }) {
-  const wanted = options.only.peers && (!options.quick || options.only.sections?.has('peers') === true);
-  if (!wanted) return { rows: [], targets: [], json: undefined, errors: [] };
-  progress('peers section…');
-  return runPeersModule({ quick: options.quick, repeat: options.repeat, ...context }, progress);
 }
 
 async function main(): Promise<void> {
@@ -209,14 +156,23 @@ async function main(): Promise<void> {
     } finally {
       await Promise.all([...runners.values()].map((runner) => runner.stop()));
     }
-    const extra = await fanout(options, { resultsDir, certDir, ca: cert });
-    const bursts = await burst(options, { work, certDir, ca: cert, caFile: certFile });
     const sectionOptions = { quick: options.quick, work, certDir, ca: cert, caFile: certFile };
-    const https = await section(options.only.http, 'http', () => runHttpModule(sectionOptions, progress));
-    const bridgeReport = await section(options.only.bridge, 'bridge', () => runBridgeModule(sectionOptions, progress));
-    const webhooks = await section(options.only.webhook, 'webhook', () => runWebhookModule(sectionOptions, progress));
-    const peerReport = await peers(options, { work, certDir, ca: cert, caFile: certFile });
-    const goSide = await goOriginalSection(options, sectionOptions, progress);
+    const moduleOptions = { ...sectionOptions, repeat: options.repeat };
+    const modules: ModuleReports = {
+      fanout: await module(options.only.fanout, 'fan-out module…', () => runFanout({ ...moduleOptions, resultsDir })),
+      burst: await module(options.only.burst, 'burst module…', () => runBurstModule(moduleOptions, progress)),
+      http: await module(options.only.http, 'http section…', () => runHttpModule(sectionOptions, progress)),
+      bridge: await module(options.only.bridge, 'bridge section…', () => runBridgeModule(sectionOptions, progress)),
+      webhook: await module(options.only.webhook, 'webhook section…', () => runWebhookModule(sectionOptions, progress)),
+      // Too slow for CI: in --quick only when `--only` names it.
+      peers: await module(
+        options.only.peers && (!options.quick || options.only.sections?.has('peers') === true),
+        'peers section…',
+        () => runPeersModule(moduleOptions, progress),
+      ),
+      // Always a report: when not measured, its summary rows say why.
+      go: await goOriginalSection(options, sectionOptions, progress),
+    };
 
     const systems = [...runners.values()].map(({ definition, scenarios, chains, errors }) => ({
       id: definition.id,
@@ -247,20 +203,14 @@ async function main(): Promise<void> {
       fsyncProbe,
       systems,
       summary,
-      targets: [
-        ...chainTargets(summary),
-        ...extra.targets,
-        ...bursts.targets,
-        ...peerReport.targets,
-        ...goSide.targets,
-      ],
-      fanout: extra.json,
-      burst: bursts.json,
-      http: https.json,
-      bridge: bridgeReport.json,
-      webhook: webhooks.json,
-      peers: peerReport.json,
-      go: goSide.json,
+      targets: [...chainTargets(summary), ...Object.values(modules).flatMap((module) => module?.targets ?? [])],
+      fanout: modules.fanout?.json,
+      burst: modules.burst?.json,
+      http: modules.http?.json,
+      bridge: modules.bridge?.json,
+      webhook: modules.webhook?.json,
+      peers: modules.peers?.json,
+      go: modules.go?.json,
       durationS: (performance.now() - started) / 1000,
     };
     const file = join(resultsDir, `${stamp}-bench.json`);
@@ -268,41 +218,17 @@ async function main(): Promise<void> {
     say('');
     say(renderHeader(report));
     say('');
-    say(
-      renderTables(report, list, {
-        fanout: extra.rows,
-        burst: bursts.rows,
-        http: https.rows,
-        bridge: bridgeReport.rows,
-        webhook: webhooks.rows,
-        peers: peerReport.rows,
-        go: goSide.rows,
-      }),
-    );
+    say(renderTables(report, list, modules));
     say('');
-    const footer = renderFooter(report, extra.error, {
-      burst: bursts.errors,
-      http: https.errors,
-      bridge: bridgeReport.errors,
-      webhook: webhooks.errors,
-      peers: peerReport.errors,
-      go: goSide.errors,
-    });
+    const footer = renderFooter(report, modules);
     if (footer !== '') say(`${footer}\n`);
     const rows = summaryRows(report.targets);
     const summaryFile = writeSummary(resultsDir, { date, quick: options.quick, rows });
     say(`### Summary (${summaryFile})\n\n${renderSummary(rows)}\n`);
     say(`total ${report.durationS.toFixed(1)} s; results: ${file}`);
     // A module or scenario that could not run fails the bench; missed targets and losses are reported.
-    const failed = systems.some((system) => system.errors.length > 0) || extra.error !== undefined;
-    const moduleErrors =
-      bursts.errors.length +
-      https.errors.length +
-      bridgeReport.errors.length +
-      webhooks.errors.length +
-      peerReport.errors.length +
-      goSide.errors.length;
-    if (failed || moduleErrors > 0) process.exitCode = 1;
+    const failed = systems.some((system) => system.errors.length > 0);
+    if (failed || Object.values(modules).some((module) => (module?.errors.length ?? 0) > 0)) process.exitCode = 1;
   } finally {
     cleanup();
   }

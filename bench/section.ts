@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TsChild } from './process.js';
-import type { ExtraRow } from './report.js';
+import type { ModuleReport } from './report.js';
 import { Suite } from './services.js';
 import { formatRate, formatRatio, ratio } from './stats.js';
 
@@ -18,11 +18,14 @@ export interface SectionOptions {
   readonly caFile: string;
 }
 
-export interface SectionReport {
-  readonly rows: ExtraRow[];
-  readonly json: unknown;
-  readonly errors: string[];
+/** What run.ts gives the modules that repeat their runs (fan-out, burst, peers). */
+export interface ModuleOptions extends SectionOptions {
+  /** Runs of each measurement; the figures are their medians (quick mode runs once). */
+  readonly repeat: number;
 }
+
+/** A section's report: a module's without targets (no section has any). */
+export type SectionReport = Omit<ModuleReport, 'targets'>;
 
 /** A reader's integrity over a run: shown only when something is off. */
 export interface Integrity {
@@ -90,14 +93,14 @@ export async function runSection(
     readonly failureJson?: Record<string, unknown>;
   },
   body: (scope: SectionScope) => Promise<SectionReport>,
-): Promise<SectionReport> {
+): Promise<ModuleReport> {
   const scope = new SectionScope();
   try {
-    return await body(scope);
+    return { targets: [], ...(await body(scope)) };
   } catch (err) {
     const error = scope.failure(err);
     section.progress(`[${section.name}] FAILED: ${error}`);
-    return { rows: [], json: { errors: [error], ...section.failureJson }, errors: [error] };
+    return { rows: [], targets: [], json: { errors: [error], ...section.failureJson }, errors: [error] };
   } finally {
     await scope.close();
   }

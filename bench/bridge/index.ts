@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { TsChild } from '../process.js';
-import { ofWss, runSection, startSectionChain, type SectionOptions, type SectionReport } from '../section.js';
+import type { ModuleReport } from '../report.js';
+import { ofWss, runSection, startSectionChain, type SectionOptions } from '../section.js';
 import { listeningPort } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
 
@@ -90,7 +91,7 @@ async function timed(feed: () => Promise<void>, delivered: Promise<void>, count:
 export async function runBridgeModule(
   options: SectionOptions,
   progress: (text: string) => void,
-): Promise<SectionReport> {
+): Promise<ModuleReport> {
   const count = options.quick ? 5_000 : 20_000;
   const timeoutMs = 30_000 + count * 3;
   const name = `bench_${randomBytes(4).toString('hex')}`;

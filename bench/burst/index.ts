@@ -5,23 +5,11 @@
  * stay flat however deep the backlog, and what does a catch-up cost an unrelated topic's reader?
  * See bench/README.md ("Burst").
  */
-import type { ExtraRow } from '../report.js';
+import type { ModuleReport } from '../report.js';
+import type { ModuleOptions } from '../section.js';
 import { performance } from 'node:perf_hooks';
 import { burstRows, burstTargets } from './report.js';
-import { runBurst, type BurstContext, type BurstRecord, type BurstSpec } from './run.js';
-
-export interface BurstOptions extends BurstContext {
-  /** The 20,000-message burst only, once: its RSS, no ratio and no latency (a few seconds plus a chain start). */
-  readonly quick: boolean;
-  /** Runs of each backlog size, each on a fresh chain; the figures are medians. */
-  readonly repeat: number;
-}
-
-export interface BurstReport {
-  readonly rows: ExtraRow[];
-  readonly targets: { name: string; goal: string; measured: string; pass: boolean }[];
-  readonly json: unknown;
-}
+import { runBurst, type BurstRecord, type BurstSpec } from './run.js';
 
 export const SMALL = 20_000;
 export const LARGE = 200_000;
@@ -35,7 +23,7 @@ const WARMUP = 10_000;
  * Each size on a fresh chain: a process whose heap a deeper backlog already grew would show no
  * growth for the next one. The 200,000 one also measures the unrelated reader's latency.
  */
-function plan(options: BurstOptions): BurstSpec[] {
+function plan(options: ModuleOptions): BurstSpec[] {
   const runs = options.quick ? 1 : options.repeat;
   const specs: BurstSpec[] = [];
   for (let repeat = 0; repeat < runs; repeat++) {
@@ -48,10 +36,7 @@ function plan(options: BurstOptions): BurstSpec[] {
   return specs;
 }
 
-export async function runBurstModule(
-  options: BurstOptions,
-  progress: (text: string) => void,
-): Promise<BurstReport & { errors: string[] }> {
+export async function runBurstModule(options: ModuleOptions, progress: (text: string) => void): Promise<ModuleReport> {
   const records: BurstRecord[] = [];
   const errors: string[] = [];
   for (const spec of plan(options)) {

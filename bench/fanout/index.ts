@@ -9,32 +9,15 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { machineInfo } from '../probe.js';
-import { roundDeep } from '../stats.js';
+import type { ModuleReport } from '../report.js';
+import type { ModuleOptions } from '../section.js';
+import { formatRate, roundDeep } from '../stats.js';
 import { PUBLISH_WINDOW } from './publish.js';
-import { renderReport, rowsOf, targetsOf, type FanoutRow, type FanoutTarget } from './report.js';
+import { rowsOf, targetsOf } from './report.js';
 import { runScale, type ScaleRecord, type ScaleSpec } from './scale.js';
 
-export { renderReport };
-export type { FanoutRow, FanoutTarget };
-
-export interface FanoutOptions {
-  /** S=1,000 only, one run: well under 25 s. */
-  quick: boolean;
-  /** Runs per system and S; the figures are their medians (quick mode runs once). */
-  repeat: number;
-  /** Where `<date>-fanout.json` is written. */
-  resultsDir: string;
-  /** WS_CERT_DIR of the servers: holds server.crt and server.key. */
-  certDir: string;
-  /** The PEM every client trusts. */
-  ca: string;
-}
-
-export interface FanoutReport {
-  rows: FanoutRow[];
-  targets: FanoutTarget[];
-  json: unknown;
-}
+/** Quick: S=1,000 only, one run (well under 25 s); `resultsDir`: where `<date>-fanout.json` is written. */
+type FanoutOptions = ModuleOptions & { readonly resultsDir: string };
 
 /** Deliveries per run at every S: M = 400,000 / S, as in the baseline (B3); quick mode a quarter. */
 const DELIVERIES_PER_RUN = 400_000;
@@ -62,7 +45,34 @@ function plan(options: FanoutOptions): ScaleSpec[] {
   });
 }
 
-export async function runFanout(options: FanoutOptions): Promise<FanoutReport> {
+/**
+ * Runs the module and gives its rows and targets in the bench's terms (the JSON keeps them as
+ * numbers), or why it failed.
+ */
+export async function runFanout(options: FanoutOptions): Promise<ModuleReport> {
+  try {
+    const { rows, targets, json } = await measure(options);
+    const number = (value: number) => (Math.abs(value) >= 10_000 ? formatRate(value) : String(+value.toFixed(2)));
+    return {
+      rows: rows.map((row) => ({
+        label: row.label,
+        value: `${number(row.value)} ${row.unit}${row.note === undefined ? '' : ` (${row.note})`}`,
+      })),
+      targets: targets.map((target) => ({
+        ...target,
+        name: `fan-out: ${target.name}`,
+        measured: number(target.measured),
+      })),
+      json,
+      errors: [],
+    };
+  } catch (err) {
+    const error = (err as Error).stack ?? String(err);
+    return { rows: [], targets: [], json: { error }, errors: [error] };
+  }
+}
+
+async function measure(options: FanoutOptions) {
   const startedAt = new Date();
   const wallStart = performance.now();
   const machine = machineInfo();

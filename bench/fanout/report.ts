@@ -1,4 +1,4 @@
-/** Turns the measured scales into the rows and targets the bench prints, and the table itself. */
+/** Turns the measured scales into the rows and targets the bench prints (index.ts formats them). */
 import { median } from '../stats.js';
 import type { RunRecord, ScaleRecord, SystemRecord } from './scale.js';
 import type { System } from './types.js';
@@ -10,16 +10,17 @@ export interface FanoutRow {
   note?: string;
 }
 
+/** A target as the fan-out JSON keeps it: `measured` a number (the bench prints it as Target's text). */
 export interface FanoutTarget {
   name: string;
-  measured: number;
   goal: string;
+  measured: number;
   pass: boolean;
   /** For bench/results/summary.json: the figure checked against the goal (ours ÷ baseline), and both sides. */
-  ratio?: number;
-  ours?: number;
-  baseline?: number;
-  unit?: string;
+  ratio: number;
+  ours: number;
+  baseline: number;
+  unit: string;
 }
 
 const RATIO_GOAL = 3;
@@ -225,27 +226,4 @@ function issueTargets(scale: ScaleRecord, suite: SystemRecord, socketIo: SystemR
       unit: 'KB',
     },
   ];
-}
-
-function formatValue(value: number, unit: string): string {
-  if (!Number.isFinite(value)) return '–';
-  if (unit === '×') return `${value.toFixed(2)}×`;
-  if (unit === 'KB') return `${value.toFixed(1)} KB`;
-  return `${count(Math.round(value))} ${unit}`;
-}
-
-/** The rows and targets as plain text, one line each. */
-export function renderReport(report: { rows: readonly FanoutRow[]; targets: readonly FanoutTarget[] }): string {
-  const width = Math.max(...report.rows.map((row) => row.label.length), 0);
-  const values = report.rows.map((row) => formatValue(row.value, row.unit));
-  const valueWidth = Math.max(...values.map((value) => value.length), 0);
-  const lines = report.rows.map(
-    (row, k) => `${row.label.padEnd(width)}  ${(values[k] ?? '').padStart(valueWidth)}  ${row.note ?? ''}`,
-  );
-  lines.push('', 'targets:');
-  for (const target of report.targets) {
-    const measured = target.measured < 100 ? target.measured.toFixed(2) : count(Math.round(target.measured));
-    lines.push(`  ${target.pass ? 'PASS' : 'FAIL'}  ${target.name}: ${measured} (goal ${target.goal})`);
-  }
-  return `${lines.join('\n')}\n`;
 }

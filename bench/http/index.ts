@@ -6,15 +6,8 @@
 import { DEV_AUTH } from '@pubsub/testkit';
 import { performance } from 'node:perf_hooks';
 import { TsChild } from '../process.js';
-import type { ExtraRow } from '../report.js';
-import {
-  integrityNote,
-  ofWss,
-  runSection,
-  startSectionChain,
-  type SectionOptions,
-  type SectionReport,
-} from '../section.js';
+import type { ExtraRow, ModuleReport } from '../report.js';
+import { integrityNote, ofWss, runSection, startSectionChain, type SectionOptions } from '../section.js';
 import { freePorts } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
 import { HTTP_RESULT_PREFIX, type HttpConfig, type HttpResult, type PublishFigures } from './types.js';
@@ -66,7 +59,7 @@ export function httpRows(result: HttpResult): ExtraRow[] {
   ];
 }
 
-export function runHttpModule(options: SectionOptions, progress: (text: string) => void): Promise<SectionReport> {
+export function runHttpModule(options: SectionOptions, progress: (text: string) => void): Promise<ModuleReport> {
   const label = 'httpr0';
   const count = options.quick ? 5_000 : 20_000;
   const began = performance.now();

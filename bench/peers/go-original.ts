@@ -16,8 +16,8 @@ import { createInterface } from 'node:readline';
 import { DEV_AUTH, within } from '@pubsub/testkit';
 import type { Options } from '../args.js';
 import { failRun, TsChild } from '../process.js';
-import type { Target } from '../report.js';
-import { integrityNote, runSection, type SectionOptions, type SectionReport } from '../section.js';
+import type { ExtraRow, ModuleReport, Target } from '../report.js';
+import { integrityNote, runSection, type SectionOptions } from '../section.js';
 import { answeringHttps, Suite } from '../services.js';
 import { formatRate, formatRatio, median, perSecond, ratio } from '../stats.js';
 import { ROLES, type Role } from '../systems.js';
@@ -54,10 +54,6 @@ function notMeasured(reason: string): Target[] {
     { name: THROUGHPUT, goal: '≥ 1.00×', measured: `not measured: ${reason}`, pass: false },
     { name: CPU_PER_HOP, goal: '≤ 1.00×', measured: `not measured: ${reason}`, pass: false },
   ];
-}
-
-export interface GoOriginalReport extends SectionReport {
-  readonly targets: Target[];
 }
 
 /** One system's run: its client's result and the services' CPU over the measured part. */
@@ -234,7 +230,7 @@ export async function goOriginalSection(
   options: Pick<Options, 'quick' | 'repeat' | 'only'>,
   section: SectionOptions,
   progress: (text: string) => void,
-): Promise<GoOriginalReport> {
+): Promise<ModuleReport> {
   const named = options.only.sections?.has('go') === true;
   const why = !options.only.go
     ? 'not selected by --only'
@@ -316,9 +312,9 @@ function figuresOf(runs: readonly GoSideRun[]): Figures | undefined {
 }
 
 /** The section's table (each system, ours ÷ the original) and its two targets, durable ours against the original. */
-function tables(runs: readonly GoSideRun[], count: number): { rows: GoOriginalReport['rows']; targets: Target[] } {
+function tables(runs: readonly GoSideRun[], count: number): { rows: ExtraRow[]; targets: Target[] } {
   const of = (id: SystemId) => runs.filter((run) => run.system === id);
-  const rows: GoOriginalReport['rows'] = [];
+  const rows: ExtraRow[] = [];
   for (const id of SYSTEM_IDS) {
     const figures = figuresOf(of(id));
     const notes = of(id)

@@ -9,7 +9,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cpuTimeOf, failRun, TsChild } from '../process.js';
-import type { ExtraRow, Target } from '../report.js';
+import type { ExtraRow, ModuleReport, Target } from '../report.js';
+import type { ModuleOptions } from '../section.js';
 import { Suite } from '../services.js';
 import { formatRate, formatRatio, median, perSecond, ratio } from '../stats.js';
 import type { FsyncCounters } from '../types.js';
@@ -24,22 +25,6 @@ import {
   type PublishResult,
   type SubscribeResult,
 } from './types.js';
-
-export interface PeersOptions {
-  readonly quick: boolean;
-  readonly repeat: number;
-  readonly work: string;
-  readonly certDir: string;
-  readonly ca: string;
-  readonly caFile: string;
-}
-
-export interface PeersReport {
-  readonly rows: ExtraRow[];
-  readonly targets: Target[];
-  readonly json: unknown;
-  readonly errors: string[];
-}
 
 const USER = 'hello';
 const PASSWORD = 'test';
@@ -85,7 +70,7 @@ interface Target0 {
   stop(): Promise<unknown>;
 }
 
-async function startSystem(id: PeerId, options: PeersOptions): Promise<Target0> {
+async function startSystem(id: PeerId, options: ModuleOptions): Promise<Target0> {
   const dir = join(options.work, `peers-${id}`);
   mkdirSync(dir, { recursive: true });
   if (id === 'suite') {
@@ -277,7 +262,7 @@ export function paired<R extends { readonly system: string; readonly repeat: num
   return values.length > 1 ? median(values) : undefined;
 }
 
-export async function runPeersModule(options: PeersOptions, progress: (text: string) => void): Promise<PeersReport> {
+export async function runPeersModule(options: ModuleOptions, progress: (text: string) => void): Promise<ModuleReport> {
   const count = options.quick ? 5_000 : 30_000;
   const warmup = options.quick ? 1_000 : 3_000;
   const repeats = options.quick ? 1 : options.repeat;
@@ -360,8 +345,8 @@ const us = (value: number) => `${value.toFixed(1)} µs`;
 function tables(
   runs: readonly PeerRun[],
   notMeasured: Partial<Record<PeerId, string>>,
-): Pick<PeersReport, 'rows' | 'targets'> {
-  const rows: PeersReport['rows'] = [];
+): Pick<ModuleReport, 'rows' | 'targets'> {
+  const rows: ExtraRow[] = [];
   const targets: Target[] = [];
   for (const shape of SHAPES) {
     const of = (id: PeerId) => runs.filter((run) => run.system === id && run.publishers === shape.publishers);

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Batch, completion, Publisher, Reader } from '../burst/clients.js';
 import type { Endpoints } from '../burst/types.js';
-import type { ExtraRow } from '../report.js';
+import type { ExtraRow, ModuleReport } from '../report.js';
 import {
   integrityNote,
   ofWss,
@@ -19,7 +19,6 @@ import {
   startSectionChain,
   type Integrity,
   type SectionOptions,
-  type SectionReport,
 } from '../section.js';
 import { formatRate, formatRatio, monotonicMs, ratio } from '../stats.js';
 
@@ -97,7 +96,7 @@ export function webhookRows(result: { count: number; wss: Figures; webhook: Figu
   ];
 }
 
-export function runWebhookModule(options: SectionOptions, progress: (text: string) => void): Promise<SectionReport> {
+export function runWebhookModule(options: SectionOptions, progress: (text: string) => void): Promise<ModuleReport> {
   const label = 'webhookr0';
   const count = options.quick ? 2_000 : 10_000;
   const timeoutMs = 30_000 + count * 10;
