@@ -4,7 +4,7 @@
  * to messages published on wss `/publish` into the same subscriber. A source whose server does not
  * answer is skipped with a note. See bench/README.md ("Bridges").
  */
-import { connect, get, serverAvailable, serverUrl, type TestClient } from '@pubsub/testkit';
+import { connect, serverAvailable, serverUrl, type TestClient } from '@pubsub/testkit';
 import { connect as amqpConnect } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -12,8 +12,9 @@ import pg from 'pg';
 import { TsChild } from '../process.js';
 import type { ModuleReport } from '../report.js';
 import { ofWss, runSection, startSectionChain, type SectionOptions } from '../section.js';
-import { listeningPort } from '../services.js';
+import { logged } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
+import { windowed } from '../window.js';
 
 /** One source's figure: messages into the subscriber per second, from the first sent to the last delivered. */
 interface Figure {
@@ -64,22 +65,20 @@ async function subscribe(client: TestClient, topics: readonly string[]): Promise
 }
 
 /** Publishes `count` messages on wss with `WINDOW` unacknowledged at most; resolves once all are acked. */
-async function publishWss(client: TestClient, topic: string, count: number): Promise<void> {
-  let sent = 0;
-  let acked = 0;
-  await new Promise<void>((resolve, reject) => {
-    const fill = () => {
-      while (sent < count && sent - acked < WINDOW) client.send(`{"topic":"${topic}","content":${sent++}}`);
-    };
-    client.ws.on('message', (data) => {
-      const text = (data as Buffer).toString();
-      if (text.startsWith('{"type":"error"')) reject(new Error(`publish refused: ${text}`));
-      if (!text.startsWith('{"type":"ack"')) return;
-      if (++acked === count) resolve();
-      else fill();
-    });
-    fill();
+async function publishWss(client: TestClient, topic: string, options: { count: number; timeoutMs: number }) {
+  let answer: (ok: boolean) => void = () => undefined;
+  const onReply = (data: unknown) => {
+    const text = (data as Buffer).toString();
+    if (text.startsWith('{"type":"ack"') || text.startsWith('{"type":"error"'))
+      answer(text.startsWith('{"type":"ack"'));
+  };
+  client.ws.on('message', onReply);
+  const result = await windowed({ ...options, window: WINDOW }, (n, answered) => {
+    answer = answered;
+    client.send(`{"topic":"${topic}","content":${n}}`);
   });
+  client.ws.off('message', onReply);
+  if (result.refused > 0 || result.timedOut) throw new Error(`wss publish: ${JSON.stringify(result)}`);
 }
 
 async function timed(feed: () => Promise<void>, delivered: Promise<void>, count: number): Promise<Figure> {
@@ -127,7 +126,7 @@ export async function runBridgeModule(
     const until = deliveryCounter(subscriber);
     const figures: Partial<Record<keyof typeof topics, Figure>> = {};
     figures.wss = await timed(
-      () => publishWss(publisher, topics.wss, count),
+      () => publishWss(publisher, topics.wss, { count, timeoutMs }),
       until(topics.wss, count, timeoutMs),
       count,
     );
@@ -162,11 +161,10 @@ export async function runBridgeModule(
           },
         ),
       );
-      const port = await listeningPort(bridge);
-      for (let ready = false; !ready;) {
-        ready = (await get(port, '/ready', { ca: options.ca })).status === 200;
-        if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      // Its /ready turns 200 once the msgqueue hop and every source are connected: each logs so at info.
+      const sources = [db !== undefined && 'PostgreSQL connected', channel !== undefined && 'RabbitMQ connected'];
+      const ready = ['upstream connected', ...sources].filter((msg) => typeof msg === 'string');
+      await Promise.all(ready.map((msg) => logged(bridge, msg)));
     }
     if (db !== undefined) {
       // What an application does: rows written by many statements (100 each), as they come.

@@ -9,38 +9,19 @@ import { once } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket, type RawData } from 'ws';
 import { CONTENT } from '../types.js';
-import { monotonicMs } from '../stats.js';
-import { AUTHORIZATION, TOPIC, type Publisher, type PublishResult } from './types.js';
+import { windowed, type WindowResult } from '../window.js';
+import { AUTHORIZATION, TOPIC, type Publisher } from './types.js';
 
 export const PUBLISH_WINDOW = 50;
 const PUBLISH_TIMEOUT_MS = 60_000;
 
-/** Sends with a window of unanswered publishes; `send(n, answered)` must call `answered(ok)` once. */
-function windowed(count: number, send: (n: number, answered: (ok: boolean) => void) => void): Promise<PublishResult> {
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let acked = 0;
-    let refused = 0;
-    let lastAckAt = 0;
-    const firstSendAt = monotonicMs();
-    const timer = setTimeout(
-      () => reject(new Error(`publish: ${acked + refused} of ${count} answered in ${PUBLISH_TIMEOUT_MS} ms`)),
-      PUBLISH_TIMEOUT_MS,
-    );
-    const answered = (ok: boolean) => {
-      if (ok) acked++;
-      else refused++;
-      lastAckAt = monotonicMs();
-      if (acked + refused === count) {
-        clearTimeout(timer);
-        resolve({ firstSendAt, lastAckAt, acked, refused });
-      } else topUp();
-    };
-    const topUp = () => {
-      while (sent < count && sent - acked - refused < PUBLISH_WINDOW) send(sent++, answered);
-    };
-    topUp();
-  });
+/** Publishes with the window; a publish still unanswered after PUBLISH_TIMEOUT_MS fails the run. */
+async function publishing(count: number, send: Parameters<typeof windowed>[1]): Promise<WindowResult> {
+  const result = await windowed({ count, window: PUBLISH_WINDOW, timeoutMs: PUBLISH_TIMEOUT_MS }, send);
+  if (result.timedOut) {
+    throw new Error(`publish: ${result.acked + result.refused} of ${count} answered in ${PUBLISH_TIMEOUT_MS} ms`);
+  }
+  return result;
 }
 
 /** Our /publish endpoint: `{"topic","content","id"}` answered by `{"type":"ack","id",…}`. */
@@ -57,7 +38,7 @@ export async function openSuitePublisher(port: number, ca: string): Promise<Publ
   });
   return {
     publish: (count, label) =>
-      windowed(count, (n, answered) => {
+      publishing(count, (n, answered) => {
         const id = `${label}-${n}`;
         waiting.set(id, answered);
         ws.send(`{"topic":"${TOPIC}","content":${CONTENT},"id":"${id}"}`);
@@ -85,7 +66,7 @@ export async function openSocketIoPublisher(port: number, ca: string): Promise<P
   const content = JSON.parse(CONTENT) as string;
   return {
     publish: (count, label) =>
-      windowed(count, (n, answered) => {
+      publishing(count, (n, answered) => {
         socket.emit('publish', { topic: TOPIC, content, id: `${label}-${n}` }, (seq: unknown) =>
           answered(typeof seq === 'number'),
         );

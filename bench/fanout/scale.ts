@@ -219,7 +219,7 @@ async function measureRun(
     publish: {
       acked: published.acked,
       refused: published.refused,
-      toLastAckMs: published.lastAckAt - published.firstSendAt,
+      toLastAckMs: published.lastAnswerAt - published.firstSendAt,
     },
     sinks: counts,
     serverCpuUsPerDelivery: perDelivery(cpuBefore[0], cpuAfter[0]),

@@ -1,6 +1,7 @@
 /** What the fan-out driver, its sink processes and its servers share. */
 import { DEV_AUTH } from '@pubsub/testkit';
 import type { TsChild } from '../process.js';
+import type { WindowResult } from '../window.js';
 
 /** The one topic (and Socket.IO room) every sink subscribes to. */
 export const TOPIC = 't';
@@ -63,18 +64,9 @@ export type SinkReply =
   | { readonly id: number; readonly ok: true; readonly result?: OpenResult | CountResult }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
-export interface PublishResult {
-  /** monotonicMs() of the first send. */
-  readonly firstSendAt: number;
-  readonly lastAckAt: number;
-  readonly acked: number;
-  /** Publishes answered with an error. */
-  readonly refused: number;
-}
-
 export interface Publisher {
   /** Publishes `count` messages with ids `<label>-<n>`; resolves once every one is answered. */
-  publish(count: number, label: string): Promise<PublishResult>;
+  publish(count: number, label: string): Promise<WindowResult>;
   close(): Promise<void>;
 }
 

@@ -14,6 +14,7 @@ import { PubsubGrpcClient, type SubscribeEvent } from '@pubsub/grpc';
 import { WebSocket, type RawData } from 'ws';
 import { monotonicMs, perSecond } from '../stats.js';
 import { CONTENT } from '../types.js';
+import { windowed } from '../window.js';
 import { settlesWithin } from '@pubsub/testkit';
 import { Batch, completion, Reader } from '../burst/clients.js';
 import {
@@ -125,30 +126,17 @@ class GrpcReader {
 
 /** N messages on one publishing socket, at most `window` unacknowledged. */
 async function wssPublish(ws: WebSocket, label: string, count: number): Promise<PublishFigures> {
-  let sent = 0;
-  let acked = 0;
-  let refused = 0;
-  let lastAt = Number.NaN;
-  const startedAt = monotonicMs();
-  const done = new Promise<void>((resolveAll) => {
-    const topUp = () => {
-      while (sent < count && sent - acked - refused < config.window) ws.send(message(`${label}-${sent++}`));
-      if (acked + refused >= count) {
-        ws.off('message', onAnswer);
-        resolveAll();
-      }
-    };
-    const onAnswer = (data: RawData) => {
-      if ((data as Buffer).toString().startsWith('{"type":"ack"')) acked++;
-      else refused++;
-      lastAt = monotonicMs();
-      topUp();
-    };
-    ws.on('message', onAnswer);
-    topUp();
+  let answer: (ok: boolean) => void = () => undefined;
+  const onAnswer = (data: RawData) => answer((data as Buffer).toString().startsWith('{"type":"ack"'));
+  ws.on('message', onAnswer);
+  const { window, timeoutMs } = config;
+  const result = await windowed({ count, window, timeoutMs }, (n, answered) => {
+    answer = answered;
+    ws.send(message(`${label}-${n}`));
   });
-  const timedOut = !(await settlesWithin(done, config.timeoutMs));
-  const spanMs = lastAt - startedAt;
+  ws.off('message', onAnswer);
+  const { sent, acked, refused, timedOut } = result;
+  const spanMs = result.lastAnswerAt - result.firstSendAt;
   return { sent, acked, refused, requests: sent, spanMs, perSec: perSecond(acked, spanMs), timedOut };
 }
 
