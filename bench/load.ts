@@ -9,18 +9,11 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
+import { childConfig, childFailed, report, tell } from './child.js';
 import { latencySummary } from './histogram.js';
 import { monotonicMs, perSecond } from './stats.js';
 import { parseId, Tracker } from './tracker.js';
-import {
-  CONTENT,
-  EVENT_PREFIX,
-  RESULT_PREFIX,
-  TOPIC,
-  type LoadConfig,
-  type LoadResult,
-  type ScenarioSpec,
-} from './types.js';
+import { CONTENT, TOPIC, type LoadConfig, type LoadResult, type ScenarioSpec } from './types.js';
 
 /** Time after completion during which late duplicates are still counted. */
 const DUPLICATE_GRACE_MS = 300;
@@ -28,17 +21,14 @@ const CLOSE_WAIT_MS = 2_000;
 /** A chain that cannot take the warm-up in this long is broken, not slow: fail early. */
 const WARMUP_TIMEOUT_MS = 20_000;
 
-const config = JSON.parse(process.argv[2] ?? '') as LoadConfig;
+const config = childConfig<LoadConfig>();
 /** performance.now() + this = monotonicMs(): both count on the monotonic clock. */
 const monotonicOffset = monotonicMs() - performance.now();
 const ca = readFileSync(config.caFile, 'utf8');
 const trackers = new Map<string, Tracker>();
 let closing = false;
 
-function fail(message: string): never {
-  process.stderr.write(`load generator: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => childFailed('load generator', message);
 
 async function open(url: string): Promise<WebSocket> {
   const ws = new WebSocket(url, { ca, auth: config.auth });
@@ -169,7 +159,7 @@ async function measure(spec: ScenarioSpec, publishers: readonly WebSocket[]): Pr
   const total = spec.kind === 'throughput' ? spec.count : Math.round((spec.rate * spec.durationMs) / 1000);
   const tracker = new Tracker(spec.label, quotasFor(total, publishers.length), timed);
   trackers.set(spec.label, tracker);
-  process.stdout.write(`${EVENT_PREFIX}start\n`);
+  tell('start');
   const cpu = process.cpuUsage();
   let timedOut: boolean;
   let intended: Float64Array | undefined;
@@ -184,7 +174,7 @@ async function measure(spec: ScenarioSpec, publishers: readonly WebSocket[]): Pr
     timedOut = await completion(tracker, config.timeoutMs);
   }
   const loadCpuMs = cpuMsSince(cpu);
-  process.stdout.write(`${EVENT_PREFIX}end\n`);
+  tell('end');
   await delay(DUPLICATE_GRACE_MS);
   const integrity = tracker.integrity(timedOut);
   if (spec.kind === 'throughput') {
@@ -243,7 +233,7 @@ async function main(): Promise<void> {
   if (await warmed) fail(`warm-up did not complete: ${JSON.stringify(warm.integrity(true))}`);
 
   const result = await measure(scenario, publishers);
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ...result, foreignDeliveries: foreign })}\n`);
+  report({ ...result, foreignDeliveries: foreign });
 
   closing = true;
   await Promise.race([

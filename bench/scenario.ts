@@ -1,12 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { DEV_AUTH } from '@pubsub/testkit';
+import { reported, told } from './child.js';
 import { cpuTimeOf, failRun, TsChild, type CpuTime } from './process.js';
 import type { FanoutIntegrity, FsyncActivity, ScenarioRecord, ThroughputFigures } from './report.js';
 import { perSecond } from './stats.js';
 import { ROLES, type Role, type System } from './systems.js';
 import {
-  EVENT_PREFIX,
-  RESULT_PREFIX,
   type FsyncCounters,
   type LoadConfig,
   type LoadResult,
@@ -99,7 +98,7 @@ async function startSinks(urls: { subscribeUrl: string; caFile: string }, spec: 
     return new TsChild(`sink ${k}`, { entry: 'bench/sink.ts', argv: [JSON.stringify(config)] }, {});
   });
   try {
-    await Promise.all(sinks.map((sink) => sink.waitForLine((line) => line === `${EVENT_PREFIX}ready`)));
+    await Promise.all(sinks.map((sink) => told(sink, 'ready')));
   } catch (err) {
     await Promise.all(sinks.map((sink) => sink.stop('SIGKILL')));
     throw err;
@@ -122,10 +121,10 @@ function sinkGraceOf(spec: ScenarioSpec): number {
 
 /** The sinks' results; those that have not finished within the grace are asked to report now. */
 async function sinkResults(sinks: readonly TsChild[], graceMs: number): Promise<SinkResult[]> {
-  const lines = sinks.map((sink) => sink.waitForLine((line) => line.startsWith(RESULT_PREFIX)));
+  const results = sinks.map((sink) => reported<SinkResult>(sink));
   const timer = setTimeout(() => sinks.forEach((sink) => sink.child.kill('SIGTERM')), graceMs);
   try {
-    return (await Promise.all(lines)).map((line) => JSON.parse(line.slice(RESULT_PREFIX.length)) as SinkResult);
+    return await Promise.all(results);
   } finally {
     clearTimeout(timer);
   }
@@ -194,19 +193,18 @@ export async function runScenario(
     2 * timeoutMs + sinkGraceOf(spec) + 60_000,
   );
   try {
-    await load.waitForLine((line) => line === `${EVENT_PREFIX}start`);
+    await told(load, 'start');
     const t0 = performance.now();
     const [cpu0, sinkCpu0, fsync0] = await Promise.all([
       chainCpu(system),
       Promise.all(sinks.map((sink) => cpuTimeOf(sink.pid))),
       system.fsyncCounters(),
     ]);
-    await load.waitForLine((line) => line === `${EVENT_PREFIX}end`);
+    await told(load, 'end');
     const sinkResultList = await sinkResults(sinks, sinkGraceOf(spec));
     const wallMs = performance.now() - t0;
     const [cpu1, fsync1] = await Promise.all([chainCpu(system), system.fsyncCounters()]);
-    const line = await load.waitForLine((text) => text.startsWith(RESULT_PREFIX));
-    const result = JSON.parse(line.slice(RESULT_PREFIX.length)) as LoadResult;
+    const result = await reported<LoadResult>(load);
     const codes = await Promise.all(children.map((child) => child.exited));
     if (codes.some((code) => code !== 0)) {
       throw new Error(`load generator or sink exited ${codes.join(', ')}: ${load.stderr.slice(-10).join('\n')}`);

@@ -11,9 +11,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
 import { monotonicMs } from './stats.js';
 import { parseId } from './tracker.js';
-import { EVENT_PREFIX, RESULT_PREFIX, TOPIC, type SinkConfig, type SinkResult } from './types.js';
+import { childConfig, childFailed, report, tell } from './child.js';
+import { TOPIC, type SinkConfig, type SinkResult } from './types.js';
 
-const config = JSON.parse(process.argv[2] ?? '') as SinkConfig;
+const config = childConfig<SinkConfig>();
 const ca = readFileSync(config.caFile, 'utf8');
 const ID_KEY = '"id":"';
 const CLOSE_WAIT_MS = 2_000;
@@ -75,10 +76,7 @@ async function open(socket: number): Promise<WebSocket> {
   return ws;
 }
 
-function fail(message: string): never {
-  process.stderr.write(`sink: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => childFailed('sink', message);
 
 /**
  * Reports (incomplete when some socket lacks messages: the driver gave up waiting, or the sink's
@@ -92,7 +90,7 @@ async function finish(sockets: readonly WebSocket[]): Promise<void> {
   const { user, system } = process.cpuUsage();
   const cpuMs = (user + system) / 1000;
   const result: SinkResult = { counts, reordered, closed, firstDeliveryAt, lastDeliveryAt, timedOut, cpuMs };
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  report(result);
   const closing = sockets
     .filter((ws) => ws.readyState === WebSocket.OPEN)
     .map(async (ws) => {
@@ -110,4 +108,4 @@ const sockets = await Promise.all(Array.from({ length: config.sockets }, (_v, so
 done = () => void finish(sockets);
 process.once('SIGTERM', done);
 setTimeout(done, config.timeoutMs);
-process.stdout.write(`${EVENT_PREFIX}ready\n`);
+tell('ready');

@@ -144,9 +144,6 @@ export const CONTENT = JSON.stringify(
   '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789abcdefghijklmnopqrstuvwxyz.',
 );
 
-/** Line prefixes on the load child's stdout. */
-export const EVENT_PREFIX = 'BENCH_EVENT ';
-export const RESULT_PREFIX = 'BENCH_RESULT ';
 /** Line prefixes on stderr of the preloads that answer SIGWINCH (fsync-counter.ts, fanout/memory-probe.ts). */
 export const FSYNC_PREFIX = 'BENCH_FSYNC ';
 export const MEMORY_PREFIX = 'FANOUT_MEMORY ';

@@ -5,26 +5,24 @@
  * stops reading it, so the subscriber's unsent bytes for it grow) while the publisher sends the
  * burst as fast as acks allow; the normal reader reads throughout. Steps, each on SIGUSR2 from
  * the driver so it can read the subscriber's memory and start other load in between:
- *   warm-up (with a stall), `BURST_EVENT ready` → SIGUSR2 → burst, `BURST_EVENT burst <json>`
- *   → SIGUSR2 → resume the stalled reader, `BURST_RESULT <json>` once it has the whole burst.
+ *   warm-up (with a stall), `BENCH_EVENT ready` → SIGUSR2 → burst, `BENCH_EVENT burst <json>`
+ *   → SIGUSR2 → resume the stalled reader, `BENCH_RESULT <json>` once it has the whole burst.
  */
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { monotonicMs, perSecond } from '../stats.js';
 import { settlesWithin } from '@pubsub/testkit';
 import { Batch, completion, Publisher, Reader } from './clients.js';
-import { EVENT_PREFIX, RESULT_PREFIX, type BacklogConfig, type BurstResult, type CatchUpResult } from './types.js';
+import { childConfig, childFailed, report, tell } from '../child.js';
+import { type BacklogConfig, type BurstResult, type CatchUpResult } from './types.js';
 
 /** Time after completion during which late duplicates are still counted. */
 const DUPLICATE_GRACE_MS = 300;
 const CLOSE_WAIT_MS = 2_000;
 
-const config = JSON.parse(process.argv[2] ?? '') as BacklogConfig;
+const config = childConfig<BacklogConfig>();
 
-function fail(message: string): never {
-  process.stderr.write(`burst backlog: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => childFailed('burst backlog', message);
 
 /** Resolves when the batch is complete or the socket closed (then what is missing is lost); true if timed out. */
 async function filled(reader: Reader, batch: Batch, ms: number): Promise<boolean> {
@@ -72,7 +70,7 @@ async function main(): Promise<void> {
   if (warm.timedOut || warmResumed.timedOut || normal.closedWith !== undefined || stalled.closedWith !== undefined) {
     fail(`warm-up did not complete: normal ${warm.normal.unique}, stalled ${warm.stalled.unique} of ${config.warmup}`);
   }
-  process.stdout.write(`${EVENT_PREFIX}ready\n`);
+  tell('ready');
 
   await go;
   go = signalled();
@@ -89,7 +87,7 @@ async function main(): Promise<void> {
     stalledBeforeResume: burst.stalled.unique,
     timedOut: burst.timedOut,
   };
-  process.stdout.write(`${EVENT_PREFIX}burst ${JSON.stringify(burstResult)}\n`);
+  tell('burst', burstResult);
 
   await go;
   const caughtUp = await resume(stalled, burst.stalled);
@@ -103,7 +101,7 @@ async function main(): Promise<void> {
     timedOut: caughtUp.timedOut,
     normal: burst.normal.integrity(acked, normal.closedWith),
   };
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  report(result);
   publisher.ws.close();
   await Promise.race([Promise.all([normal.close(), stalled.close()]), delay(CLOSE_WAIT_MS)]);
   process.exit(0);

@@ -8,13 +8,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+import { reported, told } from '../child.js';
 import { cpuTimeOf, failRun, TsChild } from '../process.js';
 import { Suite } from '../services.js';
 import { countersDiff, subscriberCounters, type SubscriberCounters } from './metrics.js';
 import { rssOf, RssPeak } from './rss.js';
 import {
-  EVENT_PREFIX,
-  RESULT_PREFIX,
   type BacklogConfig,
   type BurstResult,
   type CatchUpResult,
@@ -80,8 +79,6 @@ const STEADY_MAX_MS = 120_000;
 /** A burst that cannot finish at 2,000 msg/s is broken, not slow: bound each phase. */
 const timeoutOf = (count: number) => 30_000 + count / 2;
 
-const parse = <T>(line: string, prefix: string) => JSON.parse(line.slice(prefix.length)) as T;
-
 export interface ChainCpu {
   readonly subscriber: number;
   readonly msgqueue: number;
@@ -116,12 +113,12 @@ function openWindow(child: TsChild): void {
 /** Closes the window once `until` settles (and MIN_WINDOW_MS have passed): the child's result. */
 async function closeWindow(child: TsChild, until: Promise<unknown>): Promise<SteadyResult> {
   await Promise.all([until, delay(MIN_WINDOW_MS)]);
-  const result = child.waitForLine((line) => line.startsWith(RESULT_PREFIX));
+  const result = reported<SteadyResult>(child);
   child.child.kill('SIGTERM');
-  return parse<SteadyResult>(await result, RESULT_PREFIX);
+  return result;
 }
 
-const ready = (child: TsChild) => child.waitForLine((line) => line === `${EVENT_PREFIX}ready`);
+const ready = (child: TsChild) => told(child, 'ready');
 
 export async function runBurst(spec: BurstSpec, context: BurstContext): Promise<BurstRecord> {
   const dataDir = join(context.work, `data-burst-${spec.label}`);
@@ -164,12 +161,10 @@ export async function runBurst(spec: BurstSpec, context: BurstContext): Promise<
     const before = (await rssOf(pid)) ?? Number.NaN;
     const peak = new RssPeak(pid);
 
-    const burstLine = backlog.waitForLine((line) => line.startsWith(`${EVENT_PREFIX}burst `));
+    const burstLine = told<BurstResult>(backlog, 'burst');
     backlog.child.kill('SIGUSR2');
-    const burst = parse<BurstResult>(await burstLine, `${EVENT_PREFIX}burst `);
-    const caughtUp = backlog
-      .waitForLine((line) => line.startsWith(RESULT_PREFIX))
-      .then((line) => parse<CatchUpResult>(line, RESULT_PREFIX));
+    const burst = await burstLine;
+    const caughtUp = reported<CatchUpResult>(backlog);
     // The unrelated reader's window opens just before the resume and closes when the catch-up is done.
     await peak.sample();
     const peakBeforeResume = peak.peak;

@@ -3,8 +3,8 @@
  * `node --import tsx bench/burst/steady.ts '<SteadyConfig JSON>'`.
  * One publisher at a fixed rate and one reader: the publish→delivery latency an unrelated reader
  * sees. Its own process, so another socket's catch-up does not share this event loop and what
- * moves the latency is the chain, not this client. Warms up, prints `BURST_EVENT ready`, starts
- * the timetable on SIGUSR2, stops on SIGTERM (or after maxMs), prints `BURST_RESULT <json>`.
+ * moves the latency is the chain, not this client. Warms up, prints `BENCH_EVENT ready`, starts
+ * the timetable on SIGUSR2, stops on SIGTERM (or after maxMs), prints `BENCH_RESULT <json>`.
  */
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -12,7 +12,8 @@ import { latencySummary } from '../histogram.js';
 import { monotonicMs } from '../stats.js';
 import { settlesWithin } from '@pubsub/testkit';
 import { Batch, completion, Publisher, Reader } from './clients.js';
-import { EVENT_PREFIX, RESULT_PREFIX, type SteadyConfig, type SteadyResult } from './types.js';
+import { childConfig, childFailed, report, tell } from '../child.js';
+import { type SteadyConfig, type SteadyResult } from './types.js';
 
 const WARMUP = 500;
 const WARMUP_TIMEOUT_MS = 20_000;
@@ -20,12 +21,9 @@ const WARMUP_TIMEOUT_MS = 20_000;
 const DRAIN_MS = 5_000;
 const CLOSE_WAIT_MS = 2_000;
 
-const config = JSON.parse(process.argv[2] ?? '') as SteadyConfig;
+const config = childConfig<SteadyConfig>();
 
-function fail(message: string): never {
-  process.stderr.write(`burst steady: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => childFailed('burst steady', message);
 
 /**
  * Message i is due at `start + i / rate`; every message whose time has come is sent, late ones
@@ -63,7 +61,7 @@ async function main(): Promise<void> {
   const warmed = completion(warm, WARMUP_TIMEOUT_MS);
   await publisher.burst(`${config.label}w`, WARMUP, 100);
   if (await warmed) fail(`warm-up did not complete: ${warm.unique} of ${WARMUP}`);
-  process.stdout.write(`${EVENT_PREFIX}ready\n`);
+  tell('ready');
 
   await go;
   const capacity = Math.ceil((config.rate * config.maxMs) / 1000) + 1;
@@ -89,7 +87,7 @@ async function main(): Promise<void> {
     samples: summary.samples,
     reader: batch.integrity(sent, reader.closedWith),
   };
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  report(result);
   publisher.ws.close();
   await Promise.race([reader.close(), delay(CLOSE_WAIT_MS)]);
   process.exit(0);

@@ -91,10 +91,6 @@ export interface SteadyResult {
   readonly reader: SocketIntegrity;
 }
 
-/** Line prefixes on the children's stdout. */
-export const EVENT_PREFIX = 'BURST_EVENT ';
-export const RESULT_PREFIX = 'BURST_RESULT ';
-
 /**
  * The `content` of every message: ~1 KB in all with topic and id (the brief's message size), no
  * `"id":"` inside (the readers find the id in the frame text).

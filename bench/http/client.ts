@@ -4,7 +4,7 @@
  * One `/subscribe` socket and one `GET /events` stream on the topic; then, after a warm-up of
  * each way in, N messages published on one wss socket (window of unacked), N as single-message
  * `POST /api/messages` and N in batches, each on a keep-alive agent with a few requests in
- * flight. Prints `HTTP_RESULT <json>`.
+ * flight. Prints `BENCH_RESULT <json>`.
  */
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -12,28 +12,20 @@ import { Agent, request, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { PubsubGrpcClient, type SubscribeEvent } from '@pubsub/grpc';
 import { WebSocket, type RawData } from 'ws';
+import { childConfig, childFailed, report } from '../child.js';
 import { monotonicMs, perSecond } from '../stats.js';
 import { CONTENT } from '../types.js';
 import { windowed } from '../window.js';
 import { settlesWithin } from '@pubsub/testkit';
 import { Batch, completion, Reader } from '../burst/clients.js';
-import {
-  HTTP_RESULT_PREFIX,
-  type DeliveryFigures,
-  type HttpConfig,
-  type HttpResult,
-  type PublishFigures,
-} from './types.js';
+import { type DeliveryFigures, type HttpConfig, type HttpResult, type PublishFigures } from './types.js';
 
-const config = JSON.parse(process.argv[2] ?? '') as HttpConfig;
+const config = childConfig<HttpConfig>();
 const ca = readFileSync(config.caFile, 'utf8');
 const authorization = `Basic ${Buffer.from(config.auth).toString('base64')}`;
 const ID_KEY = '"id":"';
 
-function fail(message: string): never {
-  process.stderr.write(`http client: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => childFailed('http client', message);
 
 const note = (text: string) => process.stderr.write(`http client: ${text}\n`);
 const message = (id: string) => `{"topic":"${config.topic}","content":${CONTENT},"id":"${id}"}`;
@@ -259,7 +251,7 @@ async function main(): Promise<void> {
     sseDelivery: measured.sse,
     grpcDelivery: measured.grpc,
   };
-  process.stdout.write(`${HTTP_RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  report(result);
   agent.destroy();
   grpc.close();
   ws.close();

@@ -5,12 +5,13 @@
  */
 import { DEV_AUTH } from '@pubsub/testkit';
 import { performance } from 'node:perf_hooks';
+import { reported } from '../child.js';
 import { TsChild } from '../process.js';
 import type { ExtraRow, ModuleReport } from '../report.js';
 import { integrityNote, ofWss, runSection, startSectionChain, type SectionOptions } from '../section.js';
 import { freePorts } from '../services.js';
 import { formatRate, formatRatio, ratio } from '../stats.js';
-import { HTTP_RESULT_PREFIX, type HttpConfig, type HttpResult, type PublishFigures } from './types.js';
+import { type HttpConfig, type HttpResult, type PublishFigures } from './types.js';
 
 export const HTTP_ENV = { PUBLISHER_RATE_LIMIT: '0' } as const;
 
@@ -93,8 +94,7 @@ export function runHttpModule(options: SectionOptions, progress: (text: string) 
     );
     const guard = setTimeout(() => child.child.kill('SIGKILL'), 4 * config.timeoutMs);
     scope.defer(() => clearTimeout(guard));
-    const line = await child.waitForLine((text) => text.startsWith(HTTP_RESULT_PREFIX));
-    const result = JSON.parse(line.slice(HTTP_RESULT_PREFIX.length)) as HttpResult;
+    const result = await reported<HttpResult>(child);
     const code = await child.exited;
     const ratios = {
       httpSingleOverWss: ratio(result.httpSingle.perSec, result.wss.perSec),

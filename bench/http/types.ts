@@ -56,5 +56,3 @@ export interface HttpResult {
   readonly sseDelivery: DeliveryFigures;
   readonly grpcDelivery: DeliveryFigures;
 }
-
-export const HTTP_RESULT_PREFIX = 'HTTP_RESULT ';

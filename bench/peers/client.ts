@@ -1,23 +1,21 @@
 /**
  * A client process of the peers section: `node --import tsx bench/peers/client.ts '<PeerClientConfig JSON>'`.
- * `publish`: opens the publisher connections, warms up, prints `PEER_EVENT start`, sends the
- * measured messages with at most `window` unacknowledged per connection, prints `PEER_RESULT`.
- * `subscribe`: subscribes, prints `PEER_EVENT ready`, counts the measured messages (exactly once,
- * in each publisher's order) and prints `PEER_RESULT` once it has them all. Both then stay up
+ * `publish`: opens the publisher connections, warms up, prints `BENCH_EVENT start`, sends the
+ * measured messages with at most `window` unacknowledged per connection, prints `BENCH_RESULT`.
+ * `subscribe`: subscribes, prints `BENCH_EVENT ready`, counts the measured messages (exactly once,
+ * in each publisher's order) and prints `BENCH_RESULT` once it has them all. Both then stay up
  * until the driver stops them, so it can read their CPU time from /proc.
  */
 import { CONTENT } from '../types.js';
 import { monotonicMs, perSecond } from '../stats.js';
 import { openPublisher, subscribe, type PublishLink } from './links.js';
-import { PEER_EVENT, PEER_RESULT, type PeerClientConfig, type PublishResult, type SubscribeResult } from './types.js';
+import { childConfig, childFailed, report, tell } from '../child.js';
+import { type PeerClientConfig, type PublishResult, type SubscribeResult } from './types.js';
 
-const config = JSON.parse(process.argv[2] ?? '') as PeerClientConfig;
+const config = childConfig<PeerClientConfig>();
 const TOPIC = config.endpoint.system === 'suite' ? config.endpoint.topic : 'peers';
 
-function fail(message: string): never {
-  process.stderr.write(`peers ${config.role} client: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => childFailed(`peers ${config.role} client`, message);
 
 /** Closed on SIGTERM, so the systems see a client leave rather than a reset. */
 const closers: (() => Promise<void>)[] = [];
@@ -26,7 +24,6 @@ process.once('SIGTERM', () => {
   void Promise.race([Promise.allSettled(closers.map((close) => close())), bounded]).then(() => process.exit(0));
 });
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
 const bodyOf = (id: string) => `{"topic":"${TOPIC}","content":${CONTENT},"id":"${id}"}`;
 const share = (total: number, k: number) =>
   Math.floor(total / config.publishers) + (k < total % config.publishers ? 1 : 0);
@@ -68,7 +65,7 @@ async function publishRole(): Promise<void> {
       drive(link, share(config.warmup, k), { idOf: (n) => `${config.label}w-${k}-${n}`, onAck: () => undefined }),
     ),
   );
-  say(`${PEER_EVENT}start`);
+  tell('start');
   let acked = 0;
   let lastAckAt = Number.NaN;
   const firstSendAt = monotonicMs();
@@ -96,7 +93,7 @@ async function publishRole(): Promise<void> {
     ackedPerSec: perSecond(acked, lastAckAt - firstSendAt),
     timedOut,
   };
-  say(`${PEER_RESULT}${JSON.stringify(result)}`);
+  report(result);
 }
 
 /** The id's label, publisher and number, read from the frame text without parsing it. */
@@ -143,13 +140,13 @@ async function subscribeRole(): Promise<void> {
     lost: (why) => fail(why),
   });
   closers.push(() => subscription.close());
-  say(`${PEER_EVENT}ready`);
+  tell('ready');
   // The clock starts when the publisher's first measured message could arrive: bounded from here.
   const timer = setTimeout(() => finish(true), config.timeoutMs + 60_000);
   const timedOut = await done;
   clearTimeout(timer);
   const result: SubscribeResult = { delivered, duplicated, reordered, firstDeliveryAt, lastDeliveryAt, timedOut };
-  say(`${PEER_RESULT}${JSON.stringify(result)}`);
+  report(result);
 }
 
 try {

@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { reported, told } from '../child.js';
 import { cpuTimeOf, failRun, TsChild } from '../process.js';
 import type { ExtraRow, ModuleReport, Target } from '../report.js';
 import type { ModuleOptions } from '../section.js';
@@ -16,9 +17,7 @@ import { formatRate, formatRatio, median, perSecond, ratio } from '../stats.js';
 import type { FsyncCounters } from '../types.js';
 import { binaryFor, startNats, startRedis, type Broker, type BrokerId, type BrokerOptions } from './brokers.js';
 import {
-  PEER_EVENT,
   PEER_IDS,
-  PEER_RESULT,
   type PeerClientConfig,
   type PeerEndpoint,
   type PeerId,
@@ -162,19 +161,15 @@ async function runOnce(
   const children = [subscriber];
   const guard = setTimeout(() => children.forEach((child) => child.child.kill('SIGKILL')), 2 * timeoutMs + 60_000);
   try {
-    await subscriber.waitForLine((line) => line === `${PEER_EVENT}ready`);
+    await told(subscriber, 'ready');
     const publisher = client('publish');
     children.push(publisher);
-    await publisher.waitForLine((line) => line === `${PEER_EVENT}start`);
+    await told(publisher, 'start');
     const pids = { 'publishing client': publisher.pid, ...target.pids(), 'subscribing client': subscriber.pid };
     const [before, commits0] = await Promise.all([cpuOf(pids), target.fsyncCounters?.()]);
-    const parse = <T>(child: TsChild) =>
-      child
-        .waitForLine((line) => line.startsWith(PEER_RESULT))
-        .then((line) => JSON.parse(line.slice(PEER_RESULT.length)) as T);
     const [publish, subscribe] = await Promise.all([
-      parse<PublishResult>(publisher),
-      parse<SubscribeResult>(subscriber),
+      reported<PublishResult>(publisher),
+      reported<SubscribeResult>(subscriber),
     ]);
     const [after, commits1] = await Promise.all([cpuOf(pids), target.fsyncCounters?.()]);
     const codes = await Promise.all(children.map((child) => child.stop('SIGTERM', 5_000)));

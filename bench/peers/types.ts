@@ -51,10 +51,6 @@ export interface SubscribeResult {
   readonly timedOut: boolean;
 }
 
-/** Line prefixes on the clients' stdout. */
-export const PEER_EVENT = 'PEER_EVENT ';
-export const PEER_RESULT = 'PEER_RESULT ';
-
 /**
  * The go-original section's client (go-client.ts): one publishing and one subscribing socket in one
  * process; `window` is the most messages sent and not yet delivered (the original never acks, so
