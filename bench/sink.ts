@@ -10,13 +10,12 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
 import { monotonicMs } from './stats.js';
-import { parseId } from './tracker.js';
+import { idOf, parseId } from './tracker.js';
 import { childConfig, childFailed, report, tell } from './child.js';
 import { TOPIC, type SinkConfig, type SinkResult } from './types.js';
 
 const config = childConfig<SinkConfig>();
 const ca = readFileSync(config.caFile, 'utf8');
-const ID_KEY = '"id":"';
 const CLOSE_WAIT_MS = 2_000;
 
 const counts = new Array<number>(config.sockets).fill(0);
@@ -30,17 +29,6 @@ let lastDeliveryAt = Number.NaN;
 let finished = false;
 /** Ends the sink; set once every socket is open. */
 let done: () => void = () => undefined;
-
-/**
- * The id read straight from the frame text, without JSON.parse: a hundred sockets' worth of
- * parsing would make the sink, not the chain, the bottleneck. Our content never holds `"id":"`.
- */
-function idOf(text: string): string | undefined {
-  const start = text.indexOf(ID_KEY);
-  if (start < 0) return undefined;
-  const from = start + ID_KEY.length;
-  return text.slice(from, text.indexOf('"', from));
-}
 
 function onFrame(socket: number, data: RawData): void {
   const id = idOf((data as Buffer).toString());

@@ -6,17 +6,8 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { WebSocket, type RawData } from 'ws';
 import { monotonicMs } from '../stats.js';
+import { idOf } from '../tracker.js';
 import { CONTENT, type Endpoints, type SocketIntegrity } from './types.js';
-
-const ID_KEY = '"id":"';
-
-/** The id read from the frame text, without JSON.parse (the content never holds `"id":"`). */
-function idOf(text: string): string | undefined {
-  const start = text.indexOf(ID_KEY);
-  if (start < 0) return undefined;
-  const from = start + ID_KEY.length;
-  return text.slice(from, text.indexOf('"', from));
-}
 
 /** One socket's view of one batch: every number exactly once, in order. */
 export class Batch {

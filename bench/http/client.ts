@@ -14,6 +14,7 @@ import { PubsubGrpcClient, type SubscribeEvent } from '@pubsub/grpc';
 import { WebSocket, type RawData } from 'ws';
 import { childConfig, childFailed, report } from '../child.js';
 import { monotonicMs, perSecond } from '../stats.js';
+import { idOf } from '../tracker.js';
 import { CONTENT } from '../types.js';
 import { windowed } from '../window.js';
 import { settlesWithin } from '@pubsub/testkit';
@@ -23,7 +24,6 @@ import { type DeliveryFigures, type HttpConfig, type HttpResult, type PublishFig
 const config = childConfig<HttpConfig>();
 const ca = readFileSync(config.caFile, 'utf8');
 const authorization = `Basic ${Buffer.from(config.auth).toString('base64')}`;
-const ID_KEY = '"id":"';
 
 const fail: (message: string) => never = (message) => childFailed('http client', message);
 
@@ -70,10 +70,8 @@ class SseReader {
     this.#rest = lines.pop() ?? '';
     for (const line of lines) {
       if (!line.startsWith('data: {"type":"message"')) continue;
-      const start = line.indexOf(ID_KEY);
-      if (start < 0) continue;
-      const from = start + ID_KEY.length;
-      const id = line.slice(from, line.indexOf('"', from));
+      const id = idOf(line);
+      if (id === undefined) continue;
       const dash = id.lastIndexOf('-');
       this.batches.get(id.slice(0, dash))?.take(Number(id.slice(dash + 1)));
     }

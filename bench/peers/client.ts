@@ -8,6 +8,7 @@
  */
 import { CONTENT } from '../types.js';
 import { monotonicMs, perSecond } from '../stats.js';
+import { idOf } from '../tracker.js';
 import { openPublisher, subscribe, type PublishLink } from './links.js';
 import { childConfig, childFailed, report, tell } from '../child.js';
 import { type PeerClientConfig, type PublishResult, type SubscribeResult } from './types.js';
@@ -94,14 +95,6 @@ async function publishRole(): Promise<void> {
     timedOut,
   };
   report(result);
-}
-
-/** The id's label, publisher and number, read from the frame text without parsing it. */
-function idOf(payload: string): string | undefined {
-  const at = payload.indexOf('"id":"');
-  if (at < 0) return undefined;
-  const end = payload.indexOf('"', at + 6);
-  return end < 0 ? undefined : payload.slice(at + 6, end);
 }
 
 async function subscribeRole(): Promise<void> {

@@ -21,10 +21,10 @@ import {
   type SectionOptions,
 } from '../section.js';
 import { formatRate, formatRatio, monotonicMs, ratio } from '../stats.js';
+import { idOf } from '../tracker.js';
 
 const TOPIC = 'webhook';
 const WINDOW = 1_000;
-const ID_KEY = '"id":"';
 
 /** One reader's figures: distinct deliveries ÷ (first publish → last delivery). */
 interface Figures extends Integrity {
@@ -50,9 +50,7 @@ async function startReceiver(batch: Batch): Promise<{ url: string; server: Serve
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString();
-      const start = text.indexOf(ID_KEY) + ID_KEY.length;
-      const id = text.slice(start, text.indexOf('"', start));
+      const id = idOf(Buffer.concat(chunks).toString()) ?? '';
       batch.take(Number(id.slice(id.lastIndexOf('-') + 1)));
       res.writeHead(200).end();
     });
