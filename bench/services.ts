@@ -17,7 +17,7 @@ export interface SuiteOptions {
   certDir: string;
   ca: string;
   /** MSGQUEUE_DATA_DIR, fresh and empty; the subscriber's state goes beside it (`<dataDir>-subscriber`). */
-  dataDir?: string;
+  dataDir: string;
   /** LOG_LEVEL of every service. */
   logLevel: string;
   /** When set, the msgqueue runs with --cpu-prof and writes its profile here on exit. */
@@ -96,11 +96,10 @@ export class Suite implements System {
       return child;
     };
     try {
-      const data = options.dataDir === undefined ? {} : { MSGQUEUE_DATA_DIR: options.dataDir };
       const msgqueue = start('msgqueue', ['--import', counter, ...profile], {
         MSGQUEUE_PORT: portOf(0),
         MSGQUEUE_STORE: options.store,
-        ...data,
+        MSGQUEUE_DATA_DIR: options.dataDir,
       });
       const queuePort = await ready(msgqueue, fixed?.[0], options.ca);
       const publisher = start('publisher', [], {
@@ -112,7 +111,7 @@ export class Suite implements System {
         SUBSCRIBER_QUEUE_URL: `wss://127.0.0.1:${queuePort}/popmsg`,
         // Its own, not the repository's default: chains run side by side, and a bench must not
         // touch the state of the operator's own subscriber.
-        ...(options.dataDir === undefined ? {} : { SUBSCRIBER_DATA_DIR: `${options.dataDir}-subscriber` }),
+        SUBSCRIBER_DATA_DIR: `${options.dataDir}-subscriber`,
       });
       const [publish, subscribe] = await Promise.all([
         ready(publisher, fixed?.[1], options.ca),

@@ -77,7 +77,7 @@ async function measure(options: FanoutOptions) {
   const wallStart = performance.now();
   const machine = machineInfo();
   const scales: ScaleRecord[] = [];
-  for (const spec of plan(options)) scales.push(await runScale(spec, { certDir: options.certDir, ca: options.ca }));
+  for (const spec of plan(options)) scales.push(await runScale(spec, options));
   const rows = rowsOf(scales);
   const targets = targetsOf(scales);
   const stamp = startedAt

@@ -4,6 +4,8 @@
  * then `repeat` fan-out runs per system, alternating which goes first so that a drift in the
  * machine's background load hits both alike. Everything is stopped before it returns or throws.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { cpuTimeOf } from '../process.js';
@@ -80,11 +82,17 @@ const STALL_MS = 10_000;
 /** Wait after completion for copies that should not come. */
 const GRACE_MS = 200;
 
-export async function runScale(spec: ScaleSpec, tls: { certDir: string; ca: string }): Promise<ScaleRecord> {
+export async function runScale(
+  spec: ScaleSpec,
+  context: { certDir: string; ca: string; work: string },
+): Promise<ScaleRecord> {
+  const { work, ...tls } = context;
+  const dataDir = join(work, `data-fanout-${spec.sockets}`);
+  mkdirSync(dataDir);
   const wallStart = performance.now();
   const [sinksStarted, ...serversStarted] = await Promise.allSettled([
     SinkGroup.start(spec.sinkProcesses),
-    startSuite({ ...tls, sockets: spec.sockets }),
+    startSuite({ ...tls, sockets: spec.sockets, dataDir }),
     startSocketIo(tls),
   ]);
   const sinks = sinksStarted.status === 'fulfilled' ? sinksStarted.value : undefined;

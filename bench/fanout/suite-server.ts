@@ -30,12 +30,19 @@ function connectionLimits(sockets: number): Record<string, string> {
  * LOG_LEVEL=info so that each service reports its own port (port 0, no races on a shared
  * machine); no service logs per message at info, only per connection.
  */
-export async function startSuite(options: { certDir: string; ca: string; sockets: number }): Promise<ServerUnderTest> {
+export async function startSuite(options: {
+  certDir: string;
+  ca: string;
+  sockets: number;
+  /** Fresh and empty: the msgqueue's (unused by its memory store) and, beside it, the subscriber's state. */
+  dataDir: string;
+}): Promise<ServerUnderTest> {
   const limits = connectionLimits(options.sockets);
   const suite = await Suite.start({
     store: 'memory',
     certDir: options.certDir,
     ca: options.ca,
+    dataDir: options.dataDir,
     logLevel: 'info',
     env: {},
     roles: { subscriber: { nodeArgs: MEMORY_PROBE_ARGS, env: limits } },
