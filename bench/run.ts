@@ -26,7 +26,7 @@ import { ROOT } from './process.js';
 import { renderFooter, renderHeader, renderTables, type ModuleReports } from './render.js';
 import { summarize, type BenchReport, type ModuleReport, type ScenarioRecord } from './report.js';
 import { runScenario, SINK_PROCESSES, warmupFor } from './scenario.js';
-import { formatRate, roundDeep } from './stats.js';
+import { fileStamp, formatRate, roundDeep } from './stats.js';
 import { SYSTEMS, type SystemId } from './systems.js';
 import { renderSummary, summaryRows, writeSummary } from './summary.js';
 import { chainTargets } from './targets.js';
@@ -101,22 +101,16 @@ async function module(wanted: boolean, announce: string, run: () => Promise<Modu
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const list = plans(options);
-  if (
-    list.length === 0 &&
-    !options.only.fanout &&
-    !options.only.burst &&
-    !options.only.http &&
-    !options.only.bridge &&
-    !options.only.webhook &&
-    !options.only.peers &&
-    !options.only.go
-  ) {
+  const anyModule = (['fanout', 'burst', 'http', 'bridge', 'webhook', 'peers', 'go'] as const).some(
+    (name) => options.only[name],
+  );
+  if (list.length === 0 && !anyModule) {
     process.stderr.write(`--only ${options.only.names?.join(',')} selects nothing in this mode\n${USAGE}\n`);
     process.exit(2);
   }
   const started = performance.now();
-  const date = new Date().toISOString();
-  const stamp = date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const now = new Date();
+  const [date, stamp] = [now.toISOString(), fileStamp(now)];
   const resultsDir = join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'pubsub-bench-'));

@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { cpuTimeOf, TsChild } from './process.js';
 import { startBenchRedis, type BenchRedis } from './redis-server.js';
+import { CONTENT } from './types.js';
 import { listeningPort } from './services.js';
 
 const { values } = parseArgs({
@@ -38,7 +39,6 @@ const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const PUBLISHING_CLIENTS = Number(values.publishers);
 const WINDOW = Number(values.window);
-const CONTENT = JSON.stringify('x'.repeat(100));
 
 interface Layout {
   readonly name: string;

@@ -60,3 +60,11 @@ export function roundDeep<T>(value: T, digits = 3): T {
 export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
+
+/** `2026-12-04T02-14-56Z`: a date as a results file's stamp (no colons, whole seconds). */
+export function fileStamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
+}

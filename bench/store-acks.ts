@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { startBenchRedis } from './redis-server.js';
+import { CONTENT } from './types.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +34,6 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const PUSHERS = Number(values.pushers);
 const BATCH = Number(values.batch);
-const CONTENT = JSON.stringify('x'.repeat(100));
 
 interface Setup {
   readonly name: string;

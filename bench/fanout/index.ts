@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { machineInfo } from '../probe.js';
 import type { ModuleReport } from '../report.js';
 import type { ModuleOptions } from '../section.js';
-import { formatRate, roundDeep } from '../stats.js';
+import { fileStamp, formatRate, roundDeep } from '../stats.js';
 import { PUBLISH_WINDOW } from './publish.js';
 import { rowsOf, targetsOf } from './report.js';
 import { runScale, type ScaleRecord, type ScaleSpec } from './scale.js';
@@ -80,11 +80,7 @@ async function measure(options: FanoutOptions) {
   for (const spec of plan(options)) scales.push(await runScale(spec, options));
   const rows = rowsOf(scales);
   const targets = targetsOf(scales);
-  const stamp = startedAt
-    .toISOString()
-    .replace(/\.\d+Z$/, 'Z')
-    .replace(/:/g, '-');
-  const file = join(options.resultsDir, `${stamp}-fanout.json`);
+  const file = join(options.resultsDir, `${fileStamp(startedAt)}-fanout.json`);
   const json = roundDeep({
     module: 'fanout',
     startedAt: startedAt.toISOString(),
