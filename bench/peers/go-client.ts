@@ -3,23 +3,21 @@
  * the same for the Go services and for ours. It speaks the original's wire format, which ours
  * accepts too: `{"Topic":…,"Content":"sub"}` on `/subscribe`, `{"Topic":…,"Content":"<100 characters>"}`
  * on one `/publish` socket. The original confirms nothing, so it sends probes until one is
- * delivered, warms up, prints `GO_EVENT warm` and waits for SIGUSR2 (the driver reads the services'
- * CPU first), sends the measured messages, prints `GO_RESULT` and exits. Deliveries pace both
+ * delivered, warms up, prints `BENCH_EVENT warm` and waits for SIGUSR2 (the driver reads the services'
+ * CPU first), sends the measured messages, prints `BENCH_RESULT` and exits. Deliveries pace both
  * systems (the original never acks; ours' acks are read and ignored).
  */
 import { once } from 'node:events';
 import { CONTENT } from '../types.js';
 import { monotonicMs } from '../stats.js';
 import { openWs } from './links.js';
-import { GO_EVENT, GO_RESULT, type GoClientConfig, type GoClientResult } from './types.js';
+import { childConfig, childFailed, report, tell } from '../child.js';
+import type { GoClientConfig, GoClientResult } from './types.js';
 
-const config = JSON.parse(process.argv[2] ?? '') as GoClientConfig;
+const config = childConfig<GoClientConfig>();
 const PROBE_INTERVAL_MS = 50;
 
-function fail(message: string): never {
-  process.stderr.write(`go-original client: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => childFailed('go-original client', message);
 
 type Kind = 'p' | 'w' | 'm';
 /**
@@ -102,15 +100,14 @@ function phase(kind: 'w' | 'm', count: number): Promise<GoClientResult> {
   });
 }
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
 await subscribed();
 const warm = await phase('w', config.warmup);
 if (warm.timedOut) fail(`warm-up: ${warm.delivered} of ${config.warmup} delivered within ${config.timeoutMs} ms`);
 const go = once(process, 'SIGUSR2');
-say(`${GO_EVENT}warm`);
+tell('warm');
 await go;
 const result = await phase('m', config.count);
-say(`${GO_RESULT}${JSON.stringify(result)}`);
+report(result);
 ending = true;
 // The original never closes a socket, not even after a close handshake: no point waiting for it.
 publisher.terminate();

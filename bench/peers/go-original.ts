@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { DEV_AUTH, within } from '@pubsub/testkit';
 import type { Options } from '../args.js';
+import { reported, told } from '../child.js';
 import { failRun, TsChild } from '../process.js';
 import type { ExtraRow, ModuleReport, Target } from '../report.js';
 import { integrityNote, runSection, type SectionOptions } from '../section.js';
@@ -23,7 +24,7 @@ import { formatRate, formatRatio, median, perSecond, ratio } from '../stats.js';
 import { ROLES, type Role } from '../systems.js';
 import { executable, spawnServerProcess, stopper } from './brokers.js';
 import { cpuOf, paired } from './index.js';
-import { GO_EVENT, GO_RESULT, type GoClientConfig, type GoClientResult } from './types.js';
+import type { GoClientConfig, GoClientResult } from './types.js';
 
 export const GO_ORIGINAL_DIR = 'BENCH_GO_ORIGINAL_DIR';
 /** The original's ports are hard-coded (localhost:8080–8082); ours is given the same ones. */
@@ -190,15 +191,14 @@ async function runOnce(id: SystemId, settings: RunSettings): Promise<GoSideRun> 
     {},
   );
   try {
-    await client.waitForLine((line) => line === `${GO_EVENT}warm`);
+    await told(client, 'warm');
     const before = await cpuOf(running.pids);
     client.child.kill('SIGUSR2');
-    const line = await client.waitForLine((text) => text.startsWith(GO_RESULT));
+    const result = await reported<GoClientResult>(client);
     const after = await cpuOf(running.pids);
     // It exits by itself once it has reported.
     const code = await within(client.exited, 10_000, () => `${client.name} exit`);
     if (code !== 0) throw new Error(`the client exited ${code}`);
-    const result = JSON.parse(line.slice(GO_RESULT.length)) as GoClientResult;
     const cpuMs = Object.fromEntries(ROLES.map((role) => [role, (after[role] ?? NaN) - (before[role] ?? NaN)]));
     const serviceUs =
       (ROLES.reduce((sum, role) => sum + (cpuMs[role] ?? NaN), 0) * 1000) / Math.max(1, result.delivered);

@@ -69,7 +69,3 @@ export interface GoClientConfig extends Pick<
 export interface GoClientResult extends SubscribeResult {
   readonly firstSendAt: number;
 }
-
-/** Line prefixes on the go-original client's stdout; SIGUSR2 from the driver starts the measured part. */
-export const GO_EVENT = 'GO_EVENT ';
-export const GO_RESULT = 'GO_RESULT ';
