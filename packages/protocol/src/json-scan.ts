@@ -150,12 +150,19 @@ export function scanObject(text: string): ObjectScan | undefined {
   return depth < 0 ? undefined : { members, depth };
 }
 
+/** Whether `text[start, end)` holds a backslash; bounded, unlike indexOf, which would scan on to the end of the text. */
+export function hasBackslash(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (text.charCodeAt(i) === BACKSLASH) return true;
+  return false;
+}
+
 /** Whether the member's key is `name` (lower-case ASCII) in any case. */
 function keyIs(text: string, { keyStart: start, keyEnd: end }: MemberAt, name: string): boolean {
-  if (end - start - 2 !== name.length) {
+  const length = end - start - 2;
+  if (length !== name.length) {
     // Only escapes make a key longer than its value; an escaped key of the same length is shorter.
-    const slash = text.indexOf('\\', start);
-    return slash >= 0 && slash < end && decodeKey(text.slice(start, end))?.toLowerCase() === name;
+    if (length < name.length || !hasBackslash(text, start, end)) return false;
+    return decodeKey(text.slice(start, end))?.toLowerCase() === name;
   }
   for (let i = 0; i < name.length; i++) {
     let c = text.charCodeAt(start + 1 + i);

@@ -316,3 +316,39 @@ describe('readQueued topic', () => {
     );
   });
 });
+
+describe('readQueued seq and time', () => {
+  /** What readQueued gave when it handed every number to JSON.parse: the frame is refused (undefined) when one is not JSON. */
+  const parsed = (raw: string): { seq: number | undefined } | undefined => {
+    try {
+      const value: unknown = JSON.parse(raw);
+      return { seq: typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined };
+    } catch {
+      return undefined;
+    }
+  };
+  const number = fc.oneof(
+    fc.nat().map(String),
+    fc.maxSafeNat().map(String),
+    fc.bigInt({ min: 0n, max: 10n ** 20n }).map(String),
+    fc.integer().map(String),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((value) => JSON.stringify(value)),
+    fc.constantFrom('0', '-0', '007', '00', '1e3', '1E3', '1.0', '9007199254740993', '123456789012345', '-', '1-'),
+  );
+
+  test('reads a number as JSON.parse does, the plain whole numbers of every frame included', () => {
+    fc.assert(
+      fc.property(number, (raw) => {
+        const queued = readQueued(`{"topic":"t","seq":${raw},"time":${raw},"epoch":"e"}`);
+        const expected = parsed(raw);
+        expect(queued === undefined ? undefined : { seq: queued.seq }).toEqual(expected);
+        if (queued !== undefined) expect(queued.time).toBe(expected?.seq);
+      }),
+      FC,
+    );
+  });
+
+  test('reads a string value with escapes as JSON', () => {
+    expect(readQueued('{"topic":"t","epoch":"a\\u0062c"}')?.epoch).toBe('abc');
+  });
+});
