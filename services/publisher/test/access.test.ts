@@ -102,6 +102,9 @@ describe('publisher access', () => {
     expect(await client.next()).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN', id: 'o0' });
     client.send({ topic: 'orders.new.eu', content: 3, id: 'o1' });
     expect(await client.next()).toMatchObject({ type: 'ack', id: 'o1', seq: 1 });
+    // An allowed topic opens no other (the guard remembers the last allowed one).
+    client.send({ topic: 'news', content: 4, id: 'n2' });
+    expect(await client.next()).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN', id: 'n2' });
     // The first frame the msgqueue got is the allowed one.
     expect(await pop.next()).toMatchObject({ topic: 'orders.new.eu', id: 'o1' });
   });
