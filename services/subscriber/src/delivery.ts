@@ -41,9 +41,20 @@ export interface DeliveryCounters {
 }
 
 /**
+ * How long an ack waits for more messages to count: far below any lease. The msgqueue sends
+ * nothing more once a consumer holds its prefetch unacknowledged, so a backlog of
+ * ACK_PROMPTLY_MESSAGES is acknowledged in its turn; only a prefetch below that (1,000 by
+ * default) waits out the delay.
+ */
+const ACK_DELAY_MS = 5;
+const ACK_PROMPTLY_MESSAGES = 64;
+
+/**
  * Drains `/popmsg` (positioned: each message with its log offset): each message is routed to
  * every live reader subscribed to its topic, framed once per framing and written to all of
- * them, and acknowledged once routed. Acks are cumulative and sent once per turn. A reader
+ * them, and acknowledged once routed. Acks are cumulative: sent in the turn once a batch's worth
+ * waits, otherwise within ACK_DELAY_MS, so a message that comes alone does not cost an ack of
+ * its own (a write here and a read, an ack and a dispatch in the msgqueue). A reader
  * whose sink holds more than the high-water mark is not written to but handed to `onBehind`,
  * so it never holds up the others and never costs unbounded memory.
  */
@@ -55,7 +66,10 @@ export class Delivery implements LiveStream {
   #epoch: string | undefined;
   #routedThrough = 0;
   #received = 0;
-  #ackScheduled = false;
+  /** What the last ack sent counted. */
+  #ackedCount = 0;
+  #ackTimer: NodeJS.Timeout | undefined;
+  #ackImmediate: NodeJS.Immediate | undefined;
   #ws: WebSocket | undefined;
 
   constructor(upstream: Upstream, topics: TopicRegistry<Reader>, options: DeliveryOptions) {
@@ -86,6 +100,7 @@ export class Delivery implements LiveStream {
   #onOpen(ws: WebSocket): void {
     this.#ws = ws;
     this.#received = 0;
+    this.#ackedCount = 0;
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (ws !== this.#ws) return;
       const batch = isBinary ? unpackPositioned(bufferOf(data)) : undefined;
@@ -96,19 +111,28 @@ export class Delivery implements LiveStream {
         return;
       }
       this.#received += batch.frames.length;
-      for (let i = 0; i < batch.frames.length; i++) this.route(batch.offsets[i] as number, batch.frames[i] as Buffer);
-      this.#options.rates.flush();
-      if (!this.#ackScheduled) {
-        this.#ackScheduled = true;
-        setImmediate(() => this.flushAck());
-      }
+      this.route(batch.offsets, batch.frames);
+      this.#scheduleAck();
     });
+  }
+
+  #scheduleAck(): void {
+    if (this.#received - this.#ackedCount >= ACK_PROMPTLY_MESSAGES) {
+      this.#ackImmediate ??= setImmediate(() => this.flushAck());
+    } else {
+      this.#ackTimer ??= setTimeout(() => this.flushAck(), ACK_DELAY_MS);
+    }
   }
 
   /** Sends the pending cumulative ack now (also used on shutdown). */
   flushAck(): void {
-    this.#ackScheduled = false;
-    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(encodeHopAck(this.#received));
+    clearTimeout(this.#ackTimer);
+    clearImmediate(this.#ackImmediate);
+    this.#ackTimer = undefined;
+    this.#ackImmediate = undefined;
+    if (this.#ws?.readyState !== WebSocket.OPEN) return;
+    this.#ws.send(encodeHopAck(this.#received));
+    this.#ackedCount = this.#received;
   }
 
   /**
@@ -120,8 +144,26 @@ export class Delivery implements LiveStream {
     this.#ws = undefined;
   }
 
-  /** Routes one message of the log to the live readers of its topic. */
-  route(offset: number, frame: Buffer): void {
+  /**
+   * Routes a batch of the log's messages (`offsets[i]` is `frames[i]`'s) to the live readers of
+   * their topics. The counters are updated once per batch: prom-client costs a label lookup per call.
+   */
+  route(offsets: readonly number[], frames: readonly Buffer[]): void {
+    let routed = 0;
+    let sent = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const delivered = this.#routeOne(offsets[i] as number, frames[i] as Buffer);
+      if (delivered === undefined) continue;
+      routed++;
+      sent += delivered;
+    }
+    this.#options.rates.flush();
+    if (routed > 0) this.#options.counters.routed.inc(routed);
+    if (sent > 0) this.#options.counters.deliveries.inc(sent);
+  }
+
+  /** Routes one message to the live readers of its topic; returns how many it was written to, or undefined when it is not routed. */
+  #routeOne(offset: number, frame: Buffer): number | undefined {
     const queued = readQueued(frame.toString());
     if (queued === undefined) {
       // One bad message must not stop delivery for everyone: drop it and go on.
@@ -129,21 +171,20 @@ export class Delivery implements LiveStream {
         { frame: frame.subarray(0, 64).toString() },
         'dropping a queued message without a valid topic',
       );
-      return;
+      return undefined;
     }
     if (this.#isRedelivery(queued)) {
       this.#options.counters.redeliveriesDropped.inc();
-      return;
+      return undefined;
     }
     const { counters, highWaterBytes } = this.#options;
-    counters.routed.inc();
     this.#options.rates.note(queued.topic);
     if (queued.time !== undefined) counters.latency.observe(Math.max(0, Date.now() - queued.time) / 1000);
     // A reader falling behind here has had everything up to the previous message.
     const previous = this.#routedThrough;
     this.#routedThrough = Math.max(previous, offset);
     const readers = this.#topics.subscribers(queued.topic);
-    if (readers === undefined) return;
+    if (readers === undefined) return 0;
     // Framed once per framing, not per reader: fan-out is the hot path, and nothing is built
     // for a message no live reader takes.
     let framing: Framing | undefined;
@@ -166,8 +207,7 @@ export class Delivery implements LiveStream {
       sink.write(framed as Buffer);
       sent++;
     }
-    // One update per message, not per reader.
-    counters.deliveries.inc(sent);
+    return sent;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { silentLogger, type Logger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
-import { encodeDelivery } from '@pubsub/protocol';
+import { encodeBatch, encodeDelivery, planBatches } from '@pubsub/protocol';
 import type { ServiceHandle } from '@pubsub/service';
 import { TlsSetupError } from '@pubsub/tls';
 import {
@@ -16,7 +16,7 @@ import {
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { ServiceMetrics, type Upstream } from '@pubsub/service';
 import { Delivery } from '../src/delivery.js';
@@ -79,12 +79,12 @@ async function startRig(env: Record<string, string> = {}, logger: Logger = silen
 const message = (topic: string, id: string, content = `"${id}"`) => encodeDelivery({ topic, id, content });
 
 /** Delivery on its own, with a stand-in sink that records what it is written. */
-function deliveryRig() {
+function deliveryRig(upstream = new EventEmitter() as Upstream) {
   const logs = captureLogs('subscriber');
   const topics = new TopicRegistry<Reader>();
   const metrics = new ServiceMetrics('test');
   const behind: number[] = [];
-  const delivery = new Delivery(new EventEmitter() as Upstream, topics, {
+  const delivery = new Delivery(upstream, topics, {
     logger: logs.logger,
     counters: {
       routed: metrics.counter({ name: 'routed', help: 'routed' }),
@@ -108,8 +108,36 @@ function deliveryRig() {
   };
   const reader = new Reader(sink);
   let offset = 0;
-  const route = (frame: string, at = ++offset) => delivery.route(at, Buffer.from(frame));
+  const route = (frame: string, at = ++offset) => delivery.route([at], [Buffer.from(frame)]);
   return { logs, topics, delivery, sent, sink, reader, route, behind };
+}
+
+/** The hop socket the rig's delivery drains: it records the acks it is sent. */
+function hopRig() {
+  const upstream = new EventEmitter();
+  const { delivery } = deliveryRig(upstream as Upstream);
+  const ws = Object.assign(new EventEmitter(), { readyState: 1, acks: [] as string[] });
+  Object.assign(ws, { send: (ack: string) => ws.acks.push(ack) });
+  upstream.emit('open', ws);
+  let offset = 0;
+  /** The msgqueue sends `count` messages in one positioned batch. */
+  const deliver = (count: number) => {
+    const frames = Array.from({ length: count }, (_, i) => Buffer.from(message('news', `m${offset + i}`)));
+    const first = offset + 1;
+    offset += count;
+    const [plan] = planBatches(count, (i) => (frames[i] as Buffer).length, {
+      maxMessages: count,
+      maxBytes: 1 << 20,
+      positioned: true,
+    });
+    const batch = encodeBatch(plan!, {
+      bytesOf: (i) => (frames[i] as Buffer).length,
+      write: (i, target, at) => (frames[i] as Buffer).copy(target, at),
+      offsetOf: (i) => first + i,
+    });
+    ws.emit('message', batch, true);
+  };
+  return { delivery, ws, deliver };
 }
 
 async function send(client: TestClient, command: string): Promise<Record<string, unknown>> {
@@ -216,6 +244,39 @@ describe('subscriber', () => {
     }
     expect(sent.map((frame) => (JSON.parse(frame) as { id: string }).id)).toEqual(['a', 'b', 'c', 'fresh']);
     expect(logs.lines.some((line) => line.msg === 'msgqueue history was reset')).toBe(true);
+  });
+
+  test('acknowledges messages that come alone, turn after turn, together shortly after, and a batch of many in its turn', () => {
+    vi.useFakeTimers();
+    try {
+      const { ws, deliver } = hopRig();
+      for (let i = 0; i < 3; i++) {
+        deliver(1);
+        vi.advanceTimersByTime(0);
+      }
+      expect(ws.acks).toEqual([]);
+      vi.advanceTimersToNextTimer();
+      expect(ws.acks).toEqual(['{"ack":3}']);
+      deliver(200);
+      vi.advanceTimersByTime(0);
+      expect(ws.acks).toEqual(['{"ack":3}', '{"ack":203}']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('sends the pending ack when it stops', () => {
+    vi.useFakeTimers();
+    try {
+      const { delivery, ws, deliver } = hopRig();
+      deliver(2);
+      delivery.stop();
+      expect(ws.acks).toEqual(['{"ack":2}']);
+      vi.runAllTimers();
+      expect(ws.acks).toEqual(['{"ack":2}']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test('a reader that caught up from the log skips live messages the log already gave it', () => {
