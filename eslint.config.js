@@ -36,6 +36,27 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [packageInternals, workspaceSources, testsReach] }],
     },
   },
+  {
+    // Every answer comes from the error table (packages/protocol/src/errors.ts): a refusal is built
+    // with rejectionOf(code), a socket closed with closeAs / closeWithError or a CloseCode.
+    files: ['packages/*/src/**/*.ts', 'services/*/src/**/*.ts', 'clientdemo/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "ObjectExpression:has(> Property[key.name='code']):has(> Property[key.name='status'][value.type='Literal'])",
+          message: 'build a refusal with rejectionOf(code): its status comes from the error table',
+        },
+        {
+          selector:
+            "CallExpression[callee.property.name='close'][arguments.0.type='Literal'][arguments.0.raw=/^[0-9]/]",
+          message: 'close with closeAs / closeWithError (the error table) or a CloseCode, not a raw number',
+        },
+      ],
+    },
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   {
     // The web console's browser module: plain JavaScript, no build step, no type information.

@@ -21,7 +21,8 @@ export interface IngressDeps {
   /** True once the service is stopping: nothing new is taken. */
   closing: () => boolean;
   acked: Counter;
-  rejected: Counter<'code'>;
+  /** Counts a refusal by its code (the service's `ServiceMetrics.refused`). */
+  refused: (code: ErrorCode) => void;
 }
 
 /** A message checked and ready to forward. */
@@ -69,7 +70,7 @@ export class Ingress {
     const { id } = accepted;
     const result = this.#deps.forwarder.submit(accepted.frame, (outcome: Outcome) => {
       if (outcome.ok) this.#deps.acked.inc();
-      else this.#deps.rejected.inc({ code: outcome.code });
+      else this.#deps.refused(outcome.code);
       settle(
         outcome.ok
           ? { ok: true, id, seq: outcome.seq, duplicate: outcome.duplicate }
@@ -77,7 +78,7 @@ export class Ingress {
       );
     });
     if (result !== 'unavailable') return result;
-    this.#deps.rejected.inc({ code: 'UNAVAILABLE' });
+    this.#deps.refused('UNAVAILABLE');
     settle({ ok: false, id, code: 'UNAVAILABLE' });
     return 'accepted';
   }
@@ -95,7 +96,7 @@ export class Ingress {
   }
 
   #refuse(client: PublishingClient, outcome: IngressOutcome & { ok: false }): IngressOutcome {
-    this.#deps.rejected.inc({ code: outcome.code });
+    this.#deps.refused(outcome.code);
     client.log.debug({ code: outcome.code, id: outcome.id }, 'refused publish');
     return outcome;
   }

@@ -1,9 +1,11 @@
 /**
- * Every error a client can be told about, by machine-readable code. `close` is set for errors
- * that end the connection; the others are sent as an error reply and the connection stays open.
- * `http` is the status an HTTP transport (`POST /api/messages`, `GET /events`) answers with and
- * `grpc` the status a gRPC call ends with (the name of a gRPC status code), so every transport
- * takes its answers from this one table.
+ * Every error the suite can answer or count, by machine-readable code: frame errors, handshake
+ * refusals and HTTP statuses in one table. `close` is set for errors that end a WebSocket
+ * connection; the other frame errors are sent as an error reply and the connection stays open.
+ * `http` is the status an HTTP transport (`POST /api/messages`, `GET /events`, a refused
+ * handshake) answers with and `grpc` the status a gRPC call ends with (the name of a gRPC status
+ * code), so every transport takes its answers from this one table; `pubsub_rejected_total` counts
+ * by these codes.
  */
 export const ERRORS = {
   BAD_JSON: { message: 'frame is not valid JSON', http: 400, grpc: 'INVALID_ARGUMENT' },
@@ -52,6 +54,13 @@ export const ERRORS = {
     grpc: 'INVALID_ARGUMENT',
     close: 1003,
   },
+  /** A hop's binary frame that is not a batch of UTF-8 frames (packages/protocol/src/batch.ts). */
+  BAD_BATCH: {
+    message: 'binary frames must be message batches of UTF-8 frames',
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+    close: 1007,
+  },
   SLOW_CONSUMER: {
     message: 'slow consumer: send buffer limit exceeded',
     http: 500,
@@ -67,90 +76,95 @@ export const ERRORS = {
   INTERNAL: { message: 'internal server error', http: 500, grpc: 'INTERNAL', close: 1011 },
   /** A stream deleted (or expired) while connected: like a removed consumer group, nothing more comes. */
   STREAM_GONE: { message: 'this stream was deleted or expired', http: 410, grpc: 'NOT_FOUND', close: 4410 },
-} as const satisfies Record<string, { message: string; http: number; grpc: GrpcStatusName; close?: number }>;
 
-export type ErrorCode = keyof typeof ERRORS;
-
-/**
- * Refusals answered with an HTTP status instead of a frame (at a handshake or on an HTTP
- * endpoint), by code, for those a service decides from the request itself.
- */
-export const HTTP_ERRORS = {
+  // Refusals answered with an HTTP status instead of a frame (at a handshake or on an HTTP
+  // endpoint), for those a service decides from the request itself.
   GROUP_UNKNOWN: {
-    status: 403,
+    http: 403,
     grpc: 'PERMISSION_DENIED',
     message:
       'no such consumer group: consumers may only use the groups in MSGQUEUE_GROUPS (and node.<id> groups where MSGQUEUE_NODE_GROUPS is on)',
   },
   GROUPS_FULL: {
-    status: 503,
+    http: 503,
     grpc: 'RESOURCE_EXHAUSTED',
     message:
       'as many consumer groups exist as MSGQUEUE_MAX_GROUPS allows: remove one (DELETE /groups/<name>) or let an idle node group expire (MSGQUEUE_GROUP_EXPIRE_MS)',
   },
   PAYLOAD_TOO_LARGE: {
-    status: 413,
+    http: 413,
     grpc: 'RESOURCE_EXHAUSTED',
     message: 'the request body is larger than this endpoint takes',
   },
   UNSUPPORTED_MEDIA_TYPE: {
-    status: 415,
+    http: 415,
     grpc: 'INVALID_ARGUMENT',
     message: 'send the body as Content-Type: application/json',
   },
   STREAM_UNKNOWN: {
-    status: 404,
+    http: 404,
     grpc: 'NOT_FOUND',
     message: 'no such stream: the URL is wrong, or the stream never existed here',
   },
   STREAM_FORBIDDEN: {
-    status: 403,
+    http: 403,
     grpc: 'PERMISSION_DENIED',
     message: 'only the user who created a stream, or an admin user, may delete it',
   },
   TOO_MANY_STREAMS: {
-    status: 429,
+    http: 429,
     grpc: 'RESOURCE_EXHAUSTED',
     message: 'this user has as many streams as it may (SUBSCRIBER_MAX_USER_STREAMS); delete one first',
   },
   WEBHOOK_INVALID: {
-    status: 400,
+    http: 400,
     grpc: 'INVALID_ARGUMENT',
     message: 'expected a JSON object {"topic" or "pattern", "url", and optionally "secret" (16-256 characters)}',
   },
   WEBHOOK_URL_INVALID: {
-    status: 400,
+    http: 400,
     grpc: 'INVALID_ARGUMENT',
     message: 'url must be an absolute http:// or https:// URL without a user or password, at most 2048 characters',
   },
   WEBHOOK_TARGET_FORBIDDEN: {
-    status: 403,
+    http: 403,
     grpc: 'PERMISSION_DENIED',
     message: 'the target does not resolve to public addresses only (see SUBSCRIBER_WEBHOOK_ALLOW_PRIVATE)',
   },
-  WEBHOOK_NOT_FOUND: { status: 404, grpc: 'NOT_FOUND', message: 'no such webhook subscription of this user' },
+  WEBHOOK_NOT_FOUND: { http: 404, grpc: 'NOT_FOUND', message: 'no such webhook subscription of this user' },
   TOO_MANY_WEBHOOKS: {
-    status: 409,
+    http: 409,
     grpc: 'RESOURCE_EXHAUSTED',
     message: 'this user has as many webhook subscriptions as it may have (SUBSCRIBER_WEBHOOK_MAX_PER_USER)',
   },
   // The admission gate's (packages/service), which words its messages with the limit or user in question.
-  AUTH_FAILED: { status: 401, grpc: 'UNAUTHENTICATED', message: 'missing or invalid credentials (HTTP Basic Auth)' },
-  AUTH_THROTTLED: { status: 429, grpc: 'UNAVAILABLE', message: 'too many failed logins; retry later' },
-  FORBIDDEN: { status: 403, grpc: 'PERMISSION_DENIED', message: 'this user has no right to this endpoint' },
+  AUTH_FAILED: { http: 401, grpc: 'UNAUTHENTICATED', message: 'missing or invalid credentials (HTTP Basic Auth)' },
+  AUTH_THROTTLED: { http: 429, grpc: 'UNAVAILABLE', message: 'too many failed logins; retry later' },
+  FORBIDDEN: { http: 403, grpc: 'PERMISSION_DENIED', message: 'this user has no right to this endpoint' },
   TOO_MANY_CONNECTIONS: {
-    status: 503,
+    http: 503,
     grpc: 'UNAVAILABLE',
     message: 'the service has as many connections as it takes',
   },
   TOO_MANY_USER_CONNECTIONS: {
-    status: 429,
+    http: 429,
     grpc: 'RESOURCE_EXHAUSTED',
     message: 'this user has as many connections open as one user may',
   },
-} as const satisfies Record<string, { status: number; grpc: GrpcStatusName; message: string }>;
+  BAD_REQUEST: { http: 400, grpc: 'INVALID_ARGUMENT', message: 'the request could not be read' },
+  NOT_FOUND: { http: 404, grpc: 'NOT_FOUND', message: 'no such endpoint' },
+  UPGRADE_REQUIRED: { http: 426, grpc: 'INVALID_ARGUMENT', message: 'this path takes WebSocket connections only' },
+  ORIGIN_FORBIDDEN: { http: 403, grpc: 'PERMISSION_DENIED', message: 'this Origin may not connect' },
+  // Counted, never answered: the first is refused before TLS, the second has no channel to answer on.
+  TOO_MANY_ADDRESS_CONNECTIONS: {
+    http: 429,
+    grpc: 'RESOURCE_EXHAUSTED',
+    message: 'this address has as many connections open as one address may',
+  },
+  TLS_HANDSHAKE_FAILED: { http: 400, grpc: 'UNAVAILABLE', message: 'the TLS handshake failed' },
+} as const satisfies Record<string, { message: string; http: number; grpc: GrpcStatusName; close?: number }>;
 
-export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+export type ErrorCode = keyof typeof ERRORS;
 
 /** The gRPC status codes a refusal maps to (named as in the gRPC spec and `@grpc/grpc-js`'s `status`). */
 export type GrpcStatusName =
@@ -162,11 +176,9 @@ export type GrpcStatusName =
   | 'UNAVAILABLE'
   | 'INTERNAL';
 
-/** The gRPC status of any code of the two tables; INTERNAL for one in neither. */
+/** The gRPC status of a code of the table; INTERNAL for any other string. */
 export function grpcStatusOf(code: string): GrpcStatusName {
-  if (Object.hasOwn(ERRORS, code)) return ERRORS[code as ErrorCode].grpc;
-  if (Object.hasOwn(HTTP_ERRORS, code)) return HTTP_ERRORS[code as HttpErrorCode].grpc;
-  return 'INTERNAL';
+  return Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].grpc : 'INTERNAL';
 }
 
 /** A client mistake or a refusal, named by its code. */

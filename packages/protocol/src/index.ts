@@ -11,15 +11,7 @@ export {
 } from './batch.js';
 export { CloseCode } from './close-codes.js';
 export { parseCommand, type Command, type CommandOp, type ResumePoint } from './command.js';
-export {
-  ERRORS,
-  grpcStatusOf,
-  HTTP_ERRORS,
-  ProtocolError,
-  type ErrorCode,
-  type GrpcStatusName,
-  type HttpErrorCode,
-} from './errors.js';
+export { ERRORS, grpcStatusOf, ProtocolError, type ErrorCode, type GrpcStatusName } from './errors.js';
 export {
   decodeServerFrame,
   encodeAck,

@@ -2,7 +2,7 @@ import { parseUserEntries, UserTable } from '@pubsub/auth';
 import { ConfigError } from '@pubsub/config';
 import { TopicRights } from '@pubsub/protocol';
 import { DEV_USERS } from './dev-user.js';
-import type { Rejection } from './reject.js';
+import { rejectionOf, type Rejection } from './reject.js';
 import type { FileUser, Role } from './users-file.js';
 
 /**
@@ -143,9 +143,8 @@ export function endpointRefusal(
   const rights = typeof need.right === 'string' ? [need.right] : need.right;
   if (rights.some((right) => account.rights.has(right))) return undefined;
   const who = rights.map((right) => WHO[right]).join(' or ');
-  return {
-    status: 403,
-    code: 'FORBIDDEN',
-    message: `${need.path} is for ${who}; "${account.name}" is a ${account.role} user without that right`,
-  };
+  return rejectionOf(
+    'FORBIDDEN',
+    `${need.path} is for ${who}; "${account.name}" is a ${account.role} user without that right`,
+  );
 }

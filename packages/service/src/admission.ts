@@ -5,7 +5,7 @@ import { AuthGate, type AdmissionRequest } from './auth-gate.js';
 import { ConnectionLimits, originRefusal } from './connection-limits.js';
 import type { ConnectionContext } from './context.js';
 import type { ServiceMetrics } from './metrics.js';
-import type { Rejection } from './reject.js';
+import { rejectionOf, type Rejection } from './reject.js';
 import type { TokenKeys } from './token-config.js';
 
 export interface AdmissionOptions {
@@ -107,7 +107,7 @@ export class AdmissionPipeline {
   /** The 503 every new connection gets once the server stops accepting. */
   shuttingDown(): Rejection | undefined {
     if (this.#accepting) return undefined;
-    return { status: 503, code: 'SHUTTING_DOWN', message: `${this.#options.name} is shutting down` };
+    return rejectionOf('SHUTTING_DOWN', `${this.#options.name} is shutting down`);
   }
 
   /** The rights `key` takes (any one will do); a missing entry is a programming error, caught at start. */
@@ -198,7 +198,7 @@ export class AdmissionPipeline {
       this.#options.logger.info(line, 'authentication failed');
       return;
     }
-    this.#options.metrics.rejected.inc({ code: rejection.code });
+    this.#options.metrics.refused(rejection.code);
     this.#options.logger.info(line, fields.method === undefined ? 'handshake refused' : 'request refused');
   }
 

@@ -6,7 +6,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Account, Users } from './access.js';
 import type { AuthThrottleLimits } from './access-config.js';
 import type { ServiceMetrics } from './metrics.js';
-import type { Rejection } from './reject.js';
+import { rejectionOf, type Rejection } from './reject.js';
 import type { TokenKeys } from './token-config.js';
 import { presentedToken, verifyToken } from './token.js';
 
@@ -206,12 +206,7 @@ export class AuthGate {
     return {
       ok: false,
       user,
-      rejection: {
-        status: 401,
-        code: 'AUTH_FAILED',
-        message,
-        headers: { 'WWW-Authenticate': challengeHeader(this.#realm) },
-      },
+      rejection: rejectionOf('AUTH_FAILED', message, { headers: { 'WWW-Authenticate': challengeHeader(this.#realm) } }),
     };
   }
 
@@ -221,12 +216,11 @@ export class AuthGate {
     return {
       ok: false,
       user,
-      rejection: {
-        status: 429,
-        code: 'AUTH_THROTTLED',
-        message: `too many failed logins ${scope === 'address' ? 'from this address' : 'for this user from this address'}; retry in ${seconds} s`,
-        headers: { 'Retry-After': String(seconds) },
-      },
+      rejection: rejectionOf(
+        'AUTH_THROTTLED',
+        `too many failed logins ${scope === 'address' ? 'from this address' : 'for this user from this address'}; retry in ${seconds} s`,
+        { headers: { 'Retry-After': String(seconds) } },
+      ),
     };
   }
 }

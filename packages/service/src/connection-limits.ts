@@ -1,5 +1,5 @@
 import { normalizeOrigin, type AccessLimits } from './access-config.js';
-import type { Rejection } from './reject.js';
+import { rejectionOf, type Rejection } from './reject.js';
 
 /**
  * Open WebSocket connections, in total and per user, against the service's limits. The total
@@ -18,18 +18,16 @@ export class ConnectionLimits {
   /** Why one more connection (of `user`, when known) must be refused, if it must. */
   refusal(user?: string): Rejection | undefined {
     if (this.#open >= this.#limits.maxConnections) {
-      return {
-        status: 503,
-        code: 'TOO_MANY_CONNECTIONS',
-        message: `the service has ${this.#limits.maxConnections} connections open, as many as it takes (MAX_CONNECTIONS); retry later`,
-      };
+      return rejectionOf(
+        'TOO_MANY_CONNECTIONS',
+        `the service has ${this.#limits.maxConnections} connections open, as many as it takes (MAX_CONNECTIONS); retry later`,
+      );
     }
     if (user !== undefined && (this.#perUser.get(user) ?? 0) >= this.#limits.maxConnectionsPerUser) {
-      return {
-        status: 429,
-        code: 'TOO_MANY_USER_CONNECTIONS',
-        message: `this user has ${this.#limits.maxConnectionsPerUser} connections open, as many as one user may (MAX_CONNECTIONS_PER_USER)`,
-      };
+      return rejectionOf(
+        'TOO_MANY_USER_CONNECTIONS',
+        `this user has ${this.#limits.maxConnectionsPerUser} connections open, as many as one user may (MAX_CONNECTIONS_PER_USER)`,
+      );
     }
     return undefined;
   }
@@ -59,18 +57,13 @@ export function originRefusal(
 ): Rejection | undefined {
   if (origin === undefined) return undefined;
   if (!context.browsers) {
-    return {
-      status: 403,
-      code: 'ORIGIN_FORBIDDEN',
-      message: 'this endpoint is for the services, not for browsers: requests with an Origin are refused',
-    };
+    return rejectionOf(
+      'ORIGIN_FORBIDDEN',
+      'this endpoint is for the services, not for browsers: requests with an Origin are refused',
+    );
   }
   const normalized = normalizeOrigin(origin);
   const own = context.host === undefined ? undefined : normalizeOrigin(`https://${context.host}`);
   if (normalized === own || context.allowed.includes(normalized)) return undefined;
-  return {
-    status: 403,
-    code: 'ORIGIN_FORBIDDEN',
-    message: 'this origin may not connect (ALLOWED_ORIGINS)',
-  };
+  return rejectionOf('ORIGIN_FORBIDDEN', 'this origin may not connect (ALLOWED_ORIGINS)');
 }

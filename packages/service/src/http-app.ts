@@ -3,7 +3,7 @@ import type { Right } from './access.js';
 import type { AdmissionOptions, AdmissionPipeline } from './admission.js';
 import type { ConnectionContext, HttpHandler } from './context.js';
 import { apiCors } from './cors.js';
-import { errorBody, sendRejection } from './reject.js';
+import { errorBody, rejectionOf, sendRejection } from './reject.js';
 import { tokenEndpoint } from './token-endpoint.js';
 
 /**
@@ -121,14 +121,14 @@ export function createHttpApp(options: HttpAppOptions, admission: AdmissionPipel
       .status(426)
       .set({ Upgrade: 'websocket', Connection: 'Upgrade' })
       .type('application/json')
-      .send(errorBody({ status: 426, code: 'UPGRADE_REQUIRED', message }));
+      .send(errorBody(rejectionOf('UPGRADE_REQUIRED', message)));
   });
   app.use((req, res) => {
     const message = `no such endpoint on ${name}: ${req.method} ${req.path}`;
     res
       .status(404)
       .type('application/json')
-      .send(errorBody({ status: 404, code: 'NOT_FOUND', message }));
+      .send(errorBody(rejectionOf('NOT_FOUND', message)));
   });
   return app;
 }

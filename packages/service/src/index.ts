@@ -1,6 +1,7 @@
 export { serviceHandle, type ServiceHandle } from './handle.js';
 export { heartbeat, judgeElsewhere, trackPongs } from './heartbeat.js';
-export { errorBody, rejectUpgrade, sendRejection, type Rejection } from './reject.js';
+export { errorBody, rejectionOf, rejectUpgrade, sendRejection, type Rejection } from './reject.js';
+export { noteRefusal, refuseRequest, refuseSocket, type RefusalContext } from './refuse.js';
 export { dial, Upstream, type DialOptions, type UpstreamOptions } from './upstream.js';
 export {
   startSecureWsServer,

@@ -1,6 +1,5 @@
-import { HTTP_ERRORS } from '@pubsub/protocol';
 import express from 'express';
-import type { Rejection } from './reject.js';
+import { rejectionOf, type Rejection } from './reject.js';
 
 /**
  * Reads a request's JSON body as text, without parsing it, so its values can be passed on byte
@@ -13,7 +12,7 @@ export function readJsonText(
   limitBytes: number,
 ): Promise<{ text: string } | { rejection: Rejection }> {
   if (req.is('application/json') !== 'application/json') {
-    return Promise.resolve({ rejection: { code: 'UNSUPPORTED_MEDIA_TYPE', ...HTTP_ERRORS.UNSUPPORTED_MEDIA_TYPE } });
+    return Promise.resolve({ rejection: rejectionOf('UNSUPPORTED_MEDIA_TYPE') });
   }
   const parse = express.text({ type: 'application/json', limit: limitBytes, defaultCharset: 'utf-8' });
   return new Promise((resolveBody) => {
@@ -24,17 +23,12 @@ export function readJsonText(
         return;
       }
       const status = (err as { status?: number }).status;
-      const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : undefined;
-      const rejection: Rejection =
-        code === undefined
-          ? { status: 400, code: 'BAD_REQUEST', message: 'the request body could not be read' }
-          : {
-              code,
-              ...HTTP_ERRORS[code],
-              ...(code === 'PAYLOAD_TOO_LARGE' && {
-                message: `the request body is larger than ${limitBytes} bytes`,
-              }),
-            };
+      const rejection =
+        status === 413
+          ? rejectionOf('PAYLOAD_TOO_LARGE', `the request body is larger than ${limitBytes} bytes`)
+          : status === 415
+            ? rejectionOf('UNSUPPORTED_MEDIA_TYPE')
+            : rejectionOf('BAD_REQUEST', 'the request body could not be read');
       resolveBody({ rejection });
     });
   });

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@pubsub/protocol';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
 import type { Request, Response } from 'express';
 
@@ -13,8 +14,8 @@ export class ServiceMetrics {
   readonly authFailures: Counter;
   /** Logins throttled after repeated failures: refused unchecked (address, pair) or slowed (user). */
   readonly authThrottled: Counter<'scope'>;
-  /** Client mistakes and refusals, by error code (docs/protocol.md). */
-  readonly rejected: Counter<'code'>;
+  /** Client mistakes and refusals, by error code (docs/protocol.md): counted through `refused`. */
+  readonly #rejected: Counter<'code'>;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -34,11 +35,16 @@ export class ServiceMetrics {
       help: 'Logins throttled after repeated failures: refused unchecked with 429 (scope address, pair) or slowed down (scope user)',
       labelNames: ['scope'],
     });
-    this.rejected = this.counter({
+    this.#rejected = this.counter({
       name: 'pubsub_rejected_total',
       help: 'Inputs refused, by error code',
       labelNames: ['code'],
     });
+  }
+
+  /** Counts one refusal by its code from the error table (`noteRefusal` also logs it). */
+  refused(code: ErrorCode): void {
+    this.#rejected.inc({ code });
   }
 
   counter<L extends string = never>(options: { name: string; help: string; labelNames?: readonly L[] }): Counter<L> {

@@ -1,13 +1,26 @@
+import { ERRORS, type ErrorCode } from '@pubsub/protocol';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export interface Rejection {
   status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
   headers?: Record<string, string>;
   /** Where in the request the problem is, e.g. the `index` of a batch's element and its `id`. */
   where?: Readonly<Record<string, string | number | undefined>>;
+}
+
+/**
+ * The refusal the error table gives for `code`: its HTTP status, and its message unless a more
+ * precise one is given (naming the limit, the path or the user in question).
+ */
+export function rejectionOf(
+  code: ErrorCode,
+  message: string = ERRORS[code].message,
+  extra?: Pick<Rejection, 'headers' | 'where'>,
+): Rejection {
+  return { status: ERRORS[code].http, code, message, ...extra };
 }
 
 /** JSON body used for every HTTP error the services send. */

@@ -12,7 +12,7 @@ import { closeAs, type ClosingCode } from './close.js';
 import type { ConnectionContext } from './context.js';
 import { heartbeat, trackPongs } from './heartbeat.js';
 import { createHttpApp, type HttpRoutes } from './http-app.js';
-import { rejectUpgrade, type Rejection } from './reject.js';
+import { rejectionOf, rejectUpgrade, type Rejection } from './reject.js';
 
 export type ConnectionHandler = (ws: WebSocket, context: ConnectionContext) => void;
 
@@ -121,7 +121,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
   const perAddress = new AddressLimit(options.limits.maxConnectionsPerAddress);
   server.on('connection', (socket: Socket) => {
     if (perAddress.admit(socket)) return;
-    options.metrics.rejected.inc({ code: 'TOO_MANY_ADDRESS_CONNECTIONS' });
+    options.metrics.refused('TOO_MANY_ADDRESS_CONNECTIONS');
     log.debug({ remoteAddress: socket.remoteAddress }, 'connection refused: too many from this address');
     socket.destroy();
   });
@@ -206,7 +206,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     const target = handler === undefined ? capabilityTarget(path) : undefined;
     if (url !== undefined && target !== undefined) return upgradeCapability({ req, socket, head }, { url, target });
     if (handler === undefined || url === undefined) {
-      rejectUpgrade(socket, { status: 404, code: 'NOT_FOUND', message: `no such endpoint on ${name}: ${path}` });
+      rejectUpgrade(socket, rejectionOf('NOT_FOUND', `no such endpoint on ${name}: ${path}`));
       return;
     }
     const check = options.upgradeChecks?.[path];
@@ -219,7 +219,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
 
   // Without this a refused client certificate (mutual TLS) or a scanner leaves no trace here.
   server.on('tlsClientError', (err, tlsSocket) => {
-    options.metrics.rejected.inc({ code: 'TLS_HANDSHAKE_FAILED' });
+    options.metrics.refused('TLS_HANDSHAKE_FAILED');
     log.info({ err, remoteAddress: tlsSocket.remoteAddress }, 'TLS handshake failed');
   });
 
@@ -227,7 +227,7 @@ export async function startSecureWsServer(options: SecureWsServerOptions): Promi
     socket.on('error', () => socket.destroy());
     upgrade(req, socket, head).catch((err: unknown) => {
       log.error({ err }, 'upgrade failed');
-      rejectUpgrade(socket, { status: 500, code: 'INTERNAL', message: 'internal server error' });
+      rejectUpgrade(socket, rejectionOf('INTERNAL'));
     });
   });
 

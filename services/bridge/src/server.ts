@@ -40,7 +40,7 @@ export function start(config: BridgeConfig, deps: { logger?: Logger } = {}): Pro
       help: 'Bridged messages the msgqueue acknowledged',
     });
     let closing = false;
-    const ingress = new Ingress({ forwarder, closing: () => closing, acked, rejected: metrics.rejected });
+    const ingress = new Ingress({ forwarder, closing: () => closing, acked, refused: (code) => metrics.refused(code) });
     // The identity's topic rights apply to every message; a trusted service has no rate limit.
     const client = { guard: publishGuard(config.publishAs, undefined), log };
     const counters = bridgeCounters(metrics);

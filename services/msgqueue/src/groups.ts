@@ -1,5 +1,5 @@
 import type { QueueStats } from '@pubsub/protocol';
-import { errorBody, type HttpHandler } from '@pubsub/service';
+import { refuseRequest, rejectionOf, type HttpHandler } from '@pubsub/service';
 import type { MessageQueue } from './queue.js';
 
 /**
@@ -13,16 +13,13 @@ export function groupEndpoints(queue: MessageQueue): Record<string, HttpHandler>
     'GET /groups': (_req, res) => {
       res.json({ groups: queue.groupInfo() });
     },
-    'DELETE /groups/:name': (req, res, { user }) => {
+    'DELETE /groups/:name': (req, res, context) => {
       const name = String(req.params.name);
-      if (queue.removeGroup(name, user)) {
+      if (queue.removeGroup(name, context.user)) {
         res.json({ removed: name });
         return;
       }
-      res
-        .status(404)
-        .type('application/json')
-        .send(errorBody({ status: 404, code: 'NOT_FOUND', message: `no consumer group "${name.slice(0, 64)}"` }));
+      refuseRequest(res, context, rejectionOf('NOT_FOUND', `no consumer group "${name.slice(0, 64)}"`));
     },
   };
 }

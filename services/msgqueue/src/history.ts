@@ -1,4 +1,4 @@
-import { errorBody, type HttpHandler } from '@pubsub/service';
+import { refuseRequest, rejectionOf, type HttpHandler } from '@pubsub/service';
 import { validateTopic } from '@pubsub/protocol';
 import type { MessageLog } from './store/log.js';
 
@@ -13,7 +13,7 @@ export const HISTORY_PAGE = 10_000;
  * tell whether the client's position is still covered.
  */
 export function historyEndpoint(log: MessageLog): HttpHandler {
-  return (req, res) => {
+  return (req, res, context) => {
     const topic = req.query.topic;
     const after = req.query.after ?? '0';
     let valid: string;
@@ -21,11 +21,7 @@ export function historyEndpoint(log: MessageLog): HttpHandler {
       valid = validateTopic(topic);
       if (typeof after !== 'string' || !/^\d+$/.test(after)) throw new Error('after');
     } catch {
-      const message = 'expected ?topic=<topic>&after=<seq>';
-      res
-        .status(400)
-        .type('application/json')
-        .send(errorBody({ status: 400, code: 'BAD_REQUEST', message }));
+      refuseRequest(res, context, rejectionOf('BAD_REQUEST', 'expected ?topic=<topic>&after=<seq>'));
       return;
     }
     // One more than a page, to tell whether there is more.

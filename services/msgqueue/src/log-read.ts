@@ -10,7 +10,7 @@ import {
   validatePattern,
   validateTopic,
 } from '@pubsub/protocol';
-import { errorBody, type HttpHandler } from '@pubsub/service';
+import { refuseRequest, rejectionOf, type ConnectionContext, type HttpHandler } from '@pubsub/service';
 import type { Response } from 'express';
 import type { MessageLog } from './store/log.js';
 
@@ -19,11 +19,8 @@ export const LOG_PAGE_LIMITS = { messages: 10_000, bytes: 4 * 1024 * 1024 } as c
 /** Rows one `/log` request looks at, at most: a sparse reader pages on instead of blocking the loop. */
 const MAX_SCANNED = 200_000;
 
-function badRequest(res: Response, message: string): void {
-  res
-    .status(400)
-    .type('application/json')
-    .send(errorBody({ status: 400, code: 'BAD_REQUEST', message }));
+function badRequest(res: Response, context: ConnectionContext, message: string): void {
+  refuseRequest(res, context, rejectionOf('BAD_REQUEST', message));
 }
 
 /** A whole number in [min, max] from a query value, the default when absent; undefined when invalid. */
@@ -49,7 +46,7 @@ function subjectFilter(subjects: readonly string[]): (topic: string) => boolean 
  * how the subscriber fills a reader that fell behind the live stream, at the reader's pace.
  */
 export function logEndpoint(log: MessageLog): HttpHandler {
-  return (req, res) => {
+  return (req, res, context) => {
     const after = wholeNumber(req.query.after, { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 });
     const limit = wholeNumber(req.query.limit, { min: 1, max: LOG_PAGE_LIMITS.messages, fallback: 1_000 });
     const maxBytes = wholeNumber(req.query.bytes, { min: 1, max: LOG_PAGE_LIMITS.bytes, fallback: 1024 * 1024 });
@@ -60,12 +57,13 @@ export function logEndpoint(log: MessageLog): HttpHandler {
     try {
       subjects = list.map((subject) => validatePattern(subject));
     } catch {
-      badRequest(res, 'subject must be a topic or a pattern');
+      badRequest(res, context, 'subject must be a topic or a pattern');
       return;
     }
     if (after === undefined || limit === undefined || maxBytes === undefined || before === undefined) {
       badRequest(
         res,
+        context,
         `expected ?after=<offset>&limit=<1-${LOG_PAGE_LIMITS.messages}>&bytes=<1-${LOG_PAGE_LIMITS.bytes}>`,
       );
       return;
@@ -110,17 +108,17 @@ export function logEndpoint(log: MessageLog): HttpHandler {
  * with a group, also that group's floor (where a fresh consumer's live stream starts).
  */
 export function positionEndpoint(log: MessageLog): HttpHandler {
-  return (req, res) => {
+  return (req, res, context) => {
     const after = wholeNumber(req.query.after, { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 });
     let topic: string;
     try {
       topic = validateTopic(req.query.topic);
     } catch {
-      badRequest(res, 'expected ?topic=<topic>&after=<seq>');
+      badRequest(res, context, 'expected ?topic=<topic>&after=<seq>');
       return;
     }
     if (after === undefined) {
-      badRequest(res, 'expected ?topic=<topic>&after=<seq>');
+      badRequest(res, context, 'expected ?topic=<topic>&after=<seq>');
       return;
     }
     const group = req.query.group;

@@ -1,5 +1,5 @@
-import { CloseCode, decodeHopAck, GROUP_NAME_PATTERN, HTTP_ERRORS } from '@pubsub/protocol';
-import { closeWithError, textOf, type ConnectionContext, type Rejection } from '@pubsub/service';
+import { CloseCode, decodeHopAck, ERRORS, GROUP_NAME_PATTERN } from '@pubsub/protocol';
+import { refuseSocket, rejectionOf, textOf, type ConnectionContext, type Rejection } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
 import { hopSink } from './hop-sink.js';
 import type { ConsumerStart, MessageQueue } from './queue.js';
@@ -21,9 +21,8 @@ export function popRefusal(queue: MessageQueue): (url: URL) => Rejection | undef
     if (!GROUP_NAME_PATTERN.test(group)) return undefined;
     const admission = queue.admission(group);
     if (admission === 'open') return undefined;
-    if (admission === 'full') return { ...HTTP_ERRORS.GROUPS_FULL, code: 'GROUPS_FULL' };
-    const { status, message } = HTTP_ERRORS.GROUP_UNKNOWN;
-    return { status, code: 'GROUP_UNKNOWN', message: `${message} ("${group}" is not)` };
+    if (admission === 'full') return rejectionOf('GROUPS_FULL');
+    return rejectionOf('GROUP_UNKNOWN', `${ERRORS.GROUP_UNKNOWN.message} ("${group}" is not)`);
   };
 }
 
@@ -68,8 +67,7 @@ export function handlePop(
   }
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
-      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
-      closeWithError(ws, 'BINARY_UNSUPPORTED');
+      refuseSocket(ws, context, 'BINARY_UNSUPPORTED');
       return;
     }
     const ack = decodeHopAck(textOf(data));

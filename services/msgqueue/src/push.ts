@@ -1,5 +1,5 @@
-import { CloseCode, encodeHopAck, readRouting, unpackBatch } from '@pubsub/protocol';
-import { bufferOf, closeWithError, textOf, type ConnectionContext } from '@pubsub/service';
+import { encodeHopAck, readRouting, unpackBatch } from '@pubsub/protocol';
+import { bufferOf, closeAs, closeWithError, noteRefusal, textOf, type ConnectionContext } from '@pubsub/service';
 import { isUtf8 } from 'node:buffer';
 import { WebSocket, type RawData } from 'ws';
 import type { MessageQueue } from './queue.js';
@@ -74,8 +74,9 @@ export function handlePush(ws: WebSocket, context: ConnectionContext, queue: Mes
       // A binary frame is a batch of messages (see packBatches); ws checks UTF-8 of text frames only.
       const frames = unpackBatch(bufferOf(data));
       if (frames === undefined || !frames.every((frame) => isUtf8(frame))) {
-        context.metrics.rejected.inc({ code: 'BAD_BATCH' });
-        ws.close(CloseCode.INVALID_PAYLOAD, 'binary frames must be message batches of UTF-8 frames');
+        noteRefusal(context, 'BAD_BATCH');
+        // No error frame first: the pusher reads only hop acks from here.
+        closeAs(ws, 'BAD_BATCH');
         return;
       }
       for (const frame of frames) take(frame.toString());

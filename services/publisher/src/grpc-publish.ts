@@ -9,8 +9,8 @@ import {
 import { admitCall } from '@pubsub/grpc/server';
 import type { Ingress, PublishGuard } from '@pubsub/ingress';
 import type { Logger } from '@pubsub/log';
-import { ERRORS } from '@pubsub/protocol';
-import type { ConnectionContext, SecureWsServer } from '@pubsub/service';
+import { ERRORS, type ErrorCode } from '@pubsub/protocol';
+import { noteRefusal, type ConnectionContext, type SecureWsServer } from '@pubsub/service';
 
 export interface GrpcPublishDeps {
   ingress: Ingress;
@@ -31,7 +31,7 @@ const str = JSON.stringify;
 function frameOf(
   { topic, content, id }: PublishRequest,
   maxBytes: number,
-): { text: string } | { code: string; message: string } {
+): { text: string } | { code: ErrorCode; message: string } {
   if (content === '')
     return { code: 'CONTENT_MISSING', message: 'content is empty: send JSON text, e.g. "\\"hello\\""' };
   try {
@@ -53,7 +53,7 @@ async function serve(call: PublishCall, reply: sendUnaryData<PublishReply>, deps
   const frame = frameOf(call.request, deps.maxPayloadBytes);
   if ('code' in frame) {
     done();
-    context.metrics.rejected.inc({ code: frame.code });
+    noteRefusal(context, frame.code);
     return reply(statusError(frame.code, frame.message));
   }
   // One message per call, held until it is settled: a full forward buffer needs no pause here.

@@ -1,5 +1,13 @@
-import { ERRORS, splitArray, type ErrorCode } from '@pubsub/protocol';
-import { readJsonText, sendRejection, type ConnectionContext, type HttpHandler, type Rejection } from '@pubsub/service';
+import { splitArray, type ErrorCode } from '@pubsub/protocol';
+import {
+  readJsonText,
+  refuseRequest,
+  rejectionOf,
+  sendRejection,
+  type HttpHandler,
+  type ConnectionContext,
+  type Rejection,
+} from '@pubsub/service';
 import type { Accepted, Ingress, IngressOutcome, PublishGuard, PublishingClient } from '@pubsub/ingress';
 
 export interface HttpPublishDeps {
@@ -19,33 +27,28 @@ type Refusal = IngressOutcome & { ok: false };
 
 function refusalOf(outcome: Refusal, index: number | undefined, deps: HttpPublishDeps): Rejection {
   const seconds = deps.retryAfter[outcome.code];
-  return {
-    status: ERRORS[outcome.code].http,
-    code: outcome.code,
-    message: outcome.message ?? ERRORS[outcome.code].message,
+  return rejectionOf(outcome.code, outcome.message, {
     ...(seconds !== undefined && { headers: { 'Retry-After': String(seconds) } }),
     where: { index, id: outcome.id },
-  };
+  });
 }
 
 /** Why the body's messages are refused for their number or size, before any is looked at. */
 function sizeRefusal(texts: readonly string[], batch: boolean, deps: HttpPublishDeps): Rejection | undefined {
-  if (batch && texts.length === 0) return { status: 400, code: 'BAD_MESSAGE', message: 'the batch is empty' };
+  if (batch && texts.length === 0) return rejectionOf('BAD_MESSAGE', 'the batch is empty');
   if (texts.length > deps.maxBatch) {
-    return {
-      status: 413,
-      code: 'PAYLOAD_TOO_LARGE',
-      message: `a batch of ${texts.length} messages; at most ${deps.maxBatch} (PUBLISHER_HTTP_MAX_BATCH)`,
-    };
+    return rejectionOf(
+      'PAYLOAD_TOO_LARGE',
+      `a batch of ${texts.length} messages; at most ${deps.maxBatch} (PUBLISHER_HTTP_MAX_BATCH)`,
+    );
   }
   const index = texts.findIndex((text) => Buffer.byteLength(text) > deps.maxPayloadBytes);
   if (index < 0) return undefined;
-  return {
-    status: 413,
-    code: 'PAYLOAD_TOO_LARGE',
-    message: `a message is larger than ${deps.maxPayloadBytes} bytes (MAX_PAYLOAD_BYTES)`,
-    ...(batch && { where: { index } }),
-  };
+  return rejectionOf(
+    'PAYLOAD_TOO_LARGE',
+    `a message is larger than ${deps.maxPayloadBytes} bytes (MAX_PAYLOAD_BYTES)`,
+    batch ? { where: { index } } : undefined,
+  );
 }
 
 /** Checks every message first, so a batch with one bad message is refused whole and nothing is forwarded. */
@@ -94,19 +97,15 @@ function forwardAll(
  */
 export function httpPublish(deps: HttpPublishDeps): HttpHandler {
   const bodyLimit = Math.max(deps.maxBodyBytes, deps.maxPayloadBytes);
-  // Refusals of the body itself; the ingress counts its own.
-  const refuseBody = (res: Parameters<HttpHandler>[1], context: ConnectionContext, rejection: Rejection) => {
-    context.metrics.rejected.inc({ code: rejection.code });
-    sendRejection(res, rejection);
-  };
   const publish = async (...[req, res, context]: Parameters<HttpHandler>) => {
     const body = await readJsonText(req, res, bodyLimit);
-    if ('rejection' in body) return refuseBody(res, context, body.rejection);
+    // Refusals of the body itself are recorded here; the ingress records its own.
+    if ('rejection' in body) return refuseRequest(res, context, body.rejection);
     const elements = splitArray(body.text);
     const batch = elements !== undefined;
     const texts = elements ?? [body.text];
     const tooBig = sizeRefusal(texts, batch, deps);
-    if (tooBig !== undefined) return refuseBody(res, context, tooBig);
+    if (tooBig !== undefined) return refuseRequest(res, context, tooBig);
     const checked = checkAll(texts, { guard: deps.guardOf(context), log: context.log }, deps.ingress);
     if ('refusal' in checked) {
       return sendRejection(res, refusalOf(checked.refusal, batch ? checked.index : undefined, deps));
@@ -124,7 +123,7 @@ export function httpPublish(deps: HttpPublishDeps): HttpHandler {
   return (req, res, context) => {
     publish(req, res, context).catch((err: unknown) => {
       context.log.error({ err }, 'HTTP publish failed');
-      if (!res.headersSent) sendRejection(res, { status: 500, code: 'INTERNAL', message: ERRORS.INTERNAL.message });
+      if (!res.headersSent) sendRejection(res, rejectionOf('INTERNAL'));
     });
   };
 }

@@ -1,5 +1,5 @@
 import { encodeAck, encodeError } from '@pubsub/protocol';
-import { closeWithError, type ConnectionContext, type Outbox, type RateLimitOptions, textOf } from '@pubsub/service';
+import { refuseSocket, type ConnectionContext, type Outbox, type RateLimitOptions, textOf } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
 import { publishGuard, type Ingress, type IngressOutcome } from '@pubsub/ingress';
 
@@ -28,8 +28,7 @@ export function handlePublish(
     );
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
-      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
-      closeWithError(ws, 'BINARY_UNSUPPORTED');
+      refuseSocket(ws, context, 'BINARY_UNSUPPORTED');
       return;
     }
     if (deps.ingress.publish(textOf(data), client, settle) === 'backpressure') deps.onBackpressure(ws);

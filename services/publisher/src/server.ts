@@ -49,7 +49,7 @@ export function start(config: PublisherConfig, deps: { logger?: Logger } = {}): 
       read: () => forwarder.pending,
     });
     let closing = false;
-    const ingress = new Ingress({ forwarder, closing: () => closing, acked, rejected: metrics.rejected });
+    const ingress = new Ingress({ forwarder, closing: () => closing, acked, refused: (code) => metrics.refused(code) });
     const { rateLimit } = config;
     // Per user over HTTP and gRPC together: calls come and go, as requests do.
     const guardOf = userGuards(rateLimit);

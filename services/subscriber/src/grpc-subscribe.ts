@@ -2,7 +2,7 @@ import { statusError, SUBSCRIBE_METHOD, type ServerWritableStream, type Subscrib
 import { admitCall } from '@pubsub/grpc/server';
 import { ProtocolError, validatePattern } from '@pubsub/protocol';
 import type { Logger } from '@pubsub/log';
-import type { SecureWsServer } from '@pubsub/service';
+import { noteRefusal, type SecureWsServer } from '@pubsub/service';
 import { GrpcSink } from './grpc-sink.js';
 import { Reader } from './reader.js';
 import { SubscriptionSession, type SessionDeps } from './session.js';
@@ -49,7 +49,7 @@ async function serve(call: SubscribeCall, deps: GrpcSubscribeDeps): Promise<void
   } catch (err) {
     done();
     if (!(err instanceof ProtocolError)) throw err;
-    context.metrics.rejected.inc({ code: err.code });
+    noteRefusal(context, err.code);
     call.emit('error', statusError(err.code, err.message));
     return;
   }

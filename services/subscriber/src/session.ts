@@ -7,7 +7,7 @@ import {
   ProtocolError,
   type Command,
 } from '@pubsub/protocol';
-import type { ConnectionContext } from '@pubsub/service';
+import { noteRefusal, type ConnectionContext } from '@pubsub/service';
 import type { CatchUp } from './catch-up.js';
 import type { LiveStream } from './delivery.js';
 import type { LogSource } from './log-source.js';
@@ -64,7 +64,7 @@ export class SubscriptionSession {
       this.#context.log.debug({ op: command.op, topic: command.topic }, 'command');
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      this.#context.metrics.rejected.inc({ code: err.code });
+      noteRefusal(this.#context, err.code, { ref: err.ref });
       sink.reply(encodeError(err, err.ref));
     }
   }

@@ -1,5 +1,5 @@
-import { ERRORS, ProtocolError, validatePattern } from '@pubsub/protocol';
-import { errorBody, type ConnectionContext } from '@pubsub/service';
+import { ProtocolError, validatePattern } from '@pubsub/protocol';
+import { refuseRequest, rejectionOf, type ConnectionContext } from '@pubsub/service';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Reader } from './reader.js';
 import { SubscriptionSession, type SessionDeps } from './session.js';
@@ -12,13 +12,6 @@ export interface SseDeps extends SessionDeps {
   retryMs: number;
   /** Open streams, for shutdown to end them. */
   streams: Set<SseSink>;
-}
-
-function refuse(res: ServerResponse, error: ProtocolError): void {
-  const status = ERRORS[error.code].http;
-  res
-    .writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' })
-    .end(errorBody({ status, code: error.code, message: error.message }));
 }
 
 /**
@@ -46,16 +39,14 @@ export function handleEvents(
     }
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
-    context.metrics.rejected.inc({ code: err.code });
-    refuse(res, err);
+    refuseRequest(res, context, rejectionOf(err.code, err.message));
     return;
   }
   const sink = new SseSink(res);
   const session = new SubscriptionSession(new Reader(sink), context, deps);
   const refusal = session.open(subjects, position);
   if (refusal !== undefined) {
-    context.metrics.rejected.inc({ code: refusal.code });
-    refuse(res, refusal);
+    refuseRequest(res, context, rejectionOf(refusal.code, refusal.message));
     return;
   }
   res.writeHead(200, {

@@ -1,6 +1,6 @@
 import type { Logger } from '@pubsub/log';
 import { isPattern, matchTokens, tokensOf, type QueueStats } from '@pubsub/protocol';
-import type { Account, HttpHandler } from '@pubsub/service';
+import { rejectionOf, sendRejection, type Account, type HttpHandler } from '@pubsub/service';
 import type { CatchUp } from './catch-up.js';
 import type { LogSource } from './log-source.js';
 import type { Reader } from './reader.js';
@@ -109,7 +109,7 @@ export function statsEndpoint(deps: StatsDeps): HttpHandler {
       })
       .catch((err: unknown) => {
         context.log.error({ err }, 'cannot answer /api/stats');
-        if (!res.headersSent) res.status(500).json({ status: 500, code: 'INTERNAL', message: 'internal server error' });
+        if (!res.headersSent) sendRejection(res, rejectionOf('INTERNAL'));
       });
   };
 }

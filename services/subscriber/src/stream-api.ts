@@ -1,6 +1,13 @@
 import { z } from '@pubsub/config';
-import { ERRORS, HTTP_ERRORS, ProtocolError, validatePattern } from '@pubsub/protocol';
-import { readJsonText, sendRejection, type HttpHandler, type Rejection } from '@pubsub/service';
+import { ProtocolError, validatePattern } from '@pubsub/protocol';
+import {
+  readJsonText,
+  refuseRequest,
+  rejectionOf,
+  sendRejection,
+  type HttpHandler,
+  type Rejection,
+} from '@pubsub/service';
 import type { Request } from 'express';
 import type { LogSource } from './log-source.js';
 import { Stream, type StreamRegistry } from './streams.js';
@@ -26,17 +33,6 @@ const HEAD_PROBE_TOPIC = 'streams.head';
 
 const CreateBody = z.object({ topics: z.array(z.string()).min(1) });
 
-const refusal = (code: keyof typeof HTTP_ERRORS, message?: string): Rejection => ({
-  code,
-  ...HTTP_ERRORS[code],
-  ...(message !== undefined && { message }),
-});
-const protocolRefusal = (err: ProtocolError): Rejection => ({
-  status: ERRORS[err.code].http,
-  code: err.code,
-  message: err.message,
-});
-
 /** A stream as the API shows it to its creator. */
 function describe(stream: Stream, req: Request, idleTimeoutMs: number) {
   return {
@@ -59,25 +55,23 @@ function topicsOf(text: string, deps: StreamApiDeps, may: (topic: string) => boo
   try {
     json = JSON.parse(text);
   } catch {
-    return protocolRefusal(new ProtocolError('BAD_JSON', 'the body is not valid JSON'));
+    return rejectionOf('BAD_JSON', 'the body is not valid JSON');
   }
   const body = CreateBody.safeParse(json);
-  if (!body.success)
-    return protocolRefusal(new ProtocolError('BAD_MESSAGE', 'expected {"topics":["<topic or pattern>",…]}'));
+  if (!body.success) return rejectionOf('BAD_MESSAGE', 'expected {"topics":["<topic or pattern>",…]}');
   const topics = [...new Set(body.data.topics)];
   if (topics.length > deps.maxTopics) {
     const message = `at most ${deps.maxTopics} topics per stream (SUBSCRIBER_MAX_SUBSCRIPTIONS)`;
-    return protocolRefusal(new ProtocolError('TOO_MANY_SUBSCRIPTIONS', message));
+    return rejectionOf('TOO_MANY_SUBSCRIPTIONS', message);
   }
   try {
     topics.forEach((topic) => validatePattern(topic));
   } catch (err) {
-    if (err instanceof ProtocolError) return protocolRefusal(err);
+    if (err instanceof ProtocolError) return rejectionOf(err.code, err.message);
     throw err;
   }
   const forbidden = topics.find((topic) => !may(topic));
-  if (forbidden !== undefined)
-    return protocolRefusal(new ProtocolError('TOPIC_FORBIDDEN', `this user may not subscribe to ${forbidden}`));
+  if (forbidden !== undefined) return rejectionOf('TOPIC_FORBIDDEN', `this user may not subscribe to ${forbidden}`);
   return topics;
 }
 
@@ -87,19 +81,19 @@ export function streamsApi(deps: StreamApiDeps): Record<string, HttpHandler> {
   const create: HttpHandler = (req, res, context) => {
     const run = async () => {
       const body = await readJsonText(req, res, MAX_BODY_BYTES);
-      if ('rejection' in body) return sendRejection(res, body.rejection);
+      if ('rejection' in body) return refuseRequest(res, context, body.rejection);
       const topics = topicsOf(body.text, deps, (topic) => context.account.subscribe.covers(topic));
-      if (!Array.isArray(topics)) return sendRejection(res, topics);
+      if (!Array.isArray(topics)) return refuseRequest(res, context, topics);
       if (!deps.queueConnected()) {
         const message = 'the msgqueue is unreachable, and a stream starts where its log is now; retry later';
-        return sendRejection(res, { status: 503, code: 'UNAVAILABLE', message, headers: { 'Retry-After': '1' } });
+        return refuseRequest(res, context, rejectionOf('UNAVAILABLE', message, { headers: { 'Retry-After': '1' } }));
       }
       // Ordinal 0 is the log's head now: the stream numbers what comes after it.
       const head = await deps.source.position(HEAD_PROBE_TOPIC, 0);
       // Counted after the await, and nothing is awaited from here to the stream's registration.
       if (streams.ownedBy(context.user).length >= deps.maxUserStreams) {
         const message = `this user has ${deps.maxUserStreams} streams, as many as it may (SUBSCRIBER_MAX_USER_STREAMS); delete one first`;
-        return sendRejection(res, refusal('TOO_MANY_STREAMS', message));
+        return refuseRequest(res, context, rejectionOf('TOO_MANY_STREAMS', message));
       }
       const stream = await streams.create(context.user, topics, {
         ordinal: 0,
@@ -110,7 +104,7 @@ export function streamsApi(deps: StreamApiDeps): Record<string, HttpHandler> {
     };
     run().catch((err: unknown) => {
       context.log.error({ err }, 'stream creation failed');
-      if (!res.headersSent) sendRejection(res, { status: 500, code: 'INTERNAL', message: ERRORS.INTERNAL.message });
+      if (!res.headersSent) sendRejection(res, rejectionOf('INTERNAL'));
     });
   };
   const list: HttpHandler = (req, res, context) => {
@@ -118,17 +112,17 @@ export function streamsApi(deps: StreamApiDeps): Record<string, HttpHandler> {
   };
   const remove: HttpHandler = (req, res, context) => {
     const found = streams.lookup(String(req.params.id));
-    if (found === undefined) return sendRejection(res, refusal('STREAM_UNKNOWN'));
+    if (found === undefined) return refuseRequest(res, context, rejectionOf('STREAM_UNKNOWN'));
     if (!(found instanceof Stream)) {
-      return sendRejection(res, { status: 410, code: 'STREAM_GONE', message: `this stream was ${found.gone} already` });
+      return refuseRequest(res, context, rejectionOf('STREAM_GONE', `this stream was ${found.gone} already`));
     }
     if (found.owner !== context.user && !context.account.rights.has('admin'))
-      return sendRejection(res, refusal('STREAM_FORBIDDEN'));
+      return refuseRequest(res, context, rejectionOf('STREAM_FORBIDDEN'));
     streams.delete(found).then(
       () => res.status(204).end(),
       (err: unknown) => {
         context.log.error({ err }, 'stream deletion could not be saved');
-        sendRejection(res, { status: 500, code: 'INTERNAL', message: ERRORS.INTERNAL.message });
+        sendRejection(res, rejectionOf('INTERNAL'));
       },
     );
   };

@@ -1,6 +1,8 @@
-import { CloseCode, encodeError, encodeGap, ERRORS, HTTP_ERRORS, ProtocolError } from '@pubsub/protocol';
+import { CloseCode, encodeError, encodeGap, ProtocolError } from '@pubsub/protocol';
 import {
   judgeElsewhere,
+  noteRefusal,
+  rejectionOf,
   type Account,
   type CapabilityEndpoint,
   type ConnectionContext,
@@ -34,27 +36,27 @@ function fromOf(url: URL): number | null | undefined {
 /** Why a stream's URL is refused before the upgrade, or the account its connection runs as. */
 function authorize(deps: StreamDeps, id: string, url: URL): { account: Account } | { rejection: Rejection } {
   const found = deps.streams.lookup(id);
-  if (found === undefined) return { rejection: { code: 'STREAM_UNKNOWN', ...HTTP_ERRORS.STREAM_UNKNOWN } };
+  if (found === undefined) return { rejection: rejectionOf('STREAM_UNKNOWN') };
   if (!(found instanceof Stream)) {
     const message =
       found.gone === 'expired'
         ? 'this stream expired: nothing was connected to it for too long'
         : 'this stream was deleted';
-    return { rejection: { status: ERRORS.STREAM_GONE.http, code: 'STREAM_GONE', message } };
+    return { rejection: rejectionOf('STREAM_GONE', message) };
   }
   const account = deps.users.accounts.get(found.owner);
   if (account === undefined) {
     const message = `the user who created this stream ("${found.owner}") is no longer a user of this service`;
-    return { rejection: { status: 403, code: 'FORBIDDEN', message } };
+    return { rejection: rejectionOf('FORBIDDEN', message) };
   }
   const forbidden = found.topics.find((topic) => !account.subscribe.covers(topic));
   if (forbidden !== undefined) {
     const message = `user "${found.owner}", who created this stream, may no longer subscribe to ${forbidden}`;
-    return { rejection: { status: ERRORS.TOPIC_FORBIDDEN.http, code: 'TOPIC_FORBIDDEN', message } };
+    return { rejection: rejectionOf('TOPIC_FORBIDDEN', message) };
   }
   if (fromOf(url) === null) {
     const message = 'expected ?from=<ordinal>, a whole number: the last ordinal the client has';
-    return { rejection: { status: ERRORS.RESUME_INVALID.http, code: 'RESUME_INVALID', message } };
+    return { rejection: rejectionOf('RESUME_INVALID', message) };
   }
   return { account };
 }
@@ -98,10 +100,11 @@ export function handleStream(ws: WebSocket, context: ConnectionContext, deps: St
   judgeElsewhere(ws, () => !reader.live);
   ws.on('message', (_data: RawData, isBinary: boolean) => {
     if (isBinary) {
-      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
+      noteRefusal(context, 'BINARY_UNSUPPORTED');
       sink.close('BINARY_UNSUPPORTED');
       return;
     }
+    noteRefusal(context, 'UNKNOWN_COMMAND');
     sink.reply(
       encodeError(
         new ProtocolError('UNKNOWN_COMMAND', 'a stream takes no commands: its topics were set when it was created'),
@@ -120,7 +123,7 @@ export function handleStream(ws: WebSocket, context: ConnectionContext, deps: St
     if (lost) for (const topic of stream.topics) sink.reply(encodeGap(topic, start.epoch));
     const refusal = session.open(stream.topics, { epoch: start.epoch, offset: start.offset });
     if (refusal !== undefined) {
-      context.metrics.rejected.inc({ code: refusal.code });
+      noteRefusal(context, refusal.code);
       sink.reply(encodeError(refusal, undefined));
       ws.close(CloseCode.POLICY_VIOLATION, refusal.code);
       return;

@@ -1,5 +1,12 @@
-import { ERRORS, HTTP_ERRORS, ProtocolError, validatePattern, validateTopic, type ErrorCode } from '@pubsub/protocol';
-import { readJsonText, sendRejection, type HttpHandler, type Rejection } from '@pubsub/service';
+import { ProtocolError, validatePattern, validateTopic } from '@pubsub/protocol';
+import {
+  readJsonText,
+  refuseRequest,
+  rejectionOf,
+  sendRejection,
+  type HttpHandler,
+  type Rejection,
+} from '@pubsub/service';
 import { randomBytes } from 'node:crypto';
 import type express from 'express';
 import { topicStats, type StatsDeps } from './stats.js';
@@ -9,14 +16,6 @@ import type { Webhooks } from './webhooks.js';
 const MAX_BODY_BYTES = 8 * 1024;
 const MAX_URL_CHARS = 2_048;
 const SECRET = /^[\x21-\x7e]{16,256}$/;
-
-type ApiCode = ErrorCode | keyof typeof HTTP_ERRORS;
-
-function rejection(code: ApiCode, message?: string): Rejection {
-  const row = code in HTTP_ERRORS ? HTTP_ERRORS[code as keyof typeof HTTP_ERRORS] : undefined;
-  const status = row?.status ?? ERRORS[code as ErrorCode].http;
-  return { status, code, message: message ?? row?.message ?? ERRORS[code as ErrorCode].message };
-}
 
 export interface WebhookApiDeps {
   readonly webhooks: Webhooks;
@@ -36,33 +35,33 @@ async function readWanted(
   try {
     json = JSON.parse(body.text);
   } catch {
-    return rejection('BAD_JSON', 'the body is not valid JSON');
+    return rejectionOf('BAD_JSON', 'the body is not valid JSON');
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return rejection('WEBHOOK_INVALID');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return rejectionOf('WEBHOOK_INVALID');
   const { topic, pattern, url, secret, ...rest } = json as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) return rejection('WEBHOOK_INVALID', `unknown field "${unknown[0]}"`);
+  if (unknown.length > 0) return rejectionOf('WEBHOOK_INVALID', `unknown field "${unknown[0]}"`);
   if ((topic === undefined) === (pattern === undefined))
-    return rejection('WEBHOOK_INVALID', 'give either "topic" or "pattern", not both');
+    return rejectionOf('WEBHOOK_INVALID', 'give either "topic" or "pattern", not both');
   let subject: string;
   try {
     subject = topic !== undefined ? validateTopic(topic) : validatePattern(pattern);
   } catch (err) {
-    if (err instanceof ProtocolError) return rejection(err.code);
+    if (err instanceof ProtocolError) return rejectionOf(err.code);
     throw err;
   }
   if (secret !== undefined && (typeof secret !== 'string' || !SECRET.test(secret)))
-    return rejection('WEBHOOK_INVALID', '"secret" must be 16-256 printable ASCII characters without spaces');
+    return rejectionOf('WEBHOOK_INVALID', '"secret" must be 16-256 printable ASCII characters without spaces');
   if (typeof url !== 'string' || url.length > MAX_URL_CHARS || !URL.canParse(url))
-    return rejection('WEBHOOK_URL_INVALID');
+    return rejectionOf('WEBHOOK_URL_INVALID');
   const target = new URL(url);
   if ((target.protocol !== 'http:' && target.protocol !== 'https:') || target.username !== '' || target.password !== '')
-    return rejection('WEBHOOK_URL_INVALID');
+    return rejectionOf('WEBHOOK_URL_INVALID');
   try {
     await guard.check(target.hostname);
   } catch (err) {
-    if (err instanceof TargetRefused) return rejection('WEBHOOK_TARGET_FORBIDDEN', err.message);
-    return rejection('WEBHOOK_URL_INVALID', `${target.hostname} does not resolve: ${(err as Error).message}`);
+    if (err instanceof TargetRefused) return rejectionOf('WEBHOOK_TARGET_FORBIDDEN', err.message);
+    return rejectionOf('WEBHOOK_URL_INVALID', `${target.hostname} does not resolve: ${(err as Error).message}`);
   }
   return { subject, url: target.toString(), secret: secret ?? randomBytes(32).toString('base64url') };
 }
@@ -74,21 +73,17 @@ const noStore = (res: express.Response) => res.set('Cache-Control', 'no-store');
  * subscriptions, for the topics and patterns its `subscribe` rights cover, as on `/subscribe`.
  */
 export function webhookEndpoints(deps: WebhookApiDeps): Record<string, HttpHandler> {
-  const fail = (res: express.Response, refusal: Rejection, context: Parameters<HttpHandler>[2]) => {
-    context.metrics.rejected.inc({ code: refusal.code });
-    sendRejection(res, refusal);
-  };
   const failed = (res: express.Response, context: Parameters<HttpHandler>[2]) => (err: unknown) => {
     context.log.error({ err }, 'webhook request failed');
-    if (!res.headersSent) sendRejection(res, rejection('INTERNAL'));
+    if (!res.headersSent) sendRejection(res, rejectionOf('INTERNAL'));
   };
   return {
     'POST /api/subscriptions': (req, res, context) => {
       readWanted(req, res, deps.guard)
         .then(async (wanted) => {
-          if ('status' in wanted) return fail(res, wanted, context);
+          if ('status' in wanted) return refuseRequest(res, context, wanted);
           const created = await deps.webhooks.create(context, wanted);
-          if (!created.ok) return fail(res, rejection(created.code, created.message), context);
+          if (!created.ok) return refuseRequest(res, context, rejectionOf(created.code, created.message));
           noStore(res)
             .status(201)
             .location(`/api/subscriptions/${created.view.id}`)
@@ -101,7 +96,7 @@ export function webhookEndpoints(deps: WebhookApiDeps): Record<string, HttpHandl
     },
     '/api/subscriptions/:id': (req, res, context) => {
       const view = deps.webhooks.get(context.user, String(req.params.id));
-      if (view === undefined) fail(res, rejection('WEBHOOK_NOT_FOUND'), context);
+      if (view === undefined) refuseRequest(res, context, rejectionOf('WEBHOOK_NOT_FOUND'));
       else noStore(res).json(view);
     },
     'DELETE /api/subscriptions/:id': (req, res, context) => {
@@ -109,7 +104,7 @@ export function webhookEndpoints(deps: WebhookApiDeps): Record<string, HttpHandl
         .delete(context.user, String(req.params.id))
         .then((deleted) => {
           if (deleted) res.status(204).end();
-          else fail(res, rejection('WEBHOOK_NOT_FOUND'), context);
+          else refuseRequest(res, context, rejectionOf('WEBHOOK_NOT_FOUND'));
         })
         .catch(failed(res, context));
     },

@@ -91,7 +91,7 @@ export interface WebhooksDeps {
 
 export type CreateResult =
   | { readonly ok: true; readonly view: WebhookView; readonly secret: string }
-  | { readonly ok: false; readonly code: ErrorCode | 'TOO_MANY_WEBHOOKS'; readonly message: string };
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

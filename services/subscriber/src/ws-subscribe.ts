@@ -1,4 +1,4 @@
-import { judgeElsewhere, textOf, type ConnectionContext, type Outbox } from '@pubsub/service';
+import { judgeElsewhere, noteRefusal, textOf, type ConnectionContext, type Outbox } from '@pubsub/service';
 import type { RawData, WebSocket } from 'ws';
 import { Reader } from './reader.js';
 import { SubscriptionSession, type SessionDeps } from './session.js';
@@ -20,7 +20,7 @@ export function handleSubscribe(
   let commands = Promise.resolve();
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
-      context.metrics.rejected.inc({ code: 'BINARY_UNSUPPORTED' });
+      noteRefusal(context, 'BINARY_UNSUPPORTED');
       sink.close('BINARY_UNSUPPORTED');
       return;
     }
