@@ -1,57 +1,13 @@
 import { hashPassword } from '@pubsub/auth';
-import { silentLogger } from '@pubsub/log';
-import * as msgqueue from '@pubsub/msgqueue';
 import { encodeDelivery } from '@pubsub/protocol';
-import {
-  connect,
-  handshakeRejection,
-  tempDir,
-  testCertificate,
-  writeUsersFile,
-  type TestClient,
-} from '@pubsub/testkit';
+import { handshakeRejection, writeUsersFile, type TestClient } from '@pubsub/testkit';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig, start } from '../src/server.js';
+import { loadConfig } from '../src/server.js';
+import { startRig } from './rig.js';
 
-/** A subscriber and its msgqueue sharing `env`, with a hop client pushing into the msgqueue. */
-async function startRig(env: Record<string, string>, hopAuth: string) {
-  const { certDir, ca } = await testCertificate();
-  const base = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', UPSTREAM_BACKOFF_MAX_MS: '100', ...env };
-  const logger = silentLogger();
-  const queue = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), { logger });
-  const subscriber = await start(
-    loadConfig({
-      ...base,
-      SUBSCRIBER_PORT: '0',
-      SUBSCRIBER_DATA_DIR: tempDir('subscriber'),
-      SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`,
-    }),
-    { logger },
-  );
-  const pusher = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca, auth: hopAuth });
-  const clients: TestClient[] = [pusher];
-  const subscribeUrl = `wss://localhost:${subscriber.port}/subscribe`;
-  let pushed = 0;
-  return {
-    ca,
-    subscribeUrl,
-    async client(auth: string) {
-      const client = await connect(subscribeUrl, { ca, auth });
-      clients.push(client);
-      return client;
-    },
-    /** Pushes messages `[topic, id]` and waits until the msgqueue has stored them. */
-    async push(...messages: [topic: string, id: string][]) {
-      for (const [topic, id] of messages) pusher.send(encodeDelivery({ topic, id, content: '0' }));
-      pushed += messages.length;
-      while ((await pusher.next<{ ack: number }>()).ack < pushed);
-    },
-    async [Symbol.asyncDispose]() {
-      await Promise.all(clients.map((client) => client.close()));
-      await subscriber.close();
-      await queue.close();
-    },
-  };
+/** Frames of messages `[topic, id]`, as the publisher would push them. */
+function deliveries(...messages: [topic: string, id: string][]): string[] {
+  return messages.map(([topic, id]) => encodeDelivery({ topic, id, content: '0' }));
 }
 
 async function send(client: TestClient, command: string): Promise<Record<string, unknown>> {
@@ -82,14 +38,14 @@ const usersEnv = () => ({ USERS_FILE: usersFile, SUBSCRIBER_QUEUE_USER: 'hop', S
 
 describe('subscriber access', () => {
   test('a hop user is refused on /subscribe with 403 and a code', async () => {
-    await using rig = await startRig(usersEnv(), 'pusher:pw');
+    await using rig = await startRig({ shared: usersEnv(), hopAuth: 'pusher:pw' });
     const res = await handshakeRejection(rig.subscribeUrl, { ca: rig.ca, auth: 'hop:pw' });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'FORBIDDEN' });
   });
 
   test('a client without any subscribe right is refused on /subscribe with 403', async () => {
-    await using rig = await startRig(usersEnv(), 'pusher:pw');
+    await using rig = await startRig({ shared: usersEnv(), hopAuth: 'pusher:pw' });
     const res = await handshakeRejection(rig.subscribeUrl, { ca: rig.ca, auth: 'writer:pw' });
     expect(res.status).toBe(403);
     const body = JSON.parse(res.body) as { code: string; message: string };
@@ -98,7 +54,7 @@ describe('subscriber access', () => {
   });
 
   test('a sub outside the rights gets TOPIC_FORBIDDEN, takes no effect, and the connection stays', async () => {
-    await using rig = await startRig(usersEnv(), 'pusher:pw');
+    await using rig = await startRig({ shared: usersEnv(), hopAuth: 'pusher:pw' });
     const narrow = await rig.client('narrow:pw');
     expect(await send(narrow, 'sub news')).toMatchObject({ type: 'error', code: 'TOPIC_FORBIDDEN' });
     expect(await send(narrow, '{"topic":"orders.old","content":"sub","id":"r1"}')).toMatchObject({
@@ -109,7 +65,7 @@ describe('subscriber access', () => {
     // Rights on orders.new do not cover everything orders.* can match.
     expect(await send(narrow, 'sub orders.*')).toMatchObject({ code: 'TOPIC_FORBIDDEN' });
     expect(await send(narrow, 'sub orders.new')).toEqual({ type: 'subscribed', topic: 'orders.new' });
-    await rig.push(['news', 'n1'], ['orders.old', 'o0'], ['orders.new', 'o1']);
+    await rig.push(...deliveries(['news', 'n1'], ['orders.old', 'o0'], ['orders.new', 'o1']));
     // Had news or orders.old been subscribed, their messages would come first.
     expect(await ids(narrow, 1)).toEqual(['o1']);
 
@@ -125,32 +81,34 @@ describe('subscriber access', () => {
   });
 
   test('wildcard subscriptions deliver every matching topic, each message once per socket', async () => {
-    await using rig = await startRig(usersEnv(), 'pusher:pw');
+    await using rig = await startRig({ shared: usersEnv(), hopAuth: 'pusher:pw' });
     const one = await rig.client('watcher:pw');
     const tail = await rig.client('watcher:pw');
     await send(one, 'sub orders.*');
     await send(one, 'sub orders.new');
     await send(tail, 'sub orders.>');
     await rig.push(
-      ['orders.new', 'a'],
-      ['orders.eu.new', 'b'],
-      ['orders', 'c'],
-      ['orders.old', 'd'],
-      ['news', 'e'],
-      ['orders.end', 'z'],
+      ...deliveries(
+        ['orders.new', 'a'],
+        ['orders.eu.new', 'b'],
+        ['orders', 'c'],
+        ['orders.old', 'd'],
+        ['news', 'e'],
+        ['orders.end', 'z'],
+      ),
     );
     // orders.new matches two of one's subscriptions and still arrives once.
     expect(await ids(one, 3)).toEqual(['a', 'd', 'z']);
     expect(await ids(tail, 4)).toEqual(['a', 'b', 'd', 'z']);
 
     expect(await send(one, 'unsub orders.*')).toEqual({ type: 'unsubscribed', topic: 'orders.*' });
-    await rig.push(['orders.old', 'f'], ['orders.new', 'g']);
+    await rig.push(...deliveries(['orders.old', 'f'], ['orders.new', 'g']));
     expect(await ids(one, 1)).toEqual(['g']);
     expect(await ids(tail, 2)).toEqual(['f', 'g']);
   });
 
   test('resuming is for exact topics: a pattern with "from" gets RESUME_INVALID', async () => {
-    await using rig = await startRig(usersEnv(), 'pusher:pw');
+    await using rig = await startRig({ shared: usersEnv(), hopAuth: 'pusher:pw' });
     const watcher = await rig.client('watcher:pw');
     const reply = await send(watcher, 'sub orders.* from 3');
     expect(reply).toMatchObject({ type: 'error', code: 'RESUME_INVALID' });
@@ -158,10 +116,10 @@ describe('subscriber access', () => {
   });
 
   test('beyond SUBSCRIBER_MAX_USER_SUBSCRIPTIONS, over all of a user sockets, a new sub is refused; other users are not', async () => {
-    await using rig = await startRig(
-      { SUBSCRIBER_MAX_USER_SUBSCRIPTIONS: '3', SUBSCRIBER_USERS: 'alice:pw,bob:pw' },
-      'hello:test',
-    );
+    await using rig = await startRig({
+      shared: { SUBSCRIBER_MAX_USER_SUBSCRIPTIONS: '3', SUBSCRIBER_USERS: 'alice:pw,bob:pw' },
+      hopAuth: 'hello:test',
+    });
     const [first, second] = [await rig.client('alice:pw'), await rig.client('alice:pw')];
     expect(await send(first, 'sub a')).toMatchObject({ type: 'subscribed' });
     expect(await send(first, 'sub b')).toMatchObject({ type: 'subscribed' });
@@ -179,18 +137,18 @@ describe('subscriber access', () => {
   });
 
   test('beyond SUBSCRIBER_MAX_SUBSCRIPTIONS a new sub gets TOO_MANY_SUBSCRIPTIONS and the connection stays', async () => {
-    await using rig = await startRig({ SUBSCRIBER_MAX_SUBSCRIPTIONS: '2' }, 'hello:test');
+    await using rig = await startRig({ shared: { SUBSCRIBER_MAX_SUBSCRIPTIONS: '2' }, hopAuth: 'hello:test' });
     const client = await rig.client('hello:test');
     expect(await send(client, 'sub a')).toMatchObject({ type: 'subscribed' });
     expect(await send(client, 'sub b.*')).toMatchObject({ type: 'subscribed' });
     expect(await send(client, 'sub c')).toMatchObject({ type: 'error', code: 'TOO_MANY_SUBSCRIPTIONS' });
     // Repeating a subscription it has is not a new one.
     expect(await send(client, 'sub a')).toMatchObject({ type: 'subscribed', topic: 'a' });
-    await rig.push(['c', 'c1'], ['b.x', 'b1']);
+    await rig.push(...deliveries(['c', 'c1'], ['b.x', 'b1']));
     expect(await ids(client, 1)).toEqual(['b1']);
     expect(await send(client, 'unsub a')).toMatchObject({ type: 'unsubscribed' });
     expect(await send(client, 'sub c')).toMatchObject({ type: 'subscribed', topic: 'c' });
-    await rig.push(['c', 'c2']);
+    await rig.push(...deliveries(['c', 'c2']));
     expect(await ids(client, 1)).toEqual(['c2']);
   });
 });

@@ -1,7 +1,6 @@
-import { silentLogger, type Logger } from '@pubsub/log';
+import { silentLogger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
 import { encodeBatch, encodeDelivery, planBatches } from '@pubsub/protocol';
-import type { ServiceHandle } from '@pubsub/service';
 import { TlsSetupError } from '@pubsub/tls';
 import {
   bareWssServer,
@@ -23,58 +22,9 @@ import { Delivery } from '../src/delivery.js';
 import { TopicRates } from '../src/topic-rates.js';
 import { Reader } from '../src/reader.js';
 import { loadConfig, start } from '../src/server.js';
+import { startRig } from './rig.js';
 import type { Sink } from '../src/sink.js';
 import { TopicRegistry } from '../src/topics.js';
-
-interface Rig {
-  subscribeUrl: string;
-  ca: string;
-  subscribeClient(): Promise<TestClient>;
-  /** Pushes frames straight into the msgqueue, as the publisher service would. */
-  push(...frames: string[]): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function startRig(env: Record<string, string> = {}, logger: Logger = silentLogger()): Promise<Rig> {
-  const { certDir, ca } = await testCertificate();
-  const base = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', UPSTREAM_BACKOFF_MAX_MS: '100' };
-  const queue: ServiceHandle = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), {
-    logger: silentLogger(),
-  });
-  const subscriber = await start(
-    loadConfig({
-      ...base,
-      SUBSCRIBER_PORT: '0',
-      SUBSCRIBER_DATA_DIR: tempDir('subscriber'),
-      SUBSCRIBER_QUEUE_URL: `wss://localhost:${queue.port}/popmsg`,
-      ...env,
-    }),
-    { logger },
-  );
-  const pusher = await connect(`wss://localhost:${queue.port}/pushmsg`, { ca });
-  const clients: TestClient[] = [pusher];
-  let pushed = 0;
-  const subscribeUrl = `wss://localhost:${subscriber.port}/subscribe`;
-  return {
-    subscribeUrl,
-    ca,
-    async subscribeClient() {
-      const client = await connect(subscribeUrl, { ca });
-      clients.push(client);
-      return client;
-    },
-    async push(...frames) {
-      for (const frame of frames) pusher.send(frame);
-      pushed += frames.length;
-      while ((await pusher.next<{ ack: number }>()).ack < pushed);
-    },
-    async [Symbol.asyncDispose]() {
-      await Promise.all(clients.map((client) => client.close()));
-      await subscriber.close();
-      await queue.close();
-    },
-  };
-}
 
 const message = (topic: string, id: string, content = `"${id}"`) => encodeDelivery({ topic, id, content });
 
@@ -165,7 +115,7 @@ describe('subscriber', () => {
 
   test('acknowledges sub and unsub in both the text and the JSON form', async () => {
     await using rig = await startRig();
-    const client = await rig.subscribeClient();
+    const client = await rig.client();
     expect(await send(client, 'sub news')).toEqual({ type: 'subscribed', topic: 'news' });
     expect(await send(client, ' unsub\tnews\r\n')).toEqual({ type: 'unsubscribed', topic: 'news' });
     expect(await send(client, '{"Topic":"sport","Content":"sub"}')).toEqual({ type: 'subscribed', topic: 'sport' });
@@ -178,7 +128,7 @@ describe('subscriber', () => {
 
   test('roundtrip: routes a queued message to its subscriber, byte for byte', async () => {
     await using rig = await startRig();
-    const client = await rig.subscribeClient();
+    const client = await rig.client();
     await send(client, 'sub news');
     const frame = message('news', 'm1', '{"big":12345678901234567890}');
     await rig.push(frame);
@@ -189,7 +139,7 @@ describe('subscriber', () => {
 
   test('routes messages in the original Go format unchanged', async () => {
     await using rig = await startRig();
-    const client = await rig.subscribeClient();
+    const client = await rig.client();
     await send(client, '{"Topic":"news","Content":"sub"}');
     await rig.push('{"Topic":"news","Content":"m1"}');
     expect(await client.nextText()).toMatch(/^\{"Topic":"news","Content":"m1","seq":1,"epoch":"[0-9a-f]+"\}$/);
@@ -197,7 +147,7 @@ describe('subscriber', () => {
 
   test('delivers to every subscriber of the topic and to no one else', async () => {
     await using rig = await startRig();
-    const [a, b, other] = await Promise.all([rig.subscribeClient(), rig.subscribeClient(), rig.subscribeClient()]);
+    const [a, b, other] = await Promise.all([rig.client(), rig.client(), rig.client()]);
     await send(a, 'sub news');
     await send(b, 'sub news');
     await send(other, 'sub sport');
@@ -209,7 +159,7 @@ describe('subscriber', () => {
 
   test('after an unsub is acknowledged, no message of that topic arrives', async () => {
     await using rig = await startRig();
-    const client = await rig.subscribeClient();
+    const client = await rig.client();
     await send(client, 'sub a');
     await send(client, 'sub b');
     expect(await send(client, 'unsub a')).toMatchObject({ type: 'unsubscribed' });
@@ -309,7 +259,7 @@ describe('subscriber', () => {
   describe('bad input', () => {
     test('answers each bad command with its error code and keeps the subscriptions as they were', async () => {
       await using rig = await startRig();
-      const client = await rig.subscribeClient();
+      const client = await rig.client();
       await send(client, 'sub news');
       const cases: [string, string][] = [
         ['foo x', 'UNKNOWN_COMMAND'],
@@ -337,11 +287,11 @@ describe('subscriber', () => {
 
     test('closes a binary frame with 1003 and invalid UTF-8 with 1007', async () => {
       await using rig = await startRig();
-      const binary = await rig.subscribeClient();
+      const binary = await rig.client();
       binary.ws.send(Buffer.from('sub news'), { binary: true });
       expect(await binary.next()).toMatchObject({ type: 'error', code: 'BINARY_UNSUPPORTED' });
       expect((await binary.closed()).code).toBe(1003);
-      const utf8 = await rig.subscribeClient();
+      const utf8 = await rig.client();
       utf8.ws.send(Buffer.from([0x73, 0x75, 0x62, 0x20, 0xff]), { binary: false });
       expect((await utf8.closed()).code).toBe(1007);
     });
@@ -349,9 +299,9 @@ describe('subscriber', () => {
 
   test('a burst: the reader that keeps up gets every message live, the one that stopped gets all of them once it reads again', async () => {
     const logs = captureLogs('subscriber');
-    await using rig = await startRig({}, logs.logger);
-    const normal = await rig.subscribeClient();
-    const stalled = await rig.subscribeClient();
+    await using rig = await startRig({ logger: logs.logger });
+    const normal = await rig.client();
+    const stalled = await rig.client();
     await send(normal, 'sub burst');
     await send(stalled, 'sub burst');
     const stalledSocket = (stalled.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
@@ -454,7 +404,7 @@ describe('subscriber', () => {
   });
 
   test('terminates a client that stops answering pings', async () => {
-    await using rig = await startRig({ HEARTBEAT_INTERVAL_MS: '20' });
+    await using rig = await startRig({ subscriber: { HEARTBEAT_INTERVAL_MS: '20' } });
     const silent = await connect(rig.subscribeUrl, { ca: rig.ca, autoPong: false });
     expect((await silent.closed()).code).toBe(1006);
   });
