@@ -1,50 +1,8 @@
 import { hashPassword } from '@pubsub/auth';
-import { silentLogger } from '@pubsub/log';
-import * as msgqueue from '@pubsub/msgqueue';
-import { connect, handshakeRejection, testCertificate, writeUsersFile, type TestClient } from '@pubsub/testkit';
-import { request } from 'node:https';
+import { connect, handshakeRejection, writeUsersFile } from '@pubsub/testkit';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig, start } from '../src/server.js';
-
-/** A publisher and its msgqueue sharing `env`; clients connect as `user:password`. */
-async function startRig(env: Record<string, string>) {
-  const { certDir, ca } = await testCertificate();
-  const base = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', UPSTREAM_BACKOFF_MAX_MS: '100', ...env };
-  const logger = silentLogger();
-  const queue = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), { logger });
-  const publisher = await start(
-    loadConfig({ ...base, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queue.port}/pushmsg` }),
-    { logger },
-  );
-  const clients: TestClient[] = [];
-  const publishUrl = `wss://localhost:${publisher.port}/publish`;
-  const track = async (client: Promise<TestClient>) => {
-    const opened = await client;
-    clients.push(opened);
-    return opened;
-  };
-  return {
-    ca,
-    publishUrl,
-    publishClient: (auth: string) => track(connect(publishUrl, { ca, auth })),
-    popClient: (auth: string) => track(connect(`wss://localhost:${queue.port}/popmsg`, { ca, auth })),
-    metrics: (auth: string) =>
-      new Promise<string>((resolveText, reject) => {
-        request(`https://localhost:${publisher.port}/metrics`, { ca, auth }, (res) => {
-          let body = '';
-          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          res.on('end', () => resolveText(body));
-        })
-          .on('error', reject)
-          .end();
-      }),
-    async [Symbol.asyncDispose]() {
-      await Promise.all(clients.map((client) => client.close()));
-      await publisher.close();
-      await queue.close();
-    },
-  };
-}
+import { loadConfig } from '../src/server.js';
+import { startRig } from './rig.js';
 
 let usersFile: string;
 beforeAll(async () => {
@@ -61,14 +19,14 @@ const usersEnv = () => ({ USERS_FILE: usersFile, PUBLISHER_QUEUE_USER: 'pub-hop'
 
 describe('publisher access', () => {
   test('a hop user is refused on /publish with 403 and a code', async () => {
-    await using rig = await startRig(usersEnv());
+    await using rig = await startRig({ shared: usersEnv() });
     const res = await handshakeRejection(rig.publishUrl, { ca: rig.ca, auth: 'pub-hop:pw' });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body)).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
   });
 
   test('a client without any publish right is refused on /publish with 403, not let on to be refused each time', async () => {
-    await using rig = await startRig(usersEnv());
+    await using rig = await startRig({ shared: usersEnv() });
     const res = await handshakeRejection(rig.publishUrl, { ca: rig.ca, auth: 'reader:pw' });
     expect(res.status).toBe(403);
     const body = JSON.parse(res.body) as { code: string; message: string };
@@ -77,7 +35,7 @@ describe('publisher access', () => {
   });
 
   test('a browser Origin is refused by default; the service own origin and ALLOWED_ORIGINS pass', async () => {
-    await using rig = await startRig({ ALLOWED_ORIGINS: 'https://app.example.com' });
+    await using rig = await startRig({ shared: { ALLOWED_ORIGINS: 'https://app.example.com' } });
     const origin = (value: string) => ({ ca: rig.ca, auth: 'hello:test', headers: { Origin: value } });
     for (const foreign of ['https://evil.example', 'null', 'http://localhost', 'https://app.example.com:8443']) {
       const res = await handshakeRejection(rig.publishUrl, origin(foreign));
@@ -93,7 +51,7 @@ describe('publisher access', () => {
   });
 
   test('a publish outside the user rights gets TOPIC_FORBIDDEN, is not forwarded, and the connection stays', async () => {
-    await using rig = await startRig(usersEnv());
+    await using rig = await startRig({ shared: usersEnv() });
     const pop = await rig.popClient('sub-hop:pw');
     const client = await rig.publishClient('orders-app:pw');
     client.send({ topic: 'news', content: 1, id: 'n1' });
@@ -116,7 +74,7 @@ describe('publisher access', () => {
 
   test('over PUBLISHER_RATE_LIMIT a message gets RATE_LIMITED and is not forwarded; the connection stays', async () => {
     // One token per 1000 s: only the burst passes while the test runs.
-    await using rig = await startRig({ PUBLISHER_RATE_LIMIT: '0.001', PUBLISHER_RATE_BURST: '2' });
+    await using rig = await startRig({ shared: { PUBLISHER_RATE_LIMIT: '0.001', PUBLISHER_RATE_BURST: '2' } });
     const pop = await rig.popClient('hello:test');
     const client = await rig.publishClient('hello:test');
     for (const id of ['m1', 'm2', 'm3']) client.send({ topic: 't', content: id, id });

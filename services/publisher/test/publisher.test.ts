@@ -1,51 +1,11 @@
 import { silentLogger } from '@pubsub/log';
 import * as msgqueue from '@pubsub/msgqueue';
-import { dial, type ServiceHandle } from '@pubsub/service';
+import { dial } from '@pubsub/service';
 import { TlsSetupError } from '@pubsub/tls';
-import { bareWssServer, connect, handshakeRejection, testCertificate, type TestClient } from '@pubsub/testkit';
+import { bareWssServer, connect, handshakeRejection, testCertificate } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, start } from '../src/server.js';
-
-interface Rig {
-  queue: ServiceHandle;
-  publisher: ServiceHandle;
-  publishUrl: string;
-  ca: string;
-  publishClient(): Promise<TestClient>;
-  popClient(): Promise<TestClient>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** A publisher wired to a real msgqueue, and a raw /popmsg consumer to see what it forwards. */
-async function startRig(env: Record<string, string> = {}): Promise<Rig> {
-  const { certDir, ca } = await testCertificate();
-  const base = { WS_CERT_DIR: certDir, MSGQUEUE_STORE: 'memory', UPSTREAM_BACKOFF_MAX_MS: '100' };
-  const logger = silentLogger();
-  const queue = await msgqueue.start(msgqueue.loadConfig({ ...base, MSGQUEUE_PORT: '0' }), { logger });
-  const publisher = await start(
-    loadConfig({ ...base, PUBLISHER_PORT: '0', PUBLISHER_QUEUE_URL: `wss://localhost:${queue.port}/pushmsg`, ...env }),
-    { logger },
-  );
-  const clients: TestClient[] = [];
-  const track = async (client: Promise<TestClient>) => {
-    clients.push(await client);
-    return clients[clients.length - 1] as TestClient;
-  };
-  const publishUrl = `wss://localhost:${publisher.port}/publish`;
-  return {
-    queue,
-    publisher,
-    publishUrl,
-    ca,
-    publishClient: () => track(connect(publishUrl, { ca })),
-    popClient: () => track(connect(`wss://localhost:${queue.port}/popmsg`, { ca })),
-    async [Symbol.asyncDispose]() {
-      await Promise.all(clients.map((client) => client.close()));
-      await publisher.close();
-      await queue.close();
-    },
-  };
-}
+import { startRig } from './rig.js';
 
 describe('publisher', () => {
   test('fails clearly without a certificate directory', async () => {
@@ -64,7 +24,7 @@ describe('publisher', () => {
 
   test('accepts users with scrypt-hashed passwords', async () => {
     const { hashPassword } = await import('@pubsub/auth');
-    await using rig = await startRig({ PUBLISHER_USERS: `alice:${await hashPassword('s3cret')}` });
+    await using rig = await startRig({ publisher: { PUBLISHER_USERS: `alice:${await hashPassword('s3cret')}` } });
     const alice = await connect(rig.publishUrl, { ca: rig.ca, auth: 'alice:s3cret' });
     await alice.close();
     expect((await handshakeRejection(rig.publishUrl, { ca: rig.ca, auth: 'hello:test' })).status).toBe(401);
@@ -153,7 +113,7 @@ describe('publisher', () => {
     });
 
     test('closes a binary frame with 1003, invalid UTF-8 with 1007, an oversized frame with 1009', async () => {
-      await using rig = await startRig({ MAX_PAYLOAD_BYTES: '1024' });
+      await using rig = await startRig({ publisher: { MAX_PAYLOAD_BYTES: '1024' } });
       const binary = await rig.publishClient();
       binary.ws.send(Buffer.from('{}'), { binary: true });
       expect(await binary.next()).toMatchObject({ type: 'error', code: 'BINARY_UNSUPPORTED' });
@@ -240,7 +200,7 @@ describe('publisher', () => {
   });
 
   test('terminates a client that stops answering pings', async () => {
-    await using rig = await startRig({ HEARTBEAT_INTERVAL_MS: '20' });
+    await using rig = await startRig({ publisher: { HEARTBEAT_INTERVAL_MS: '20' } });
     const silent = await connect(rig.publishUrl, { ca: rig.ca, autoPong: false });
     expect((await silent.closed()).code).toBe(1006);
   });
