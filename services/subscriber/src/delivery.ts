@@ -4,7 +4,7 @@ import { bufferOf, type Upstream } from '@pubsub/service';
 import type { Counter, Histogram } from 'prom-client';
 import { WebSocket, type RawData } from 'ws';
 import type { Reader } from './reader.js';
-import type { Framing, LogMessage } from './sink.js';
+import type { Framing } from './sink.js';
 import type { TopicRates } from './topic-rates.js';
 import type { TopicRegistry } from './topics.js';
 
@@ -38,6 +38,14 @@ export interface DeliveryCounters {
   readonly redeliveriesDropped: Counter;
   /** From the publisher accepting a message to its routing here, in seconds. */
   readonly latency: Histogram;
+}
+
+/** A message taken into the live stream, and where a reader falling behind at it is left. */
+interface Routed {
+  readonly offset: number;
+  readonly frame: Buffer;
+  readonly queued: QueuedMessage;
+  readonly behindAt: { readonly offset: number; readonly epoch: string | undefined };
 }
 
 /**
@@ -149,21 +157,26 @@ export class Delivery implements LiveStream {
    * their topics. The counters are updated once per batch: prom-client costs a label lookup per call.
    */
   route(offsets: readonly number[], frames: readonly Buffer[]): void {
-    let routed = 0;
-    let sent = 0;
+    const routed: Routed[] = [];
     for (let i = 0; i < frames.length; i++) {
-      const delivered = this.#routeOne(offsets[i] as number, frames[i] as Buffer);
-      if (delivered === undefined) continue;
-      routed++;
-      sent += delivered;
+      const message = this.#admit(offsets[i] as number, frames[i] as Buffer);
+      if (message !== undefined) routed.push(message);
+    }
+    let sent = 0;
+    for (let start = 0; start < routed.length;) {
+      const topic = (routed[start] as Routed).queued.topic;
+      let end = start + 1;
+      while (end < routed.length && (routed[end] as Routed).queued.topic === topic) end++;
+      sent += this.#deliver(routed.slice(start, end));
+      start = end;
     }
     this.#options.rates.flush();
-    if (routed > 0) this.#options.counters.routed.inc(routed);
+    if (routed.length > 0) this.#options.counters.routed.inc(routed.length);
     if (sent > 0) this.#options.counters.deliveries.inc(sent);
   }
 
-  /** Routes one message to the live readers of its topic; returns how many it was written to, or undefined when it is not routed. */
-  #routeOne(offset: number, frame: Buffer): number | undefined {
+  /** Reads one message's routing and takes it into the live stream; undefined when it is not routed. */
+  #admit(offset: number, frame: Buffer): Routed | undefined {
     const queued = readQueued(frame.toString());
     if (queued === undefined) {
       // One bad message must not stop delivery for everyone: drop it and go on.
@@ -177,35 +190,53 @@ export class Delivery implements LiveStream {
       this.#options.counters.redeliveriesDropped.inc();
       return undefined;
     }
-    const { counters, highWaterBytes } = this.#options;
     this.#options.rates.note(queued.topic);
-    if (queued.time !== undefined) counters.latency.observe(Math.max(0, Date.now() - queued.time) / 1000);
-    // A reader falling behind here has had everything up to the previous message.
+    if (queued.time !== undefined) this.#options.counters.latency.observe(Math.max(0, Date.now() - queued.time) / 1000);
+    // A reader falling behind at this message has had everything up to the previous one.
     const previous = this.#routedThrough;
     this.#routedThrough = Math.max(previous, offset);
-    const readers = this.#topics.subscribers(queued.topic);
+    return { offset, frame, queued, behindAt: { offset: previous, epoch: this.#epoch } };
+  }
+
+  /**
+   * Writes consecutive messages of one topic to its live readers, reader by reader: a reader's
+   * and its socket's state are then read once per run of messages, not once per message across
+   * every socket of the topic (docs/performance.md, "Fan-out reader by reader": 20–30 % less CPU
+   * per delivery at 10,000 sockets). Each message is framed once per framing, and only if some
+   * reader takes it. Returns how many writes were made.
+   */
+  #deliver(run: readonly Routed[]): number {
+    const readers = this.#topics.subscribers((run[0] as Routed).queued.topic);
     if (readers === undefined) return 0;
-    // Framed once per framing, not per reader: fan-out is the hot path, and nothing is built
-    // for a message no live reader takes.
-    let framing: Framing | undefined;
-    let framed: Buffer | undefined;
+    const { highWaterBytes } = this.#options;
+    const framedBy: { framing: Framing; frames: (Buffer | undefined)[] }[] = [];
     let sent = 0;
     for (const reader of readers) {
-      if (!reader.live) continue;
-      if (reader.floor !== 0 && offset <= reader.floor && reader.floorEpoch === queued.epoch) continue;
       const { sink } = reader;
-      if (!sink.open) continue;
-      if (sink.bufferedBytes > highWaterBytes) {
-        this.#options.onBehind(reader, { offset: previous, epoch: this.#epoch });
-        continue;
+      let framed = framedBy.find((entry) => entry.framing === sink.framing)?.frames;
+      for (let i = 0; i < run.length; i++) {
+        const message = run[i] as Routed;
+        if (!reader.live) continue;
+        if (reader.floor !== 0 && message.offset <= reader.floor && reader.floorEpoch === message.queued.epoch)
+          continue;
+        if (!sink.open) continue;
+        if (sink.bufferedBytes > highWaterBytes) {
+          this.#options.onBehind(reader, message.behindAt);
+          continue;
+        }
+        if (framed === undefined) {
+          framed = [];
+          framedBy.push({ framing: sink.framing, frames: framed });
+        }
+        let bytes = framed[i];
+        if (bytes === undefined) {
+          const { offset, frame, queued } = message;
+          bytes = sink.framing.frame({ offset, topic: queued.topic, seq: queued.seq, epoch: queued.epoch, frame });
+          framed[i] = bytes;
+        }
+        sink.write(bytes);
+        sent++;
       }
-      if (sink.framing !== framing) {
-        framing = sink.framing;
-        const message: LogMessage = { offset, topic: queued.topic, seq: queued.seq, epoch: queued.epoch, frame };
-        framed = framing.frame(message);
-      }
-      sink.write(framed as Buffer);
-      sent++;
     }
     return sent;
   }
