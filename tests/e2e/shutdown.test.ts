@@ -4,6 +4,9 @@
  * exits 0 within SHUTDOWN_TIMEOUT_MS, even when a client never answers its close.
  */
 import { connect, handshakeRejection, type TestClient, within, get, ready, type TsProcess } from '@pubsub/testkit';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   childEnv,
@@ -129,6 +132,29 @@ describe('graceful stop of a service process', () => {
       expect(proc.lines.some((line) => line.includes('"msg":"closed"'))).toBe(true);
       expect(proc.lines.join('\n')).not.toContain('forced exit');
       holder.ws.terminate();
+    },
+    PROCESS_TEST_MS,
+  );
+
+  test(
+    "a signal Node listens to for diagnostics (--report-on-signal's SIGUSR2) writes its report and does not stop the service",
+    async () => {
+      const reports = await mkdtemp(join(tmpdir(), 'pubsub-report-'));
+      try {
+        const { proc, port, ca } = await startService('msgqueue', {
+          NODE_OPTIONS: `--report-on-signal --report-directory=${reports}`,
+        });
+        const written = proc.nextLine((line) => line.includes('Node.js report completed'), 'stderr');
+        proc.child.kill('SIGUSR2');
+        await written;
+        expect((await ready(port, ca)).status).toBe(200);
+        expect(await readdir(reports)).toHaveLength(1);
+        expect(proc.lines.some((line) => line.includes('shutting down'))).toBe(false);
+        proc.child.kill('SIGTERM');
+        expect(await exitedWithin(proc, 15_000)).toBe(0);
+      } finally {
+        await rm(reports, { recursive: true, force: true });
+      }
     },
     PROCESS_TEST_MS,
   );

@@ -1,5 +1,6 @@
 import { flushStdout, type Logger } from '@pubsub/log';
 import closeWithGrace from 'close-with-grace';
+import { constants } from 'node:os';
 import type { ServiceHandle } from './handle.js';
 
 export interface RunServiceOptions {
@@ -11,6 +12,18 @@ export interface RunServiceOptions {
 
 /** The stop signals handled here; close-with-grace handles the others (SIGHUP, …) itself. */
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/**
+ * Signals Node already listens to when the service starts: its diagnostics
+ * (`--heapsnapshot-signal`, `--report-on-signal`, SIGUSR2 unless told otherwise). An operator who
+ * sends one wants a heap snapshot or a report from the running service, not a stop.
+ */
+function diagnosticSignals(): closeWithGrace.AllEvents[] {
+  // Names close-with-grace does not handle are ignored in its `skip`, so any listened-to signal may go there.
+  return Object.keys(constants.signals).filter(
+    (signal): signal is closeWithGrace.AllEvents => process.listenerCount(signal) > 0,
+  );
+}
+
 /**
  * The same signal again within this is the same stop: a signal sent to a whole process group
  * (systemd, `kill -- -<pgid>`) reaches the service and also its `npx`/`pnpm`/`tsx` wrappers, and
@@ -36,7 +49,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     {
       delay: options.shutdownTimeoutMs + 2_000,
       logger: { error: (message: unknown) => log.error({ detail: message }, 'forced exit') },
-      skip: [...STOP_SIGNALS],
+      skip: [...STOP_SIGNALS, ...diagnosticSignals()],
     },
     async ({ signal, err }) => {
       if (err) log.error({ err }, 'fatal error, shutting down');
