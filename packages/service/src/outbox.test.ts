@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Outbox, serverTextFrame } from './outbox.js';
 
@@ -38,11 +38,12 @@ async function pair() {
   return { ws, client, writes, receivedAll };
 }
 
-const outbox = (coalesce: boolean, onSlow: (ws: WebSocket) => void = () => undefined) =>
-  new Outbox({ coalesce, maxBufferedBytes: 1024, onSlow });
+const outbox = (coalesce: boolean, onSlow: (ws: WebSocket) => void = () => undefined, now?: () => number) =>
+  new Outbox({ coalesce, maxBufferedBytes: 1024, onSlow, ...(now === undefined ? {} : { now }) });
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
 });
 
@@ -82,6 +83,29 @@ describe('Outbox', () => {
     expect(await a.receivedAll(2)).toEqual(['one', 'two']);
     expect(await b.receivedAll(2)).toEqual(['one', 'two']);
     expect(await c.receivedAll(2)).toEqual(['one', 'three']);
+  });
+
+  test('a flush expected to take long waits 3 % of that time (at most 20 ms), so later frames join it', async () => {
+    const { ws, writes, receivedAll } = await pair();
+    // The first flush takes 10 s by this clock, so the next write to one socket is expected to.
+    const clock = [0, 10_000];
+    const box = outbox(true, undefined, () => clock.shift() ?? 10_000);
+    box.send(ws, 'first');
+    box.flush();
+    expect(writes.count).toBe(1);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    box.send(ws, 'second');
+    // The end of the turn passes without a write…
+    await new Promise((resolveTurn) => setImmediate(resolveTurn));
+    expect(writes.count).toBe(1);
+    box.send(ws, 'third');
+    vi.advanceTimersByTime(19);
+    expect(writes.count).toBe(1);
+    // …and 20 ms later (not 300) one write carries both.
+    vi.advanceTimersByTime(1);
+    expect(writes.count).toBe(2);
+    vi.useRealTimers();
+    expect(await receivedAll(3)).toEqual(['first', 'second', 'third']);
   });
 
   test('without coalescing, writes each frame at once', async () => {
