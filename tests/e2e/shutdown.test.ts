@@ -3,10 +3,17 @@
  * refuses new connections, finishes or hands back what it holds, closes its clients with 1001 and
  * exits 0 within SHUTDOWN_TIMEOUT_MS, even when a client never answers its close.
  */
-import { connect, handshakeRejection, type TestClient, within, get, ready, type TsProcess } from '@pubsub/testkit';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import {
+  connect,
+  handshakeRejection,
+  type TestClient,
+  within,
+  get,
+  ready,
+  tempDir,
+  type TsProcess,
+} from '@pubsub/testkit';
+import { readdir, rm } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
 import {
   childEnv,
@@ -139,7 +146,7 @@ describe('graceful stop of a service process', () => {
   test(
     "a signal Node listens to for diagnostics (--report-on-signal's SIGUSR2) writes its report and does not stop the service",
     async () => {
-      const reports = await mkdtemp(join(tmpdir(), 'pubsub-report-'));
+      const reports = tempDir('report');
       try {
         const { proc, port, ca } = await startService('msgqueue', {
           NODE_OPTIONS: `--report-on-signal --report-directory=${reports}`,
