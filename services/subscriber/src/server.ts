@@ -16,7 +16,7 @@ import { statsEndpoint } from './stats.js';
 import { streamsApi } from './stream-api.js';
 import { streamEndpoint } from './stream-subscribe.js';
 import { StreamRegistry } from './streams.js';
-import type { UserReaders } from './subscribe-guard.js';
+import { UserReaders } from './user-readers.js';
 import { TopicRates } from './topic-rates.js';
 import { handleSubscribe } from './ws-subscribe.js';
 import { setUpWebhooks, WEBHOOK_ACCESS } from './webhook-setup.js';
@@ -155,7 +155,7 @@ async function wire(
     read: () => catchUp.behindCount,
   });
 
-  const userReaders: UserReaders = new Map();
+  const userReaders = new UserReaders();
   const sessionDeps = {
     topics,
     live: delivery,

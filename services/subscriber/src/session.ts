@@ -12,8 +12,9 @@ import type { CatchUp } from './catch-up.js';
 import type { LiveStream } from './delivery.js';
 import type { LogSource } from './log-source.js';
 import { Subscription, type Reader } from './reader.js';
-import { subscribeGuard, type UserReaders } from './subscribe-guard.js';
+import { subscribeGuard } from './subscribe-guard.js';
 import type { TopicRegistry } from './topics.js';
+import type { UserReaders } from './user-readers.js';
 
 export interface SessionDeps {
   topics: TopicRegistry<Reader>;
@@ -44,6 +45,7 @@ export class SubscriptionSession {
     this.#reader = reader;
     this.#context = context;
     this.#deps = deps;
+    deps.userReaders.join(context.user, reader);
     this.#check = subscribeGuard(reader, context, deps);
   }
 
@@ -101,11 +103,9 @@ export class SubscriptionSession {
   /** The transport is gone: nothing of the reader stays behind. */
   close(): void {
     for (const subscription of this.#reader.subscriptions.values()) subscription.active = false;
+    this.#deps.userReaders.leave(this.#context.user, this.#reader, this.#reader.subscriptions.size);
     this.#reader.subscriptions.clear();
     this.#deps.topics.remove(this.#reader);
-    const readers = this.#deps.userReaders.get(this.#context.user);
-    readers?.delete(this.#reader);
-    if (readers?.size === 0) this.#deps.userReaders.delete(this.#context.user);
     this.#deps.catchUp.forget(this.#reader);
   }
 
@@ -163,6 +163,7 @@ export class SubscriptionSession {
     subscription = new Subscription(subject, after);
     this.#reader.subscriptions.set(subject, subscription);
     this.#deps.topics.subscribe(this.#reader, subject);
+    this.#deps.userReaders.count(this.#context.user, 1);
     return subscription;
   }
 
@@ -172,5 +173,6 @@ export class SubscriptionSession {
     subscription.active = false;
     this.#reader.subscriptions.delete(subject);
     this.#deps.topics.unsubscribe(this.#reader, subject);
+    this.#deps.userReaders.count(this.#context.user, -1);
   }
 }

@@ -4,7 +4,7 @@ import { rejectionOf, sendRejection, type Account, type HttpHandler } from '@pub
 import type { CatchUp } from './catch-up.js';
 import type { LogSource } from './log-source.js';
 import type { Reader } from './reader.js';
-import type { UserReaders } from './subscribe-guard.js';
+import type { UserReaders } from './user-readers.js';
 import type { TopicRates } from './topic-rates.js';
 import type { TopicRegistry } from './topics.js';
 
@@ -94,8 +94,7 @@ export function statsEndpoint(deps: StatsDeps): HttpHandler {
   return (_req, res, context) => {
     queueStats()
       .then((msgqueue) => {
-        let readers = 0;
-        for (const each of deps.userReaders.values()) readers += each.size;
+        const readers = deps.userReaders.readerCount;
         const behind = deps.catchUp.behindCount;
         const stats: SubscriberStats = {
           service: 'subscriber',

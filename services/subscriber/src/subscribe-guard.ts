@@ -2,16 +2,14 @@ import { ProtocolError, type Command } from '@pubsub/protocol';
 import type { ConnectionContext } from '@pubsub/service';
 import type { Reader } from './reader.js';
 import type { TopicRegistry } from './topics.js';
-
-/** Each user's readers (its open `/subscribe` connections), for the subscription limit per user. */
-export type UserReaders = Map<string, Set<Reader>>;
+import type { UserReaders } from './user-readers.js';
 
 /**
  * Checks a `sub` before it takes effect, throwing the ProtocolError its reply carries (with the
  * command's id); the connection stays open. A topic needs the user's subscribe rights, a pattern
  * rights over every topic it can match. A new subscription beyond the reader's limit, or beyond
  * the user's over all its readers, is refused; repeating one it has is not. `unsub` is never
- * refused. The reader counts for its user until the caller deletes it from `userReaders`.
+ * refused. What the user holds is `userReaders`' count, which the caller keeps.
  */
 export function subscribeGuard(
   reader: Reader,
@@ -23,13 +21,6 @@ export function subscribeGuard(
     userReaders: UserReaders;
   },
 ): (command: Command) => void {
-  const readers = deps.userReaders.get(context.user) ?? new Set<Reader>();
-  deps.userReaders.set(context.user, readers.add(reader));
-  const userSubscriptions = () => {
-    let count = 0;
-    for (const each of readers) count += deps.topics.countFor(each);
-    return count;
-  };
   return (command) => {
     if (command.op !== 'sub') return;
     let refusal: ProtocolError | undefined;
@@ -40,7 +31,10 @@ export function subscribeGuard(
         'TOO_MANY_SUBSCRIPTIONS',
         `at most ${deps.maxSubscriptions} subscriptions per connection (SUBSCRIBER_MAX_SUBSCRIPTIONS); unsub one first`,
       );
-    } else if (!deps.topics.has(reader, command.topic) && userSubscriptions() >= deps.maxUserSubscriptions) {
+    } else if (
+      !deps.topics.has(reader, command.topic) &&
+      deps.userReaders.subscriptions(context.user) >= deps.maxUserSubscriptions
+    ) {
       refusal = new ProtocolError(
         'TOO_MANY_SUBSCRIPTIONS',
         `at most ${deps.maxUserSubscriptions} subscriptions per user over all its connections (SUBSCRIBER_MAX_USER_SUBSCRIPTIONS); unsub one first`,

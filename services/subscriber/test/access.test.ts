@@ -1,6 +1,6 @@
 import { hashPassword } from '@pubsub/auth';
 import { encodeDelivery } from '@pubsub/protocol';
-import { handshakeRejection, writeUsersFile, type TestClient } from '@pubsub/testkit';
+import { captureLogs, handshakeRejection, writeUsersFile, type TestClient } from '@pubsub/testkit';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/server.js';
 import { startRig } from './rig.js';
@@ -130,6 +130,28 @@ describe('subscriber access', () => {
     expect(await send(await rig.client('bob:pw'), 'sub d')).toMatchObject({ type: 'subscribed' });
     expect(await send(first, 'unsub a')).toMatchObject({ type: 'unsubscribed' });
     expect(await send(second, 'sub d')).toMatchObject({ type: 'subscribed', topic: 'd' });
+  });
+
+  test("a closed socket gives its subscriptions back to its user's limit, and a resume counts once", async () => {
+    const logs = captureLogs('subscriber');
+    await using rig = await startRig({
+      shared: { SUBSCRIBER_MAX_USER_SUBSCRIPTIONS: '3', SUBSCRIBER_USERS: 'alice:pw' },
+      hopAuth: 'hello:test',
+      logger: logs.logger,
+    });
+    const [first, second] = [await rig.client('alice:pw'), await rig.client('alice:pw')];
+    expect(await send(first, 'sub a')).toMatchObject({ type: 'subscribed' });
+    expect(await send(first, 'sub b')).toMatchObject({ type: 'subscribed' });
+    expect(await send(second, 'sub c')).toMatchObject({ type: 'subscribed' });
+    expect(await send(second, 'sub d')).toMatchObject({ code: 'TOO_MANY_SUBSCRIPTIONS' });
+    await first.close();
+    await logs.waitFor((line) => line.msg === 'connection closed');
+    expect(await send(second, 'sub d')).toMatchObject({ type: 'subscribed', topic: 'd' });
+    expect(await send(second, 'sub e')).toMatchObject({ type: 'subscribed', topic: 'e' });
+    expect(await send(second, 'sub c from 0')).toMatchObject({ type: 'subscribed', topic: 'c' });
+    expect(await send(second, 'sub f')).toMatchObject({ code: 'TOO_MANY_SUBSCRIPTIONS' });
+    expect(await send(second, 'unsub e')).toMatchObject({ type: 'unsubscribed' });
+    expect(await send(second, 'sub f')).toMatchObject({ type: 'subscribed', topic: 'f' });
   });
 
   test('subscriptions are capped per user by default (10,000), and per socket (1,000)', () => {
