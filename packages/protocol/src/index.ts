@@ -56,6 +56,7 @@ export {
   TopicRights,
   validatePattern,
 } from './pattern.js';
+export { PatternIndex } from './pattern-index.js';
 export { validateTopic } from './topic.js';
 export {
   decodeLogPageMeta,

@@ -1,4 +1,4 @@
-import { isPattern, matchTokens, tokensOf } from '@pubsub/protocol';
+import { isPattern, PatternIndex, tokensOf } from '@pubsub/protocol';
 
 /** Topics whose resolved subscribers are kept at most; beyond, the cache starts over. */
 const CACHE_LIMIT = 10_000;
@@ -10,13 +10,15 @@ const CACHE_LIMIT = 10_000;
  * tables' size follows the live subscriptions.
  *
  * `subscribers(topic)` is the delivery hot path. Without pattern subscriptions it is one map
- * lookup. With them, the union for a topic (each socket once, however many of its
- * subscriptions match) is computed on first use and cached until a subscription that can
- * concern the topic changes.
+ * lookup. With them, the patterns matching a topic are found through a PatternIndex (the cost of
+ * the topic's tokens, however many patterns there are), and the union for the topic (each socket
+ * once, however many of its subscriptions match) is cached until a subscription that can
+ * concern the topic changes. A topic that only one set of sockets reaches gets that set itself.
  */
 export class TopicRegistry<S extends object> {
   readonly #exact = new Map<string, Set<S>>();
-  readonly #patterns = new Map<string, { readonly tokens: string[]; readonly sockets: Set<S> }>();
+  readonly #patterns = new Map<string, Set<S>>();
+  readonly #patternIndex = new PatternIndex<Set<S>>();
   readonly #bySubscriber = new Map<S, Set<string>>();
   /** topic → its subscribers, exact and by pattern; only used while patterns exist. */
   readonly #resolved = new Map<string, ReadonlySet<S> | undefined>();
@@ -60,16 +62,19 @@ export class TopicRegistry<S extends object> {
   /** Every socket that a message on `topic` goes to, each once. */
   subscribers(topic: string): ReadonlySet<S> | undefined {
     const exact = this.#exact.get(topic);
-    if (this.#patterns.size === 0) return exact;
+    if (this.#patternIndex.isEmpty) return exact;
     if (this.#resolved.has(topic)) return this.#resolved.get(topic);
-    const tokens = tokensOf(topic);
+    let only = exact;
     let union: Set<S> | undefined;
-    for (const pattern of this.#patterns.values()) {
-      if (!matchTokens(pattern.tokens, tokens)) continue;
-      union ??= new Set(exact);
-      for (const subscriber of pattern.sockets) union.add(subscriber);
-    }
-    const result = union ?? exact;
+    this.#patternIndex.match(tokensOf(topic), (sockets) => {
+      if (only === undefined) {
+        only = sockets;
+        return;
+      }
+      union ??= new Set(only);
+      for (const subscriber of sockets) union.add(subscriber);
+    });
+    const result = union ?? only;
     if (this.#resolved.size >= CACHE_LIMIT) this.#resolved.clear();
     this.#resolved.set(topic, result);
     return result;
@@ -78,7 +83,7 @@ export class TopicRegistry<S extends object> {
   /** Each exact topic and pattern with subscribers, with how many it has. */
   *subjects(): IterableIterator<readonly [subject: string, subscribers: number]> {
     for (const [topic, sockets] of this.#exact) yield [topic, sockets.size];
-    for (const [pattern, { sockets }] of this.#patterns) yield [pattern, sockets.size];
+    for (const [pattern, sockets] of this.#patterns) yield [pattern, sockets.size];
   }
 
   /** Exact topics and patterns with at least one subscriber. */
@@ -89,7 +94,7 @@ export class TopicRegistry<S extends object> {
   get subscriptionCount(): number {
     let count = 0;
     for (const sockets of this.#exact.values()) count += sockets.size;
-    for (const { sockets } of this.#patterns.values()) count += sockets.size;
+    for (const sockets of this.#patterns.values()) count += sockets.size;
     return count;
   }
 
@@ -101,10 +106,12 @@ export class TopicRegistry<S extends object> {
       if (sockets === undefined && create) this.#exact.set(subject, (sockets = new Set()));
       return sockets;
     }
-    let entry = this.#patterns.get(subject);
-    if (entry === undefined && create)
-      this.#patterns.set(subject, (entry = { tokens: tokensOf(subject), sockets: new Set() }));
-    return entry?.sockets;
+    let sockets = this.#patterns.get(subject);
+    if (sockets === undefined && create) {
+      this.#patterns.set(subject, (sockets = new Set()));
+      this.#patternIndex.set(subject, sockets);
+    }
+    return sockets;
   }
 
   /** Takes the socket out of one subject's set, deleting the set when it empties. */
@@ -112,8 +119,10 @@ export class TopicRegistry<S extends object> {
     const sockets = this.#socketsFor(subject, false);
     if (sockets === undefined || !sockets.delete(subscriber)) return false;
     if (sockets.size === 0) {
-      if (isPattern(subject)) this.#patterns.delete(subject);
-      else this.#exact.delete(subject);
+      if (isPattern(subject)) {
+        this.#patterns.delete(subject);
+        this.#patternIndex.delete(subject);
+      } else this.#exact.delete(subject);
     }
     this.#invalidate(subject);
     return true;
