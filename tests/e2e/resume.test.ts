@@ -1,6 +1,6 @@
 import { latch } from '@pubsub/testkit';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain, type Frame } from '@pubsub/testkit-chain';
+import { allAcknowledged, startChain, subscribe, type Chain, type Frame } from '@pubsub/testkit-chain';
 
 /** Publishes `count` messages to `topic` and waits for every ack; returns their seqs. */
 async function publishAll(chain: Chain, topic: string, count: number): Promise<number[]> {
@@ -64,6 +64,7 @@ describe('history and resume', () => {
     await witness.next();
     await witness.next();
     await witness.next();
+    await allAcknowledged(chain);
     await publishAll(chain, 'news', 1);
     await witness.next();
     const client = await chain.subscribeClient();

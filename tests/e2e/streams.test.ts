@@ -3,7 +3,6 @@ import {
   captureLogs,
   connect,
   DEV_AUTH,
-  get,
   handshakeRejection,
   writeUsersFile,
   type TestClient,
@@ -13,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
+import { allAcknowledged, startChain, subscribe, type Chain } from '@pubsub/testkit-chain';
 
 interface Created {
   id: string;
@@ -31,18 +30,6 @@ async function api(chain: Chain, request: { method: string; path: string; body?:
     ...(request.body !== undefined && { body: JSON.stringify(request.body) }),
   });
   return { status: answer.status, json: answer.body === '' ? undefined : (JSON.parse(answer.body) as unknown) };
-}
-
-/**
- * Resolves once every consumer group of the chain's msgqueue has acknowledged all it was given
- * (the subscriber acks a few ms after it routes, so a delivery seen by a client comes first).
- */
-async function allAcknowledged(chain: Chain): Promise<void> {
-  for (;;) {
-    const answer = await get(chain.msgqueue.port, '/groups', { ca: chain.ca, auth: DEV_AUTH });
-    const { groups } = JSON.parse(answer.body) as { groups: { backlog: number }[] };
-    if (groups.every((group) => group.backlog === 0)) return;
-  }
 }
 
 async function createStream(chain: Chain, topics: string[], auth?: string): Promise<Created> {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as publisher from '@pubsub/publisher';
 import type { ServiceHandle } from '@pubsub/service';
 import * as subscriber from '@pubsub/subscriber';
-import { connect, testCertificate, type TestClient } from '@pubsub/testkit';
+import { connect, DEV_AUTH, get, testCertificate, type TestClient } from '@pubsub/testkit';
 
 export type Env = Record<string, string>;
 
@@ -105,6 +105,20 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
     [Symbol.asyncDispose]: () => chain.close(),
   };
   return chain;
+}
+
+/**
+ * Resolves once every consumer group of the chain's msgqueue has acknowledged all it was given.
+ * A delivery a client has seen does not say so: the subscriber acks a few ms after it routes, so
+ * a test that needs retention to have what was delivered counted as done waits for this.
+ */
+export async function allAcknowledged(chain: Chain): Promise<void> {
+  for (;;) {
+    const answer = await get(chain.msgqueue.port, '/groups', { ca: chain.ca, auth: DEV_AUTH });
+    if (answer.status !== 200) throw new Error(`GET /groups answered ${answer.status}: ${answer.body}`);
+    const { groups } = JSON.parse(answer.body) as { groups: { backlog: number }[] };
+    if (groups.every((group) => group.backlog === 0)) return;
+  }
 }
 
 /** Subscribes and waits for the server's confirmation. */

@@ -1,4 +1,4 @@
-export { baseEnv, startChain, subscribe, type Chain, type ChainOptions, type Env } from './chain.js';
+export { allAcknowledged, baseEnv, startChain, subscribe, type Chain, type ChainOptions, type Env } from './chain.js';
 export {
   PublishingClient,
   SubscribingClient,
